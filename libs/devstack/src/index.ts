@@ -1,0 +1,4 @@
+export * from './paths';
+export * from './managed-process';
+export * from './temporal-cli';
+export * from './dev-server';

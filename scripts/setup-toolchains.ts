@@ -1,0 +1,105 @@
+// Second half of set-up (see setup.mjs): the gpu-modal Python environment and the Temporal CLI.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  TEMPORAL_CLI_GO_PACKAGE,
+  findTemporalCli,
+  goBuildDir,
+  goIsRecentEnough,
+  goVersion,
+  gpuModalDir,
+  pythonVenvDir,
+  sdkDownloadDir,
+  venvPython,
+} from '@trellis/devstack';
+
+const quiet = process.argv.includes('--quiet');
+const say = (message: string) => console.log(`setup: ${message}`);
+
+const PYTHON_CANDIDATES = ['python3.11', 'python3.12', 'python3.13', 'python3.10', 'python3'];
+const MIN_PYTHON: [number, number] = [3, 10];
+
+function pythonVersionOf(executable: string): [number, number] | undefined {
+  try {
+    const out = execFileSync(executable, ['-c', 'import sys; print(*sys.version_info[:2])'], { encoding: 'utf8' });
+    const [major, minor] = out.trim().split(' ').map(Number);
+    return major !== undefined && minor !== undefined ? [major, minor] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function findPython(): { executable: string; version: string } {
+  for (const executable of PYTHON_CANDIDATES) {
+    const version = pythonVersionOf(executable);
+    if (version && (version[0] > MIN_PYTHON[0] || (version[0] === MIN_PYTHON[0] && version[1] >= MIN_PYTHON[1]))) {
+      return { executable, version: version.join('.') };
+    }
+  }
+  throw new Error('No Python >= 3.10 found on PATH (3.11 recommended). Install it, then run `npm run setup` again.');
+}
+
+function setUpPython(): void {
+  const requirements = path.join(gpuModalDir, 'requirements.txt');
+  const stampFile = path.join(pythonVenvDir, '.trellis-setup-stamp');
+  const python = findPython();
+  const wanted = `${createHash('sha256').update(fs.readFileSync(requirements)).digest('hex')} python-${python.version}`;
+  if (fs.existsSync(venvPython) && fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === wanted) {
+    if (!quiet) say(`Python environment up to date (gpu-modal/.venv, Python ${python.version})`);
+    return;
+  }
+  // Recreate the environment only when the interpreter changed; otherwise pip brings it in line quickly.
+  const venvVersion = fs.existsSync(venvPython) ? pythonVersionOf(venvPython)?.join('.') : undefined;
+  if (venvVersion !== python.version) {
+    say(`creating gpu-modal/.venv with ${python.executable} (${python.version}) ...`);
+    fs.rmSync(pythonVenvDir, { recursive: true, force: true });
+    execFileSync(python.executable, ['-m', 'venv', pythonVenvDir], { stdio: 'inherit' });
+  }
+  say('installing gpu-modal/requirements.txt into gpu-modal/.venv ...');
+  execFileSync(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements], {
+    stdio: 'inherit',
+  });
+  fs.writeFileSync(stampFile, wanted);
+}
+
+async function setUpTemporalCli(): Promise<void> {
+  const existing = findTemporalCli();
+  if (existing) {
+    if (!quiet) say(`Temporal CLI: ${existing.path} (${existing.source})`);
+    return;
+  }
+  const go = goVersion();
+  if (goIsRecentEnough(go)) {
+    say(`building the Temporal CLI: go install ${TEMPORAL_CLI_GO_PACKAGE} into ${goBuildDir}`);
+    say('(once per machine; it takes a few minutes, later runs reuse it)');
+    fs.mkdirSync(goBuildDir, { recursive: true });
+    execFileSync('go', ['install', TEMPORAL_CLI_GO_PACKAGE], { stdio: 'inherit', env: { ...process.env, GOBIN: goBuildDir } });
+  } else {
+    say(
+      go
+        ? `Go ${go.join('.')} is older than 1.25, so the Temporal CLI cannot be built here.`
+        : 'Go is not installed, so the Temporal CLI cannot be built here.',
+    );
+    say(`falling back to the Temporal SDK's own download of its dev server, into ${sdkDownloadDir} (once).`);
+    say('To avoid the download: install Go >= 1.25, or set TEMPORAL_CLI to an existing temporal binary.');
+    fs.mkdirSync(sdkDownloadDir, { recursive: true });
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'cached-download', downloadDir: sdkDownloadDir } },
+    });
+    await env.teardown();
+  }
+  const cli = findTemporalCli();
+  if (!cli) throw new Error('The Temporal CLI was set up but cannot be found; see the messages above.');
+  say(`Temporal CLI ready: ${cli.path}`);
+}
+
+try {
+  setUpPython();
+  await setUpTemporalCli();
+} catch (error) {
+  console.error(`setup failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
