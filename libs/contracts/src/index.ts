@@ -1,1 +1,6 @@
+export * from './catalog';
+export * from './cost';
+export * from './pipeline';
 export * from './search-attributes';
+export * from './service';
+export * from './workflow';

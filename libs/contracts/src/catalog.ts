@@ -1,0 +1,82 @@
+// Catalog rows as users write them (CSV, JSON, JSONL, or a folder of images), and the checked form.
+import { z } from 'zod';
+import { PipelineType, PresetName, Seed } from './pipeline';
+
+/** A SKU names a folder and appears in a workflow id, so it is kept file-name and id safe. */
+export const Sku = z
+  .string()
+  .trim()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+    'a SKU is 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  );
+export type Sku = z.infer<typeof Sku>;
+
+/** A catalog id names the output folder and the workflow `catalog/<catalogId>`. */
+export const CatalogId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a catalog id is 1-63 lowercase letters, digits or "-", starting with a letter or digit');
+export type CatalogId = z.infer<typeof CatalogId>;
+
+const URL_PATTERN = /^https?:\/\//i;
+const SCHEME_PATTERN = /^[a-z][a-z0-9+.-]*:/i;
+
+/** An image reference: a path relative to the catalog file (or folder), or an http(s) URL. */
+export const ImageRef = z
+  .string()
+  .trim()
+  .min(1, 'the image is empty: give a path relative to the catalog, or an http(s) URL')
+  .refine((ref) => !ref.includes('\0'), 'the image path contains a NUL byte')
+  .refine(
+    (ref) => URL_PATTERN.test(ref) || !SCHEME_PATTERN.test(ref) || /^[a-z]:[\\/]/i.test(ref),
+    'only http(s) URLs are supported; anything else must be a file path',
+  )
+  .refine((ref) => URL_PATTERN.test(ref) || !ref.startsWith('/'), 'the image path is absolute: make it relative to the catalog');
+export type ImageRef = z.infer<typeof ImageRef>;
+export const isImageUrl = (ref: string): boolean => URL_PATTERN.test(ref);
+
+/** Optional cells arrive as "" from CSV; treat blank as absent. */
+const blankToUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+
+/** Presets per row: a list, or one cell like "fast|quality" (also "," ";" or spaces). */
+const PresetList = z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(/[|,;\s]+/).filter(Boolean) : value),
+  z.array(PresetName).min(1, 'list at least one preset'),
+);
+
+/** One row as written; numbers may be strings (CSV). */
+export const CatalogRowInput = z.object({
+  sku: Sku,
+  image: ImageRef,
+  seed: z.preprocess(blankToUndefined, z.coerce.number().pipe(Seed).optional()),
+  pipeline_type: z.preprocess(blankToUndefined, PipelineType.optional()),
+  presets: z.preprocess(blankToUndefined, PresetList.optional()),
+});
+export type CatalogRowInput = z.infer<typeof CatalogRowInput>;
+
+export const catalogColumns = ['sku', 'image', 'seed', 'pipeline_type', 'presets'] as const;
+
+/** A checked row with its position: `row` is 1-based among data rows (CSV: file line = row + 1). */
+export const CatalogRow = CatalogRowInput.extend({ row: z.number().int().min(1) });
+export type CatalogRow = z.infer<typeof CatalogRow>;
+
+/** A row that failed validation: where, which field, and what to do. */
+export const CatalogRowProblem = z.object({
+  row: z.number().int().min(1),
+  sku: z.string().optional(),
+  field: z.string(),
+  message: z.string(),
+});
+export type CatalogRowProblem = z.infer<typeof CatalogRowProblem>;
+
+export const catalogFormats = ['csv', 'json', 'jsonl', 'folder'] as const;
+export type CatalogFormat = (typeof catalogFormats)[number];
+
+/** A page of a catalog, as the workflow loads it (rows only reference images; no bytes). */
+export const CatalogPage = z.object({
+  totalRows: z.number().int().min(0),
+  offset: z.number().int().min(0),
+  rows: z.array(CatalogRow),
+  problems: z.array(CatalogRowProblem),
+});
+export type CatalogPage = z.infer<typeof CatalogPage>;
