@@ -31,7 +31,10 @@ export const ImageRef = z
     (ref) => URL_PATTERN.test(ref) || !SCHEME_PATTERN.test(ref) || /^[a-z]:[\\/]/i.test(ref),
     'only http(s) URLs are supported; anything else must be a file path',
   )
-  .refine((ref) => URL_PATTERN.test(ref) || !ref.startsWith('/'), 'the image path is absolute: make it relative to the catalog');
+  .refine(
+    (ref) => URL_PATTERN.test(ref) || !(ref.startsWith('/') || ref.startsWith('\\') || /^[a-z]:[\\/]/i.test(ref)),
+    'the image path is absolute: make it relative to the catalog',
+  );
 export type ImageRef = z.infer<typeof ImageRef>;
 export const isImageUrl = (ref: string): boolean => URL_PATTERN.test(ref);
 

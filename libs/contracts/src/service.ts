@@ -126,3 +126,7 @@ export const JobStatus = z.object({
   request_id: RequestId,
 });
 export type JobStatus = z.infer<typeof JobStatus>;
+
+/** What `GET /jobs/{id}` carries as `result`: the synchronous response without its heavy fields. */
+export const GenerateJobSummary = GenerateResponse.omit({ state: true, video: true });
+export const ExtractGlbJobSummary = ExtractGlbResponse.omit({ glb: true });

@@ -45,9 +45,9 @@ export const ConvertAssetInput = z.object({
   catalogId: CatalogId,
   sku: Sku,
   row: z.number().int().min(1),
-  /** The image as written in the catalog, and the folder relative paths resolve against. */
+  /** The image as written in the catalog; relative paths resolve against the catalog's folder. */
   image: z.string(),
-  catalogDir: z.string(),
+  catalogPath: z.string(),
   outDir: z.string(),
   seed: Seed,
   pipelineType: PipelineType,
@@ -117,7 +117,10 @@ export type CatalogRunStatus = z.infer<typeof CatalogRunStatus>;
 export const CatalogProgress = z.object({
   catalogId: CatalogId,
   status: CatalogRunStatus,
+  /** Valid rows in the catalog (null until the first page is loaded). */
   totalRows: z.number().int().min(0).nullable(),
+  /** Rows that failed validation; they are listed in the report and never started. */
+  invalidRows: z.number().int().min(0),
   counts: StatusCounts,
   running: z.array(z.object({ sku: Sku, stage: AssetStage })),
   usage: Usage,
@@ -160,6 +163,21 @@ export const CatalogResult = z.object({
   reportCsvPath: z.string(),
 });
 export type CatalogResult = z.infer<typeof CatalogResult>;
+
+/** What `convertCatalog` carries across continue-as-new (and starts from, empty, on the first run). */
+export const CatalogRunState = z.object({
+  runNumber: z.number().int().min(1),
+  /** Index (among valid rows) of the next row to start. */
+  nextOffset: z.number().int().min(0),
+  totalRows: z.number().int().min(0).nullable(),
+  invalidRows: z.number().int().min(0),
+  inFlight: z.record(Sku, z.object({ row: z.number().int().min(1), stage: AssetStage })),
+  finished: StatusCounts.omit({ pending: true, running: true }),
+  usage: Usage,
+  paused: z.boolean(),
+  cancelRequested: z.boolean(),
+});
+export type CatalogRunState = z.infer<typeof CatalogRunState>;
 
 /** Signals children send their parent. */
 export const AssetStageUpdate = z.object({ sku: Sku, stage: AssetStage });

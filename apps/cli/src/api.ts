@@ -1,0 +1,86 @@
+// The programmatic API: start, watch and steer catalog conversions from your own code.
+//
+//   const client = new Client({ connection: await Connection.connect() });
+//   const handle = await startCatalogConversion(client, { catalogId: 'spring', catalogPath, outDir, settings });
+//   const result = await handle.result();
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import {
+  CatalogProgress,
+  CatalogReport,
+  ConvertCatalogInput,
+  TASK_QUEUE,
+  catalogWorkflowId,
+  type CatalogResult,
+} from '@trellis/contracts';
+import { cancelSignal, catalogIdKey, pauseSignal, progressQuery, resumeSignal } from '@trellis/workflows/client';
+import type { convertCatalog } from '@trellis/workflows';
+import { catalogReportPaths } from '@trellis/activities/files';
+import fs from 'node:fs/promises';
+
+export type CatalogHandle = WorkflowHandle<typeof convertCatalog>;
+
+export class CatalogAlreadyRunningError extends Error {
+  constructor(readonly catalogId: string) {
+    super(`Catalog ${catalogId} is already being converted. Watch it with \`trellis status ${catalogId}\`, or cancel it first.`);
+  }
+}
+
+/** Validates the input and starts workflow `catalog/<catalogId>` on task queue `trellis`. */
+export async function startCatalogConversion(
+  client: Client,
+  input: ConvertCatalogInput,
+  options: { taskQueue?: string } = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof convertCatalog>> {
+  const parsed = ConvertCatalogInput.parse(input);
+  try {
+    return await client.workflow.start<typeof convertCatalog>('convertCatalog', {
+      taskQueue: options.taskQueue ?? TASK_QUEUE,
+      workflowId: catalogWorkflowId(parsed.catalogId),
+      args: [parsed],
+      typedSearchAttributes: [{ key: catalogIdKey, value: parsed.catalogId }],
+      staticSummary: `Catalog ${parsed.catalogId}: ${parsed.catalogPath}`,
+      staticDetails: `Outputs in \`${parsed.outDir}/${parsed.catalogId}/\`; presets ${parsed.settings.presets.map((p) => p.name).join(', ')}.`,
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new CatalogAlreadyRunningError(parsed.catalogId);
+    throw error;
+  }
+}
+
+export function getCatalogHandle(client: Client, catalogId: string): CatalogHandle {
+  return client.workflow.getHandle<typeof convertCatalog>(catalogWorkflowId(catalogId));
+}
+
+export async function getCatalogProgress(client: Client, catalogId: string): Promise<CatalogProgress> {
+  return CatalogProgress.parse(await getCatalogHandle(client, catalogId).query(progressQuery));
+}
+
+export async function pauseCatalog(client: Client, catalogId: string): Promise<void> {
+  await getCatalogHandle(client, catalogId).signal(pauseSignal);
+}
+
+export async function resumeCatalog(client: Client, catalogId: string): Promise<void> {
+  await getCatalogHandle(client, catalogId).signal(resumeSignal);
+}
+
+/** Stops starting new assets, cancels the running ones, and still writes the report. */
+export async function cancelCatalog(client: Client, catalogId: string): Promise<void> {
+  await getCatalogHandle(client, catalogId).signal(cancelSignal);
+}
+
+export async function waitForCatalog(client: Client, catalogId: string): Promise<CatalogResult> {
+  return getCatalogHandle(client, catalogId).result();
+}
+
+/** The report a finished conversion wrote (`<outDir>/<catalogId>/report.json`). */
+export async function readCatalogReport(outDir: string, catalogId: string): Promise<CatalogReport> {
+  const { json } = catalogReportPaths(outDir, catalogId);
+  return CatalogReport.parse(JSON.parse(await fs.readFile(json, 'utf8')));
+}
+
+export { ConvertCatalogInput, type CatalogProgress, type CatalogReport, type CatalogResult };

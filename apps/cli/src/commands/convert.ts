@@ -1,0 +1,101 @@
+import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { catalogWorkflowId, type CatalogResult } from '@trellis/contracts';
+import { startCatalogConversion } from '../api';
+import { describeProblem, prepareConversion, UsageError, type ConversionFlags, type PreparedConversion } from '../conversion-input';
+import { connectTemporal } from '../temporal-client';
+import { summarizeResult, watchCatalog } from '../watch';
+
+export const convertUsage = `trellis convert <catalog> --out DIR [options]
+
+  <catalog>            CSV (sku,image[,seed,pipeline_type,presets]), JSON, JSONL, or a folder of images
+  --out DIR            output root; GLBs go to DIR/<catalog-id>/<sku>/<preset>.glb
+  --catalog-id ID      default: from the catalog's file (or folder) name
+  --presets LIST       comma-separated, default fast,balanced,quality
+  --presets-file FILE  custom presets: {"presets": {"name": {"decimation_target": N, "texture_size": 1024}}}
+  --pipeline TYPE      512 | 1024 | 1024_cascade (default) | 1536_cascade
+  --seed N             default 42 (a row's own seed wins)
+  --concurrency N      assets at once; match your GPU containers (Modal max_containers), default 4
+  --no-wait            start and return; watch with \`trellis status <catalog-id>\`
+  --json               print the result (or the started ids) as JSON`;
+
+export function parseConversionArgs(args: string[]): { flags: ConversionFlags; wait: boolean; json: boolean } {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      'catalog-id': { type: 'string' },
+      presets: { type: 'string' },
+      'presets-file': { type: 'string' },
+      pipeline: { type: 'string' },
+      seed: { type: 'string' },
+      concurrency: { type: 'string' },
+      'no-wait': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const [catalog, ...extra] = positionals;
+  if (!catalog || extra.length > 0) throw new UsageError(`give exactly one catalog\n\n${convertUsage}`);
+  if (!values.out) throw new UsageError(`--out DIR is required\n\n${convertUsage}`);
+  return {
+    flags: {
+      catalog,
+      out: values.out,
+      catalogId: values['catalog-id'],
+      presets: values.presets,
+      presetsFile: values['presets-file'],
+      pipeline: values.pipeline,
+      seed: values.seed,
+      concurrency: values.concurrency,
+    },
+    wait: !values['no-wait'],
+    json: values.json,
+  };
+}
+
+/** Prints what is wrong with the catalog; refuses to start when no row is usable. */
+export function reportProblems(prepared: PreparedConversion, say: (message: string) => void): void {
+  const { problems, input, validRows } = prepared;
+  if (problems.length > 0) {
+    say(`${problems.length} row(s) of ${input.catalogPath} cannot be converted and will be listed in the report as invalid:`);
+    for (const problem of problems.slice(0, 20)) say(`  ${describeProblem(problem)}`);
+    if (problems.length > 20) say(`  ... and ${problems.length - 20} more`);
+  }
+  if (validRows === 0) throw new UsageError(`${input.catalogPath} has no row that can be converted.`);
+}
+
+/** Starts the conversion and (optionally) waits for it; shared by `convert` and `demo`. */
+export async function runConversion(
+  client: Client,
+  prepared: PreparedConversion,
+  options: { wait: boolean; json: boolean },
+): Promise<CatalogResult | undefined> {
+  const { input } = prepared;
+  const handle = await startCatalogConversion(client, input);
+  if (!options.wait) {
+    if (options.json) console.log(JSON.stringify({ catalogId: input.catalogId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId }));
+    else console.log(`Started ${catalogWorkflowId(input.catalogId)}. Watch it with: trellis status ${input.catalogId}`);
+    return undefined;
+  }
+  const result = await watchCatalog(client, input.catalogId, { live: !options.json });
+  console.log(options.json ? JSON.stringify(result, null, 2) : summarizeResult(result));
+  return result;
+}
+
+export function exitCodeOf(result: CatalogResult | undefined, prepared: PreparedConversion): number {
+  if (!result) return 0;
+  return result.counts.failed > 0 || prepared.problems.length > 0 || result.status !== 'completed' ? 1 : 0;
+}
+
+export async function convertCommand(args: string[]): Promise<number> {
+  const { flags, wait, json } = parseConversionArgs(args);
+  const prepared = await prepareConversion(flags);
+  reportProblems(prepared, (message) => console.error(message));
+  const client = await connectTemporal();
+  try {
+    return exitCodeOf(await runConversion(client, prepared, { wait, json }), prepared);
+  } finally {
+    await client.connection.close();
+  }
+}

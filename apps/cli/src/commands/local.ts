@@ -1,0 +1,75 @@
+// `trellis dev` (the local stack, for manual use) and `trellis demo` (the embedded default, end to end).
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { repoRoot } from '@trellis/devstack';
+import { UsageError, prepareConversion } from '../conversion-input';
+import { startLocalStack, type LocalStack } from '../local-stack';
+import { exitCodeOf, reportProblems, runConversion } from './convert';
+
+const say = (message: string) => console.log(`trellis: ${message}`);
+
+export const exampleCatalog = path.join(repoRoot, 'examples', 'catalog', 'catalog.csv');
+
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
+function describeStack(stack: LocalStack): string {
+  return [
+    `Temporal:   ${stack.temporal.address} (namespace ${stack.temporal.namespace})`,
+    `Web UI:     ${stack.temporal.uiUrl}`,
+    `Service:    ${stack.service.url} (relief CPU backend; logs in ${path.dirname(stack.service.process.logFile)})`,
+  ].join('\n');
+}
+
+export async function devCommand(): Promise<number> {
+  const stack = await startLocalStack({ say });
+  console.log(`\n${describeStack(stack)}\n`);
+  console.log(`In another terminal:\n  TEMPORAL_ADDRESS=${stack.temporal.address} npm run trellis -- convert <catalog> --out out/\n`);
+  console.log('Ctrl-C stops everything.');
+  await untilInterrupted();
+  say('stopping ...');
+  await stack.stop();
+  return 0;
+}
+
+export async function demoCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      catalog: { type: 'string' },
+      out: { type: 'string' },
+      'catalog-id': { type: 'string' },
+      presets: { type: 'string' },
+      concurrency: { type: 'string' },
+    },
+  });
+  const catalog = values.catalog ?? exampleCatalog;
+  const prepared = await prepareConversion({
+    catalog,
+    out: values.out ?? path.join(repoRoot, 'out'),
+    catalogId: values['catalog-id'] ?? (values.catalog ? undefined : 'example'),
+    presets: values.presets,
+    concurrency: values.concurrency,
+  });
+  reportProblems(prepared, (message) => console.error(`trellis: ${message}`));
+  if (prepared.validRows === 0) throw new UsageError('nothing to convert');
+
+  const stack = await startLocalStack({ say });
+  try {
+    console.log(`\n${describeStack(stack)}\n`);
+    say(`converting ${prepared.validRows} row(s) of ${prepared.input.catalogPath} into ${prepared.input.outDir}/${prepared.input.catalogId}/ ...`);
+    const result = await runConversion(stack.client, prepared, { wait: true, json: false });
+    if (result) {
+      console.log(`\nGLBs and previews: ${path.join(prepared.input.outDir, prepared.input.catalogId)}/<sku>/`);
+      console.log(`Workflow history:  ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows (kept in ${path.dirname(stack.service.process.logFile)})`);
+    }
+    return exitCodeOf(result, prepared);
+  } finally {
+    say('stopping the local stack');
+    await stack.stop();
+  }
+}

@@ -1,0 +1,132 @@
+// Turns `trellis convert` flags into a checked workflow input, reading the catalog once up front so bad
+// rows are reported before anything starts.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {
+  CatalogId,
+  ConvertCatalogInput,
+  DEFAULT_PIPELINE_TYPE,
+  DEFAULT_PRESET_NAMES,
+  DEFAULT_SEED,
+  PipelineType,
+  PresetsFile,
+  SamplerSettings,
+  Seed,
+  builtInPresets,
+  resolvePresets,
+  type CatalogRowProblem,
+  type ConvertCatalogParams,
+} from '@trellis/contracts';
+import { readCatalog } from '@trellis/activities/files';
+
+export interface ConversionFlags {
+  catalog: string;
+  out: string;
+  catalogId?: string;
+  presets?: string;
+  presetsFile?: string;
+  pipeline?: string;
+  seed?: string;
+  concurrency?: string;
+}
+
+export interface PreparedConversion {
+  input: ConvertCatalogParams;
+  validRows: number;
+  problems: CatalogRowProblem[];
+}
+
+export class UsageError extends Error {}
+
+/** A catalog id from the catalog's name: `spring-2026.csv` → `spring-2026`; `.../shoes/catalog.csv` → `shoes`. */
+export function catalogIdFromPath(catalogPath: string): string {
+  const stem = path.basename(catalogPath, path.extname(catalogPath));
+  const name = stem.toLowerCase() === 'catalog' ? path.basename(path.dirname(catalogPath)) : stem;
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+  return slug || 'catalog';
+}
+
+function parseFlag<T>(schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } }, value: unknown, message: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new UsageError(message);
+  return parsed.data;
+}
+
+async function readPresetsFile(file: string): Promise<PresetsFile['presets']> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`Cannot read the presets file ${file}: ${(error as Error).message}`);
+  }
+  const parsed = PresetsFile.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`).join('; ');
+    throw new UsageError(
+      `The presets file ${file} is not valid (${issues}). Expected {"presets": {"name": {"decimation_target": 20000, "texture_size": 1024}}}.`,
+    );
+  }
+  return parsed.data.presets;
+}
+
+export async function prepareConversion(flags: ConversionFlags): Promise<PreparedConversion> {
+  const catalogPath = path.resolve(flags.catalog);
+  const outDir = path.resolve(flags.out);
+  const catalogId = parseFlag(
+    CatalogId,
+    flags.catalogId ?? catalogIdFromPath(catalogPath),
+    `--catalog-id "${flags.catalogId}" is not valid: use 1-63 lowercase letters, digits or "-".`,
+  );
+  const custom = flags.presetsFile ? await readPresetsFile(path.resolve(flags.presetsFile)) : {};
+  const known = { ...builtInPresets, ...custom };
+  const defaultPresetNames = flags.presets ? flags.presets.split(/[,|\s]+/).filter(Boolean) : DEFAULT_PRESET_NAMES;
+  try {
+    resolvePresets(defaultPresetNames, custom);
+  } catch (error) {
+    throw new UsageError(`--presets: ${(error as Error).message}`);
+  }
+  const pipelineType = parseFlag(
+    PipelineType,
+    flags.pipeline ?? DEFAULT_PIPELINE_TYPE,
+    `--pipeline "${flags.pipeline}" is not one of ${PipelineType.options.join(', ')}.`,
+  );
+  const seed = parseFlag(Seed, flags.seed === undefined ? DEFAULT_SEED : Number(flags.seed), `--seed must be an integer from 0 to 2147483647.`);
+  const concurrency = flags.concurrency === undefined ? undefined : Number(flags.concurrency);
+
+  const catalog = await readCatalog(catalogPath);
+  const problems = [...catalog.problems];
+  // Rows may name presets of their own; unknown names are caught here and again in the workflow.
+  for (const row of catalog.rows) {
+    const unknown = (row.presets ?? []).filter((name) => !(name in known));
+    if (unknown.length > 0) {
+      problems.push({
+        row: row.row,
+        sku: row.sku,
+        field: 'presets',
+        message: `unknown preset ${unknown.join(', ')}; known: ${Object.keys(known).join(', ')}`,
+      });
+    }
+  }
+  const input = ConvertCatalogInput.safeParse({
+    catalogId,
+    catalogPath,
+    outDir,
+    settings: {
+      presets: resolvePresets(Object.keys(known), custom),
+      defaultPresetNames,
+      pipelineType,
+      seed,
+      sampler: SamplerSettings.parse({}),
+    },
+    ...(concurrency === undefined ? {} : { concurrency }),
+  });
+  if (!input.success) {
+    throw new UsageError(input.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+  }
+  return { input: input.data, validRows: catalog.rows.length, problems };
+}
+
+export function describeProblem(problem: CatalogRowProblem): string {
+  const sku = problem.sku ? ` (SKU ${problem.sku})` : '';
+  return `row ${problem.row}${sku}, field ${problem.field}: ${problem.message}`;
+}

@@ -1,0 +1,66 @@
+// `trellis <command>`: convert catalogs to GLBs on Temporal, watch and steer them, or run it all locally.
+import { CatalogFileError } from '@trellis/activities/files';
+import { CatalogAlreadyRunningError } from './api';
+import { convertCommand } from './commands/convert';
+import { devCommand, demoCommand } from './commands/local';
+import { controlCommand, reportCommand, statusCommand } from './commands/manage';
+import { UsageError } from './conversion-input';
+import { TemporalUnreachableError } from './temporal-client';
+
+const usage = `usage: trellis <command> [options]
+
+  convert <catalog> --out DIR   convert a catalog (see \`trellis convert --help\`)
+  status <catalog-id> [--watch] progress of a running catalog, or its result
+  pause | resume <catalog-id>   stop / restart starting new assets
+  cancel <catalog-id>           stop the catalog; the report is still written
+  report <catalog-id> [--json]  the report of a finished catalog
+  dev                           run the local stack (Temporal dev server + Web UI, local service, worker)
+  demo [--catalog PATH] [--out DIR]   local stack + convert (default: the example catalog into out/)
+
+Temporal: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or
+TEMPORAL_TLS_CLIENT_CERT_PATH/KEY_PATH for Temporal Cloud.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(usage);
+    return command ? 0 : 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    const { convertUsage } = await import('./commands/convert');
+    console.log(command === 'convert' ? convertUsage : usage);
+    return 0;
+  }
+  switch (command) {
+    case 'convert':
+      return convertCommand(args);
+    case 'status':
+      return statusCommand(args);
+    case 'pause':
+    case 'resume':
+    case 'cancel':
+      return controlCommand(command, args);
+    case 'report':
+      return reportCommand(args);
+    case 'dev':
+      return devCommand();
+    case 'demo':
+      return demoCommand(args);
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${usage}`);
+  }
+}
+
+const expected = [UsageError, CatalogFileError, TemporalUnreachableError, CatalogAlreadyRunningError];
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (expected.some((kind) => error instanceof kind)) {
+      console.error(`trellis: ${(error as Error).message}`);
+      process.exit(2);
+    }
+    console.error(error);
+    process.exit(1);
+  },
+);

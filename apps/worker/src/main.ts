@@ -1,0 +1,54 @@
+// `npm run worker`: a long-running worker for a real deployment. Temporal settings from TEMPORAL_*;
+// the service from TRELLIS2_API_URL with credentials from TRELLIS2_MODAL_KEY/SECRET or
+// ~/.trellis2_modal_secrets.json. Ctrl-C / SIGTERM drain running tasks, then exit.
+import { NativeConnection } from '@temporalio/worker';
+import { TrellisClient } from '@trellis/trellis-client';
+import { z } from 'zod';
+import { connectionOptions, temporalSettingsFromEnv, unreachableTemporalMessage } from './temporal-config';
+import { createTrellisWorker } from './worker';
+
+const optionalCount = z.coerce.number().int().min(1).optional();
+const WorkerEnv = z.object({
+  TRELLIS_TASK_QUEUE: z.string().min(1).optional(),
+  TRELLIS_MAX_CONCURRENT_ACTIVITIES: optionalCount,
+  TRELLIS_MAX_CONCURRENT_WORKFLOW_TASKS: optionalCount,
+  TRELLIS_ACTIVITIES_PER_SECOND: z.coerce.number().positive().optional(),
+});
+
+async function main(): Promise<void> {
+  const limits = WorkerEnv.parse(process.env);
+  const settings = temporalSettingsFromEnv();
+  const service = new TrellisClient();
+  try {
+    const health = await service.health();
+    console.log(`worker: TRELLIS.2 service at ${service.endpoints.route('health')} is up (backend ${health.backend ?? 'unknown'})`);
+  } catch (error) {
+    // Not fatal: the service may be deploying; activities retry transient errors with backoff.
+    console.warn(`worker: the TRELLIS.2 service is not answering yet: ${(error as Error).message}`);
+  }
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect(connectionOptions(settings));
+  } catch (error) {
+    console.error(unreachableTemporalMessage(settings, error));
+    process.exit(1);
+  }
+  const worker = await createTrellisWorker({
+    connection,
+    namespace: settings.namespace,
+    service,
+    taskQueue: limits.TRELLIS_TASK_QUEUE,
+    maxConcurrentActivityTaskExecutions: limits.TRELLIS_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: limits.TRELLIS_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxTaskQueueActivitiesPerSecond: limits.TRELLIS_ACTIVITIES_PER_SECOND,
+  });
+  console.log(`worker: polling task queue ${worker.options.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
+  // The SDK's Runtime shuts the worker down gracefully on SIGINT/SIGTERM; run() resolves then.
+  await worker.run();
+  await connection.close();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

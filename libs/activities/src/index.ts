@@ -1,0 +1,37 @@
+// Everything that touches the world, as Temporal activities. The worker builds them once with its
+// service client (credentials stay in the worker's environment); workflows import only the type.
+import type { AssetManifest, ConvertAssetInput } from '@trellis/contracts';
+import type { TrellisClient } from '@trellis/trellis-client';
+import { loadCatalogPage, writeCatalogReport, writeManifest } from './files';
+import { extractGlb, type ExtractGlbInput } from './service/extract-glb';
+import { classifyingFailures } from './service/failures';
+import { generate, type GenerateInput } from './service/generate';
+import { prepareAsset, type PrepareAssetInput } from './service/prepare-asset';
+import { warmUp } from './service/warm-up';
+
+export type { ExtractGlbInput, ExtractGlbResult } from './service/extract-glb';
+export type { GenerateInput, GenerateResult } from './service/generate';
+export type { PrepareAssetInput, PrepareAssetResult, ReusableState } from './service/prepare-asset';
+export type { WarmUpResult } from './service/warm-up';
+
+export interface ActivityDependencies {
+  client: TrellisClient;
+  /** First interval between job polls (grows gently to 5 s). */
+  pollIntervalMs?: number;
+}
+
+export function createActivities({ client, pollIntervalMs = 1000 }: ActivityDependencies) {
+  return {
+    loadCatalogPage: (catalogPath: string, offset: number, limit: number) =>
+      classifyingFailures(() => loadCatalogPage(catalogPath, offset, limit)),
+    prepareAsset: (input: PrepareAssetInput) => classifyingFailures(() => prepareAsset(client, input)),
+    warmUp: () => classifyingFailures(() => warmUp(client)),
+    generate: (input: GenerateInput) => classifyingFailures(() => generate(client, pollIntervalMs, input)),
+    extractGlb: (input: ExtractGlbInput) => classifyingFailures(() => extractGlb(client, pollIntervalMs, input)),
+    writeAssetManifest: (manifest: AssetManifest, outDir: string) => writeManifest(manifest, outDir),
+    writeCatalogReport,
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export type { ConvertAssetInput };

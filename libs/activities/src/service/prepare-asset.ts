@@ -1,0 +1,71 @@
+// First step of an asset: read and check the image (before any GPU is involved), hash the inputs, and
+// find outputs a previous run already made from exactly these inputs.
+import { cancellationSignal } from '@temporalio/activity';
+import type { ConvertAssetInput, OutputFile } from '@trellis/contracts';
+import type { TrellisClient } from '@trellis/trellis-client';
+import { assetDir, catalogDirOf, findReusableOutput, inputHashOf, loadImage, readOutputRecord } from '../files';
+import { serviceBackend } from './service-identity';
+
+export type PrepareAssetInput = Pick<
+  ConvertAssetInput,
+  'catalogId' | 'sku' | 'image' | 'catalogPath' | 'outDir' | 'seed' | 'pipelineType' | 'sampler' | 'presets'
+>;
+
+export interface ReusableState {
+  stateId: string;
+  expiresAt: string | null;
+}
+
+export interface PrepareAssetResult {
+  imageSha256: string;
+  /** Hash of everything generation depends on; GLB hashes add their preset settings to it. */
+  generateHash: string;
+  presetHashes: Record<string, string>;
+  reusableGlbs: Record<string, OutputFile>;
+  reusablePreview?: OutputFile;
+  /** A state a previous run left on the service, still within its expiry. */
+  reusableState?: ReusableState;
+}
+
+/** The preview's reuse record also remembers the state generation left on the service. */
+export const PREVIEW_RECORD = 'preview';
+
+export async function prepareAsset(client: TrellisClient, input: PrepareAssetInput): Promise<PrepareAssetResult> {
+  const signal = cancellationSignal();
+  const image = await loadImage(input.image, catalogDirOf(input.catalogPath), { signal });
+  const backend = await serviceBackend(client, signal);
+  const generateHash = inputHashOf({
+    imageSha256: image.sha256,
+    seed: input.seed,
+    pipelineType: input.pipelineType,
+    sampler: input.sampler,
+    backend,
+  });
+  const dir = assetDir(input.outDir, input.catalogId, input.sku);
+  const presetHashes: Record<string, string> = {};
+  const reusableGlbs: Record<string, OutputFile> = {};
+  for (const preset of input.presets) {
+    const hash = inputHashOf({ generateHash, preset: preset.settings });
+    presetHashes[preset.name] = hash;
+    const reusable = await findReusableOutput(dir, preset.name, hash);
+    if (reusable) reusableGlbs[preset.name] = reusable;
+  }
+  const reusablePreview = await findReusableOutput(dir, PREVIEW_RECORD, generateHash);
+  return {
+    imageSha256: image.sha256,
+    generateHash,
+    presetHashes,
+    reusableGlbs,
+    reusablePreview,
+    reusableState: reusablePreview ? await stateStillOnService(dir) : undefined,
+  };
+}
+
+/** Reusing a state saves a generation when only some presets are missing; a minute of slack for the call. */
+async function stateStillOnService(dir: string): Promise<ReusableState | undefined> {
+  const extra = (await readOutputRecord(dir, PREVIEW_RECORD))?.extra ?? {};
+  const stateId = typeof extra.stateId === 'string' ? extra.stateId : undefined;
+  const expiresAt = typeof extra.stateExpiresAt === 'string' ? extra.stateExpiresAt : null;
+  if (!stateId || (expiresAt !== null && Date.parse(expiresAt) < Date.now() + 60_000)) return undefined;
+  return { stateId, expiresAt };
+}

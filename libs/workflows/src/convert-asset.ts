@@ -1,0 +1,181 @@
+// One catalog row: warm-up → generate (state kept on the service) → one GLB per preset in parallel →
+// manifest. Never throws for a failed asset: it returns (and tells its parent) a failed result, so one
+// bad image never sinks a catalog. Deterministic: all I/O happens in activities.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities, GenerateResult, PrepareAssetResult } from '@trellis/activities';
+import {
+  addUsage,
+  noUsage,
+  type AssetError,
+  type AssetResult,
+  type AssetStage,
+  type AssetStatus,
+  type ConvertAssetInput,
+  type OutputFile,
+  type Preset,
+  type Usage,
+} from '@trellis/contracts';
+import { fileActivityOptions, gpuJobOptions, warmUpOptions } from './activity-options';
+import { assetFinishedSignal, assetStageSignal } from './messages';
+import { stageKey } from './search-attributes';
+
+const files = proxyActivities<Activities>(fileActivityOptions);
+const { warmUp } = proxyActivities<Activities>(warmUpOptions);
+const { generate, extractGlb } = proxyActivities<Activities>(gpuJobOptions);
+
+/** Tally of the work this asset did, carried into its result and manifest. */
+interface Tally {
+  usage: Usage;
+  generateCalls: number;
+  extractCalls: number;
+}
+
+export async function convertAsset(input: ConvertAssetInput): Promise<AssetResult> {
+  const tally: Tally = { usage: noUsage, generateCalls: 0, extractCalls: 0 };
+  const glbs: Record<string, OutputFile> = {};
+  let preview: OutputFile | undefined;
+  let prepared: PrepareAssetResult | undefined;
+
+  const finish = async (status: AssetStatus, error?: AssetError): Promise<AssetResult> => {
+    const result: AssetResult = { sku: input.sku, row: input.row, status, error, glbs, preview, ...tally };
+    // Even when cancelled, record what happened and tell the parent.
+    await CancellationScope.nonCancellable(async () => {
+      await reportStage(input, 'writing');
+      await files.writeAssetManifest({
+        ...result,
+        catalogId: input.catalogId,
+        image: input.image,
+        imageSha256: prepared?.imageSha256,
+        inputHash: prepared?.generateHash ?? '',
+        seed: input.seed,
+        pipelineType: input.pipelineType,
+        presets: input.presets,
+        finishedAt: new Date(Date.now()).toISOString(),
+      }, input.outDir);
+      await reportStage(input, 'done');
+      await notifyParent(input, result);
+    });
+    return result;
+  };
+
+  try {
+    await reportStage(input, 'preparing');
+    prepared = await files.prepareAsset(input);
+    Object.assign(glbs, prepared.reusableGlbs);
+    preview = prepared.reusablePreview;
+    const missing = input.presets.filter((preset) => !glbs[preset.name]);
+    if (missing.length === 0 && preview) return await finish('skipped');
+
+    await reportStage(input, 'warming_up');
+    const warm = await warmUp();
+    tally.usage = addUsage(tally.usage, warm.usage);
+
+    let state = prepared.reusableState;
+    const regenerate = async (): Promise<string> => {
+      await reportStage(input, 'generating');
+      const generated: GenerateResult = await generate({ ...input, generateHash: prepared!.generateHash, imageSha256: prepared!.imageSha256 });
+      tally.generateCalls += 1;
+      tally.usage = addUsage(tally.usage, generated.usage);
+      preview = generated.preview;
+      state = { stateId: generated.stateId, expiresAt: generated.stateExpiresAt };
+      return generated.stateId;
+    };
+    let stateId = state && preview ? state.stateId : await regenerate();
+
+    await reportStage(input, 'extracting');
+    let pending = missing;
+    let regenerated = false;
+    while (pending.length > 0) {
+      const outcomes = await Promise.allSettled(pending.map((preset) => extractPreset(input, preset, stateId, prepared!, tally)));
+      const stateLost: Preset[] = [];
+      for (const [index, outcome] of outcomes.entries()) {
+        const preset = pending[index]!;
+        if (outcome.status === 'fulfilled') glbs[preset.name] = outcome.value;
+        else if (failureType(outcome.reason) === 'state_not_found' && !regenerated) stateLost.push(preset);
+        else throw outcome.reason;
+      }
+      pending = stateLost;
+      if (pending.length > 0) {
+        // The state expired or its container is gone: regenerate once, with the same seed.
+        log.warn('generation state lost; regenerating once', { sku: input.sku, presets: pending.map((p) => p.name) });
+        regenerated = true;
+        stateId = await regenerate();
+        await reportStage(input, 'extracting');
+      }
+    }
+    return await finish('succeeded');
+  } catch (error) {
+    if (isCancellation(error)) {
+      await finish('cancelled', { code: 'cancelled', message: 'the conversion was cancelled' });
+      throw error;
+    }
+    return await finish('failed', describeFailure(error));
+  }
+}
+
+async function extractPreset(
+  input: ConvertAssetInput,
+  preset: Preset,
+  stateId: string,
+  prepared: PrepareAssetResult,
+  tally: Tally,
+): Promise<OutputFile> {
+  const extracted = await extractGlb({
+    catalogId: input.catalogId,
+    sku: input.sku,
+    outDir: input.outDir,
+    preset,
+    stateId,
+    inputHash: prepared.presetHashes[preset.name]!,
+  });
+  tally.extractCalls += 1;
+  tally.usage = addUsage(tally.usage, extracted.usage);
+  return extracted.file;
+}
+
+/** The ApplicationFailure type behind an activity failure (our error codes), if any. */
+function failureType(error: unknown): string | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+function describeFailure(error: unknown): AssetError {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof ApplicationFailure) return { code: cause.type ?? 'error', message: cause.message };
+  if (cause instanceof Error) return { code: cause.name, message: cause.message };
+  return { code: 'error', message: String(error) };
+}
+
+async function reportStage(input: ConvertAssetInput, stage: AssetStage): Promise<void> {
+  upsertSearchAttributes([{ key: stageKey, value: stage }]);
+  if (!input.parentWorkflowId) return;
+  await signalParentSafely(input.parentWorkflowId, () =>
+    getExternalWorkflowHandle(input.parentWorkflowId!).signal(assetStageSignal, { sku: input.sku, stage }),
+  );
+}
+
+async function notifyParent(input: ConvertAssetInput, result: AssetResult): Promise<void> {
+  if (!input.parentWorkflowId) return;
+  await signalParentSafely(input.parentWorkflowId, () =>
+    getExternalWorkflowHandle(input.parentWorkflowId!).signal(assetFinishedSignal, result),
+  );
+}
+
+/** A parent that has already finished (or was terminated) must not fail its children. */
+async function signalParentSafely(parentId: string, send: () => Promise<void>): Promise<void> {
+  try {
+    await send();
+  } catch (error) {
+    log.warn('could not signal the parent catalog workflow', { parentId, child: workflowInfo().workflowId, error: String(error) });
+  }
+}

@@ -1,0 +1,262 @@
+// A whole catalog: a sliding window of convertAsset children (Temporal's batch-sliding-window pattern).
+// At most `concurrency` assets run at once; every `continueAsNewAfter` started children the workflow
+// continues as new with its state carried, so history stays bounded for 10,000-row catalogs. Children are
+// ABANDONed (the close policy also applies at continue-as-new) and report back by signal to the catalog's
+// workflow id, so whichever run is current hears them.
+import {
+  CancellationScope,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '@trellis/activities';
+import {
+  ConvertCatalogInput,
+  addUsage,
+  assetWorkflowId,
+  noUsage,
+  type AssetResult,
+  type CatalogPage,
+  type CatalogProgress,
+  type CatalogResult,
+  type CatalogRow,
+  type CatalogRunState,
+  type ConvertAssetInput,
+  type ConvertCatalogParams,
+} from '@trellis/contracts';
+import { fileActivityOptions } from './activity-options';
+import { convertAsset } from './convert-asset';
+import { assetFinishedSignal, assetStageSignal, cancelSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
+import { catalogIdKey, skuKey, stageKey } from './search-attributes';
+
+const { loadCatalogPage, writeCatalogReport, writeAssetManifest } = proxyActivities<Activities>(fileActivityOptions);
+
+/** How long a cancelled catalog waits for its running assets to record their cancellation. */
+const CANCEL_DRAIN_TIMEOUT = '10 minutes';
+
+export function initialRunState(): CatalogRunState {
+  return {
+    runNumber: 1,
+    nextOffset: 0,
+    totalRows: null,
+    invalidRows: 0,
+    inFlight: {},
+    finished: { succeeded: 0, skipped: 0, failed: 0, cancelled: 0 },
+    usage: noUsage,
+    paused: false,
+    cancelRequested: false,
+  };
+}
+
+export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: CatalogRunState): Promise<CatalogResult> {
+  const input = ConvertCatalogInput.parse(rawInput);
+  const state: CatalogRunState = carried ?? initialRunState();
+  const presetsByName = new Map(input.settings.presets.map((preset) => [preset.name, preset]));
+
+  const progress = (): CatalogProgress => {
+    const running = Object.keys(state.inFlight).length;
+    const done = Object.values(state.finished).reduce((sum, count) => sum + count, 0);
+    const status = state.cancelRequested ? 'cancelling' : state.paused ? 'paused' : 'running';
+    return {
+      catalogId: input.catalogId,
+      status,
+      totalRows: state.totalRows,
+      invalidRows: state.invalidRows,
+      counts: { ...state.finished, running, pending: Math.max(0, (state.totalRows ?? 0) - done - running) },
+      running: Object.entries(state.inFlight).map(([sku, { stage }]) => ({ sku, stage })),
+      usage: state.usage,
+      runNumber: state.runNumber,
+    };
+  };
+  const publish = () => setCurrentDetails(describeProgress(progress()));
+
+  const recordFinished = (result: AssetResult) => {
+    // Duplicates (signal and child result both arriving, or a retried signal) are ignored.
+    if (!state.inFlight[result.sku]) return;
+    delete state.inFlight[result.sku];
+    state.finished[result.status] += 1;
+    state.usage = addUsage(state.usage, result.usage);
+    publish();
+  };
+
+  setHandler(progressQuery, progress);
+  setHandler(pauseSignal, () => void ((state.paused = true), publish()));
+  setHandler(resumeSignal, () => void ((state.paused = false), publish()));
+  setHandler(cancelSignal, () => void ((state.cancelRequested = true), publish()));
+  setHandler(assetStageSignal, ({ sku, stage }) => {
+    const entry = state.inFlight[sku];
+    if (entry) entry.stage = stage;
+  });
+  setHandler(assetFinishedSignal, recordFinished);
+  publish();
+
+  /** A row naming a preset nobody defined fails alone, with a manifest saying why. */
+  const failRow = async (row: CatalogRow, error: AssetResult['error'] & {}) => {
+    await writeAssetManifest({
+      sku: row.sku,
+      row: row.row,
+      status: 'failed',
+      error,
+      glbs: {},
+      usage: noUsage,
+      generateCalls: 0,
+      extractCalls: 0,
+      catalogId: input.catalogId,
+      image: row.image,
+      inputHash: '',
+      seed: row.seed ?? input.settings.seed,
+      pipelineType: row.pipeline_type ?? input.settings.pipelineType,
+      presets: [],
+      finishedAt: new Date(Date.now()).toISOString(),
+    }, input.outDir);
+    state.finished.failed += 1;
+    publish();
+  };
+
+  const startAsset = async (row: CatalogRow) => {
+    const names = row.presets ?? input.settings.defaultPresetNames;
+    const unknown = names.filter((name) => !presetsByName.has(name));
+    if (unknown.length > 0) {
+      const known = [...presetsByName.keys()].join(', ');
+      return failRow(row, {
+        code: 'validation_error',
+        message: `row ${row.row}, field presets: unknown preset ${unknown.join(', ')}; known: ${known}. Fix the row or add the preset with --presets-file.`,
+      });
+    }
+    const presets = names.map((name) => presetsByName.get(name)!);
+    const childInput: ConvertAssetInput = {
+      catalogId: input.catalogId,
+      sku: row.sku,
+      row: row.row,
+      image: row.image,
+      catalogPath: input.catalogPath,
+      outDir: input.outDir,
+      seed: row.seed ?? input.settings.seed,
+      pipelineType: row.pipeline_type ?? input.settings.pipelineType,
+      sampler: input.settings.sampler,
+      presets,
+      parentWorkflowId: workflowInfo().workflowId,
+    };
+    state.inFlight[row.sku] = { row: row.row, stage: 'queued' };
+    const child = await startChild(convertAsset, {
+      workflowId: assetWorkflowId(input.catalogId, row.sku),
+      args: [childInput],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: [
+        { key: catalogIdKey, value: input.catalogId },
+        { key: skuKey, value: row.sku },
+        { key: stageKey, value: 'queued' },
+      ],
+      staticSummary: `${row.sku} (row ${row.row}) of catalog ${input.catalogId}`,
+    });
+    // Within this run the child's own result is a second, signal-independent way to learn it finished
+    // (e.g. a child terminated by hand never signals). Later runs rely on the signal.
+    child.result().then(recordFinished, (error: unknown) =>
+      recordFinished({
+        sku: row.sku,
+        row: row.row,
+        status: isCancellation(error) ? 'cancelled' : 'failed',
+        error: { code: 'child_failed', message: String(error) },
+        glbs: {},
+        usage: noUsage,
+        generateCalls: 0,
+        extractCalls: 0,
+      }),
+    );
+    publish();
+  };
+
+  const inFlightCount = () => Object.keys(state.inFlight).length;
+  let startedThisRun = 0;
+  let page: CatalogPage | undefined;
+  let pageIndex = 0;
+
+  try {
+    while (!state.cancelRequested) {
+      if (!page || pageIndex >= page.rows.length) {
+        if (state.totalRows !== null && state.nextOffset >= state.totalRows) break;
+        page = await loadCatalogPage(input.catalogPath, state.nextOffset, input.pageSize);
+        pageIndex = 0;
+        state.totalRows = page.totalRows;
+        if (state.nextOffset === 0) state.invalidRows = page.problems.length;
+        publish();
+        if (page.rows.length === 0) break;
+      }
+      await condition(() => state.cancelRequested || (!state.paused && inFlightCount() < input.concurrency));
+      if (state.cancelRequested) break;
+      await startAsset(page.rows[pageIndex]!);
+      pageIndex += 1;
+      state.nextOffset += 1;
+      startedThisRun += 1;
+
+      const moreToStart = state.totalRows !== null && state.nextOffset < state.totalRows;
+      if (moreToStart && (startedThisRun >= input.continueAsNewAfter || workflowInfo().continueAsNewSuggested)) {
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof convertCatalog>(rawInput, { ...state, runNumber: state.runNumber + 1 });
+      }
+    }
+    if (state.cancelRequested) await cancelInFlight(input, state, inFlightCount);
+    else await condition(() => inFlightCount() === 0);
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    // The catalog workflow itself was cancelled (e.g. from the Web UI): stop its assets, then report.
+    state.cancelRequested = true;
+    await CancellationScope.nonCancellable(async () => {
+      await cancelInFlight(input, state, inFlightCount);
+      await writeReport(input, state);
+    });
+    throw error;
+  }
+  return writeReport(input, state);
+}
+
+async function cancelInFlight(input: ConvertCatalogParams, state: CatalogRunState, inFlightCount: () => number) {
+  const skus = Object.keys(state.inFlight);
+  log.info('cancelling running assets', { catalogId: input.catalogId, count: skus.length });
+  await Promise.allSettled(skus.map((sku) => getExternalWorkflowHandle(assetWorkflowId(input.catalogId, sku)).cancel()));
+  const drained = await condition(() => inFlightCount() === 0, CANCEL_DRAIN_TIMEOUT);
+  if (!drained) {
+    for (const sku of Object.keys(state.inFlight)) {
+      delete state.inFlight[sku];
+      state.finished.cancelled += 1;
+    }
+  }
+}
+
+async function writeReport(input: ConvertCatalogParams, state: CatalogRunState): Promise<CatalogResult> {
+  const report = await writeCatalogReport({ catalogId: input.catalogId, catalogPath: input.catalogPath, outDir: input.outDir });
+  const done = Object.values(state.finished).reduce((sum, count) => sum + count, 0);
+  return {
+    catalogId: input.catalogId,
+    status: state.cancelRequested ? 'cancelled' : 'completed',
+    counts: { ...state.finished, running: 0, pending: Math.max(0, (state.totalRows ?? 0) - done) },
+    usage: state.usage,
+    reportJsonPath: report.reportJsonPath,
+    reportCsvPath: report.reportCsvPath,
+  };
+}
+
+/** Markdown for the Web UI's "current details" panel. */
+function describeProgress(progress: CatalogProgress): string {
+  const { counts } = progress;
+  const running = progress.running.map(({ sku, stage }) => `- \`${sku}\`: ${stage}`).join('\n');
+  return [
+    `**Catalog ${progress.catalogId}**: ${progress.status}, run ${progress.runNumber}`,
+    `${counts.succeeded} succeeded, ${counts.skipped} skipped, ${counts.failed} failed, ${counts.cancelled} cancelled, ` +
+      `${counts.running} running, ${counts.pending} pending of ${progress.totalRows ?? '?'} rows` +
+      (progress.invalidRows ? ` (${progress.invalidRows} invalid rows, see the report)` : ''),
+    `GPU ${progress.usage.gpuSeconds.toFixed(1)} s, estimated $${progress.usage.estimatedCostUsd.toFixed(4)}`,
+    running ? `Running:\n${running}` : '',
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+}

@@ -1,0 +1,3 @@
+// The workflow bundle's entry: every export here is a workflow type the worker registers.
+export { convertAsset } from './convert-asset';
+export { convertCatalog } from './convert-catalog';
