@@ -1,0 +1,153 @@
+import base64
+import hashlib
+import re
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import AUTH
+from fake_backend import FAKE_MP4, backend_error
+from trellis2_service.local import build_local_app
+
+
+def wait_for(client, job_id, headers=None, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/jobs/{job_id}", headers=headers).json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
+        time.sleep(0.01)
+    pytest.fail(f"job {job_id} did not finish")
+
+
+def test_generate_job_submit_poll_result(client, backend, image_b64):
+    submitted = client.post("/jobs/generate", json={"image": image_b64, "seed": 7})
+    assert submitted.status_code == 202
+    body = submitted.json()
+    assert re.fullmatch(r"job_[0-9a-f]{32}", body["job_id"])
+    assert body["kind"] == "generate" and body["status"] == "queued" and body["request_id"].startswith("req_")
+
+    status = wait_for(client, body["job_id"])
+    assert status["status"] == "succeeded" and status["error"] is None
+    assert status["created_at"].endswith("Z") and status["updated_at"].endswith("Z")
+    result = status["result"]
+    assert "state" not in result and "video" not in result  # heavy fields only in /result
+    assert result["video_bytes"] == len(FAKE_MP4) and result["request_id"] == body["request_id"]
+    assert result["server_timing"]["backend"] == "relief"
+
+    full = client.get(f"/jobs/{body['job_id']}/result").json()
+    assert full["state"] and base64.b64decode(full["video"]) == FAKE_MP4 and full["state_id"] is None
+    glb = client.post("/extract_glb", json={"state": full["state"]})
+    assert glb.status_code == 200
+
+    raw_video = client.get(f"/jobs/{body['job_id']}/result", headers={"Accept": "video/mp4"})
+    assert raw_video.content == FAKE_MP4 and raw_video.headers["content-type"] == "video/mp4"
+    assert raw_video.headers["x-request-id"].startswith("req_") and "compute_seconds" in raw_video.headers["x-server-timing"]
+    assert backend.generate_calls == 1
+
+
+def test_extract_job_with_raw_glb(client, backend, image_b64):
+    state_id = client.post("/generate", json={"image": image_b64, "state_mode": "reference"}).json()["state_id"]
+    job_id = client.post("/jobs/extract_glb", json={"state_id": state_id, "texture_size": 1024}).json()["job_id"]
+    status = wait_for(client, job_id)
+    assert status["kind"] == "extract_glb" and status["result"]["glb_bytes"] > 0 and "glb" not in status["result"]
+
+    raw = client.get(f"/jobs/{job_id}/result", headers={"Accept": "model/gltf-binary"})
+    assert raw.status_code == 200 and raw.headers["content-type"] == "model/gltf-binary"
+    assert raw.content[:4] == b"glTF"
+    assert raw.headers["x-glb-sha256"] == hashlib.sha256(raw.content).hexdigest() == status["result"]["glb_sha256"]
+    assert raw.headers["x-request-id"].startswith("req_")
+    as_json = client.get(f"/jobs/{job_id}/result").json()
+    assert base64.b64decode(as_json["glb"]) == raw.content
+
+
+def test_pick_up_by_id_from_a_new_client_never_reruns(settings, backend, image_b64):
+    app = build_local_app(settings, backend)
+    first = TestClient(app)
+    job_id = first.post("/jobs/generate", json={"image": image_b64}, headers=AUTH).json()["job_id"]
+    first.close()
+    with TestClient(app) as second:  # a restarted caller that only kept the job id
+        for _ in range(3):
+            wait_for(second, job_id, headers=AUTH)
+            assert second.get(f"/jobs/{job_id}/result", headers=AUTH).status_code == 200
+    assert backend.generate_calls == 1
+
+
+def test_another_callers_job_is_not_found(client, settings, backend, image_b64):
+    job_id = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+    wait_for(client, job_id)
+    # Proxy auth (as on Modal): any valid Modal token passes, but jobs stay with the token that made them.
+    from dataclasses import replace
+
+    with TestClient(build_local_app(replace(settings, auth_mode="proxy"), backend)) as proxied:
+        mine = {"Modal-Key": AUTH["Modal-Key"], "Modal-Secret": "ws-x"}
+        theirs = {"Modal-Key": "wk-someone-else", "Modal-Secret": "ws-y"}
+        assert proxied.get(f"/jobs/{job_id}", headers=mine).status_code == 200
+        for suffix in ("", "/result"):
+            response = proxied.get(f"/jobs/{job_id}{suffix}", headers=theirs)
+            assert response.status_code == 404 and response.json()["error"]["code"] == "job_not_found"
+
+
+def test_unknown_job_is_404(client):
+    response = client.get("/jobs/job_" + "1" * 32)
+    assert response.status_code == 404 and response.json()["error"]["code"] == "job_not_found"
+
+
+def test_result_before_the_job_finished_is_409(client, backend, image_b64):
+    backend.gate = threading.Event()
+    job_id = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+    assert backend.started.wait(5)
+    assert client.get(f"/jobs/{job_id}").json()["status"] == "running"
+    queued_id = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+    assert client.get(f"/jobs/{queued_id}").json()["status"] == "queued"  # one worker: it waits its turn
+    for pending in (job_id, queued_id):
+        response = client.get(f"/jobs/{pending}/result")
+        assert response.status_code == 409
+        assert response.json()["error"] == {"code": "job_not_finished", "message": response.json()["error"]["message"],
+                                            "retryable": True}
+    backend.gate.set()
+    assert wait_for(client, queued_id)["status"] == "succeeded"
+
+
+def test_failed_job_reports_its_error(client, backend, image_b64):
+    backend.fail_next = backend_error("generation_error")
+    job_id = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+    status = wait_for(client, job_id)
+    assert status["status"] == "failed" and status["result"] is None
+    assert status["error"] == {"code": "generation_error", "message": "generation_error happened", "retryable": True}
+    response = client.get(f"/jobs/{job_id}/result")
+    assert response.status_code == 500 and response.json()["error"]["code"] == "generation_error"
+
+
+def test_jobs_are_validated_up_front(client, backend):
+    assert client.post("/jobs/generate", json={"image": "nope!"}).status_code == 400
+    assert client.post("/jobs/extract_glb", json={"state_id": "st_" + "2" * 32}).status_code == 404
+    assert client.post("/jobs/extract_glb", json={"state_id": "st_bad"}).status_code == 400
+    assert backend.generate_calls == backend.extract_calls == 0
+
+
+def test_jobs_interrupted_by_a_restart_fail_instead_of_hanging(settings, backend, image_b64):
+    backend.gate = threading.Event()
+    with TestClient(build_local_app(settings, backend)) as first:
+        job_id = first.post("/jobs/generate", json={"image": image_b64}, headers=AUTH).json()["job_id"]
+        assert backend.started.wait(5)
+    # The first process is gone (its runner shut down); a new one finds the job still "running".
+    with TestClient(build_local_app(settings, backend)) as second:
+        status = second.get(f"/jobs/{job_id}", headers=AUTH).json()
+        assert status["status"] == "failed" and status["error"]["code"] == "internal_error"
+        assert status["error"]["retryable"] is True
+    backend.gate.set()
+
+
+def test_a_redelivered_job_does_not_run_twice(settings, backend, image_b64):
+    from trellis2_service.jobs import execute_job
+
+    app = build_local_app(settings, backend)
+    with TestClient(app) as client:
+        job_id = client.post("/jobs/generate", json={"image": image_b64}, headers=AUTH).json()["job_id"]
+        wait_for(client, job_id, headers=AUTH)
+    worker = app.state.worker
+    assert execute_job(worker, worker.store, job_id, "generate", {}, time.time()) is None
+    assert backend.generate_calls == 1

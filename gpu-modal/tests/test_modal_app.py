@@ -1,0 +1,128 @@
+"""The Modal wiring, checked offline: import the module (no token, no network) and inspect what it declares.
+
+Nothing here calls `.local()`/`.remote()` or hydrates anything, so no model loads and no GPU is asked for.
+"""
+
+import importlib
+import sys
+
+import modal
+import pytest
+
+RECORDED: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="module")
+def modal_app(tmp_path_factory):
+    patcher = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("home")
+    for name in ("MODAL_TOKEN_ID", "MODAL_TOKEN_SECRET", "TRELLIS2_GPU", "TRELLIS2_MAX_CONTAINERS"):
+        patcher.delenv(name, raising=False)
+    patcher.setenv("HOME", str(home))
+    patcher.setenv("MODAL_CONFIG_PATH", str(home / "no-modal.toml"))
+    original_cls, original_function = modal.App.cls, modal.App.function
+
+    def recording_cls(self, **kwargs):
+        decorate = original_cls(self, **kwargs)
+
+        def wrapper(user_cls):
+            RECORDED[user_cls.__name__] = kwargs
+            return decorate(user_cls)
+
+        return wrapper
+
+    def recording_function(self, **kwargs):
+        decorate = original_function(self, **kwargs)
+
+        def wrapper(f):
+            raw = f._get_raw_f() if hasattr(f, "_get_raw_f") else f  # a web endpoint is a PartialFunction
+            RECORDED[raw.__name__] = kwargs
+            return decorate(f)
+
+        return wrapper
+
+    patcher.setattr(modal.App, "cls", recording_cls)
+    patcher.setattr(modal.App, "function", recording_function)
+    sys.modules.pop("trellis2_service.modal_app", None)
+    try:
+        yield importlib.import_module("trellis2_service.modal_app")
+    finally:
+        patcher.undo()
+        sys.modules.pop("trellis2_service.modal_app", None)
+
+
+def _service_function(module):
+    return module.Trellis2Worker._get_class_service_function()
+
+
+def test_app_name_and_members(modal_app):
+    assert modal_app.app.name == "trellis2"
+    assert set(RECORDED) >= {"Trellis2Worker", "api", "generate_endpoint", "extract_glb_endpoint",
+                             "warmup_endpoint", "health", "purge_expired", "verify"}
+
+
+def test_gpu_class_configuration(modal_app):
+    options = RECORDED["Trellis2Worker"]
+    assert options["gpu"] == "A100-80GB"
+    assert options["timeout"] == 600 and options["scaledown_window"] == 300 and options["max_containers"] == 4
+    assert isinstance(options["retries"], modal.Retries)
+    assert set(options["volumes"]) == {"/cache/huggingface", "/store"}
+    info = _service_function(modal_app).info()
+    assert info.gpus == [("A100-80GB", 1)] and info.timeout == 600 and info.max_retries == 2
+    assert set(info.method_names) == {"generate", "extract", "warmup", "run_job"}
+    assert any("'huggingface'" in secret for secret in info.secrets)
+    assert any("'trellis2-state-signing'" in secret for secret in info.secrets)
+
+
+def test_api_is_cpu_only_behind_proxy_auth(modal_app):
+    for name in ("api", "generate_endpoint", "extract_glb_endpoint", "warmup_endpoint"):
+        function = getattr(modal_app, name)
+        info = function.info()
+        assert info.gpus == [], name
+        assert info.web_info is not None and info.web_info.unauthenticated is False, name
+        assert "gpu" not in RECORDED[name] or RECORDED[name]["gpu"] is None
+        assert info.concurrency_info.max_inputs >= 8
+        assert list(info.volumes) == ["/store"]
+
+
+def test_health_is_open_and_cpu_only(modal_app):
+    info = modal_app.health.info()
+    assert info.gpus == [] and info.web_info.unauthenticated is True and info.web_info.method == "GET"
+    assert info.volumes == {}
+
+
+def test_cleanup_runs_hourly_on_the_store_volume(modal_app):
+    info = modal_app.purge_expired.info()
+    assert info.schedule is not None and "hours=1" in info.schedule
+    assert info.gpus == [] and list(info.volumes) == ["/store"]
+
+
+def test_verify_runs_on_the_gpu_image(modal_app):
+    info = modal_app.verify.info()
+    assert info.gpus == [("A100-80GB", 1)] and list(info.volumes) == ["/cache/huggingface"]
+
+
+def test_seed_style_labels(modal_app):
+    assert modal_app.SEED_STYLE_LABELS == {"/generate": "trellis2-generate", "/extract_glb": "trellis2-extract-glb",
+                                           "/warmup": "trellis2-warmup"}
+    assert modal_app.HEALTH_LABEL == "trellis2-health"
+
+
+def test_gpu_and_container_count_come_from_env_at_deploy_time(monkeypatch):
+    from trellis2_service.config import gpu_from_env, max_containers_from_env
+
+    monkeypatch.setenv("TRELLIS2_GPU", "H100")
+    monkeypatch.setenv("TRELLIS2_MAX_CONTAINERS", "2")
+    assert gpu_from_env() == "H100" and max_containers_from_env() == 2
+
+
+def test_route_root_to_serves_the_seed_style_host(client, image_b64):
+    from fastapi.testclient import TestClient
+
+    from conftest import AUTH
+    from trellis2_service.app import route_root_to
+
+    with TestClient(route_root_to(client.app, "/generate")) as seed_host:
+        response = seed_host.post("/", json={"image": image_b64}, headers=AUTH)
+        assert response.status_code == 200 and response.json()["state"]
+        assert seed_host.get("/health").json()["status"] == "ok"  # other paths are untouched

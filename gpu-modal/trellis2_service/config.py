@@ -1,0 +1,174 @@
+"""Limits, defaults and the settings the service reads from its environment.
+
+Everything a reader may want to tune sits at the top as a named constant; `Settings` reads the few values
+that differ between a laptop and a Modal deployment from env vars and refuses bad ones with a message
+naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping
+
+MiB = 1024 * 1024
+
+# --- Request limits (docs/service-api.md) ---------------------------------------------------------------
+MAX_IMAGE_BYTES = 10 * MiB  # decoded image payload
+MAX_IMAGE_SIDE_PX = 4096  # width and height
+DEFAULT_MAX_BODY_BYTES = 16 * MiB  # base64 of a 10 MiB image plus JSON
+DEFAULT_MAX_STATE_BYTES = 512 * MiB  # an inline state, decompressed
+ALLOWED_IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
+
+# --- Generation defaults and ranges (the seed's field names and values) ---------------------------------
+PIPELINE_TYPES = ("512", "1024", "1024_cascade", "1536_cascade")
+DEFAULT_PIPELINE_TYPE = "1024_cascade"
+DEFAULT_SEED = 42
+MAX_SEED = 2**31 - 1
+DEFAULT_SS_STEPS, DEFAULT_SS_GUIDANCE = 12, 7.5
+DEFAULT_SHAPE_STEPS, DEFAULT_SHAPE_GUIDANCE = 12, 7.5
+DEFAULT_TEX_STEPS, DEFAULT_TEX_GUIDANCE = 12, 1.0
+MIN_STEPS, MAX_STEPS = 1, 100
+MIN_GUIDANCE, MAX_GUIDANCE = 0.0, 20.0
+STATE_MODES = ("inline", "reference")
+
+# --- GLB extraction defaults and ranges (the seed's Quality preset) -------------------------------------
+TEXTURE_SIZES = (512, 1024, 2048, 4096)
+DEFAULT_TEXTURE_SIZE = 4096
+DEFAULT_DECIMATION_TARGET = 1_000_000
+MIN_DECIMATION_TARGET = 1000
+MAX_DECIMATION_TARGET = 16_777_216  # nvdiffrast's face limit
+DEFAULT_REMESH_BAND, MAX_REMESH_BAND = 1.0, 10.0
+DEFAULT_REMESH_PROJECT = 0.0
+
+# --- Modal deployment defaults --------------------------------------------------------------------------
+DEFAULT_GPU = "A100-80GB"
+SCALEDOWN_WINDOW_SECONDS = 300
+GPU_TIMEOUT_SECONDS = 600
+DEFAULT_MAX_CONTAINERS = 4
+DEFAULT_STATE_TTL_SECONDS = 24 * 3600
+
+# --- Local defaults --------------------------------------------------------------------------------------
+DEFAULT_PORT = 8787
+DEFAULT_HOST = "127.0.0.1"
+BACKEND_NAMES = ("relief", "trellis2")
+# `gpu-modal/.store/`, git-ignored, so a local run never writes outside the checkout unless told to.
+DEFAULT_LOCAL_STORE_DIR = Path(__file__).resolve().parent.parent / ".store"
+
+AuthMode = Literal["local", "proxy", "none"]
+AUTH_MODES = ("local", "proxy", "none")
+MIN_STATE_SECRET_CHARS = 16
+_GPU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(:[1-8])?")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the env var to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one service process needs to know about its deployment."""
+
+    auth_mode: AuthMode = "local"
+    modal_key: str | None = field(default=None, repr=False)
+    modal_secret: str | None = field(default=None, repr=False)
+    state_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    state_secret_is_ephemeral: bool = True
+    store_dir: Path = DEFAULT_LOCAL_STORE_DIR
+    state_ttl_seconds: int = DEFAULT_STATE_TTL_SECONDS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_state_bytes: int = DEFAULT_MAX_STATE_BYTES
+    backend: str = "relief"
+    gpu: str = DEFAULT_GPU
+    max_containers: int = DEFAULT_MAX_CONTAINERS
+
+    def __post_init__(self) -> None:
+        if self.auth_mode not in AUTH_MODES:
+            raise ConfigError(f"auth mode must be one of {AUTH_MODES}, got {self.auth_mode!r}")
+        if self.auth_mode == "local" and not (self.modal_key and self.modal_secret):
+            raise ConfigError(
+                "TRELLIS2_MODAL_KEY and TRELLIS2_MODAL_SECRET must both be set to serve with authentication "
+                "(or start the local server with --no-auth)"
+            )
+        if len(self.state_secret) < MIN_STATE_SECRET_CHARS:
+            raise ConfigError(f"TRELLIS2_STATE_SECRET must be at least {MIN_STATE_SECRET_CHARS} characters")
+        if self.backend not in BACKEND_NAMES:
+            raise ConfigError(f"backend must be one of {BACKEND_NAMES}, got {self.backend!r}")
+        if not _GPU_PATTERN.fullmatch(self.gpu):
+            raise ConfigError(f"TRELLIS2_GPU must look like 'A100-80GB' or 'H100:2', got {self.gpu!r}")
+        for name, value, lowest in (
+            ("TRELLIS2_STATE_TTL_SECONDS", self.state_ttl_seconds, 60),
+            ("TRELLIS2_MAX_BODY_BYTES", self.max_body_bytes, 1024),
+            ("TRELLIS2_MAX_STATE_BYTES", self.max_state_bytes, 1024),
+            ("TRELLIS2_MAX_CONTAINERS", self.max_containers, 1),
+        ):
+            if value < lowest:
+                raise ConfigError(f"{name} must be at least {lowest}, got {value}")
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        auth_mode: AuthMode = "local",
+        require_state_secret: bool = False,
+        **overrides,
+    ) -> "Settings":
+        """Read settings from `env` (default `os.environ`); keyword overrides win over the environment.
+
+        `require_state_secret` is set on Modal: containers there must agree on the signing key, so a
+        per-process random one would make every inline state unusable on the next container.
+        """
+        env = os.environ if env is None else env
+        raw_secret = _text(env, "TRELLIS2_STATE_SECRET")
+        if raw_secret is None and require_state_secret:
+            raise ConfigError("TRELLIS2_STATE_SECRET is not set (create the Modal secret that holds it)")
+        values = dict(
+            auth_mode=auth_mode,
+            modal_key=_text(env, "TRELLIS2_MODAL_KEY"),
+            modal_secret=_text(env, "TRELLIS2_MODAL_SECRET"),
+            state_secret=raw_secret.encode() if raw_secret else secrets.token_bytes(32),
+            state_secret_is_ephemeral=raw_secret is None,
+            store_dir=Path(_text(env, "TRELLIS2_STORE_DIR") or DEFAULT_LOCAL_STORE_DIR).expanduser(),
+            state_ttl_seconds=_integer(env, "TRELLIS2_STATE_TTL_SECONDS", DEFAULT_STATE_TTL_SECONDS),
+            max_body_bytes=_integer(env, "TRELLIS2_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            max_state_bytes=_integer(env, "TRELLIS2_MAX_STATE_BYTES", DEFAULT_MAX_STATE_BYTES),
+            backend=_text(env, "TRELLIS2_BACKEND") or "relief",
+            gpu=_text(env, "TRELLIS2_GPU") or DEFAULT_GPU,
+            max_containers=_integer(env, "TRELLIS2_MAX_CONTAINERS", DEFAULT_MAX_CONTAINERS),
+        )
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _text(env, name)
+    if value is None:
+        return default
+    try:
+        return int(value.replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+
+
+def gpu_from_env(env: Mapping[str, str] | None = None) -> str:
+    """The GPU type for the Modal worker class (read at deploy time, so not part of a running Settings)."""
+    value = _text(os.environ if env is None else env, "TRELLIS2_GPU") or DEFAULT_GPU
+    if not _GPU_PATTERN.fullmatch(value):
+        raise ConfigError(f"TRELLIS2_GPU must look like 'A100-80GB' or 'H100:2', got {value!r}")
+    return value
+
+
+def max_containers_from_env(env: Mapping[str, str] | None = None) -> int:
+    value = _integer(os.environ if env is None else env, "TRELLIS2_MAX_CONTAINERS", DEFAULT_MAX_CONTAINERS)
+    if value < 1:
+        raise ConfigError(f"TRELLIS2_MAX_CONTAINERS must be at least 1, got {value}")
+    return value

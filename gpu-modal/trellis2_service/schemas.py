@@ -1,0 +1,62 @@
+"""Request bodies: the seed's field names, defaults and limits; unknown fields are ignored, as the seed did."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from . import config as c
+from .ids import is_state_id
+
+PipelineType = Literal["512", "1024", "1024_cascade", "1536_cascade"]
+TextureSize = Literal[512, 1024, 2048, 4096]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class GenerateBody(_Body):
+    image: str
+    seed: int = Field(c.DEFAULT_SEED, ge=0, le=c.MAX_SEED)
+    pipeline_type: PipelineType = c.DEFAULT_PIPELINE_TYPE
+    ss_sampling_steps: int = Field(c.DEFAULT_SS_STEPS, ge=c.MIN_STEPS, le=c.MAX_STEPS)
+    ss_guidance_strength: float = Field(c.DEFAULT_SS_GUIDANCE, ge=c.MIN_GUIDANCE, le=c.MAX_GUIDANCE)
+    shape_slat_sampling_steps: int = Field(c.DEFAULT_SHAPE_STEPS, ge=c.MIN_STEPS, le=c.MAX_STEPS)
+    shape_slat_guidance_strength: float = Field(c.DEFAULT_SHAPE_GUIDANCE, ge=c.MIN_GUIDANCE, le=c.MAX_GUIDANCE)
+    tex_slat_sampling_steps: int = Field(c.DEFAULT_TEX_STEPS, ge=c.MIN_STEPS, le=c.MAX_STEPS)
+    tex_slat_guidance_strength: float = Field(c.DEFAULT_TEX_GUIDANCE, ge=c.MIN_GUIDANCE, le=c.MAX_GUIDANCE)
+    state_mode: Literal["inline", "reference"] = "inline"
+    include_video: bool = True
+
+    def sampler_params(self) -> dict:
+        """The fields of backends.base.GenerateParams (all but render_preview)."""
+        return self.model_dump(exclude={"image", "state_mode", "include_video"})
+
+
+class ExtractBody(_Body):
+    state: str | None = None
+    state_id: str | None = None
+    decimation_target: int = Field(c.DEFAULT_DECIMATION_TARGET, ge=c.MIN_DECIMATION_TARGET, le=c.MAX_DECIMATION_TARGET)
+    texture_size: TextureSize = c.DEFAULT_TEXTURE_SIZE
+    remesh: bool = True
+    remesh_band: float = Field(c.DEFAULT_REMESH_BAND, gt=0, le=c.MAX_REMESH_BAND)
+    remesh_project: float = Field(c.DEFAULT_REMESH_PROJECT, ge=0, le=1)
+
+    @field_validator("state_id")
+    @classmethod
+    def _state_id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not is_state_id(value):
+            raise ValueError("must be 'st_' followed by 32 lowercase hex digits")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one_state(self) -> "ExtractBody":
+        if (self.state is None) == (self.state_id is None):
+            raise ValueError("state, state_id: send exactly one of the two")
+        return self
+
+    def extract_params(self) -> dict:
+        """The fields of backends.base.ExtractParams."""
+        return self.model_dump(exclude={"state", "state_id"})
