@@ -1,0 +1,100 @@
+// One call's time limit combined with the caller's AbortSignal, and what an interrupted call throws.
+import { TrellisServiceError } from './errors';
+
+/** Accepted by every client method. */
+export interface CallOptions {
+  /** Cancels the call; the abort reason is rethrown as is (not wrapped), so Temporal cancellation works. */
+  signal?: AbortSignal;
+  /** Overrides the method's default time limit. */
+  timeoutMs?: number;
+}
+
+/**
+ * Defaults per kind of call. Warm-up covers a cold start (2-2.5 min on Modal, more if the image is pulled);
+ * synchronous generate/extract may include one, and Modal's 303 redirect keeps them going past 150 s.
+ */
+export const defaultTimeoutsMs = {
+  health: 10_000,
+  warmup: 10 * 60_000,
+  sync: 15 * 60_000,
+  /** Job submit and status polls: the service answers these at once. */
+  job: 30_000,
+  /** JSON job results and the headers of binary downloads (bodies of tens of MB). */
+  download: 5 * 60_000,
+} as const;
+
+export type TimeoutKind = keyof typeof defaultTimeoutsMs;
+
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * Our own timer (clearable, unlike AbortSignal.timeout) joined with the caller's signal by AbortSignal.any.
+ * A binary download clears the timer once headers arrive: the stream then lives as long as its reader
+ * wants, still cancelled by the caller's signal.
+ */
+export class CallDeadline {
+  readonly signal: AbortSignal;
+  private readonly timer = new AbortController();
+  private readonly handle: NodeJS.Timeout | undefined;
+
+  /** `timeoutMs` Infinity: no time limit, only the caller's signal. */
+  constructor(
+    readonly timeoutMs: number,
+    private readonly callerSignal?: AbortSignal,
+  ) {
+    if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be a positive number of milliseconds, not ${timeoutMs}`);
+    // setTimeout fires at once for delays over 2^31-1 ms (~24.8 days): treat those as "no limit".
+    if (timeoutMs <= MAX_TIMER_DELAY_MS) {
+      this.handle = setTimeout(() => this.timer.abort(new DOMException('call timed out', 'TimeoutError')), timeoutMs);
+      this.handle.unref();
+    }
+    this.signal = callerSignal ? AbortSignal.any([callerSignal, this.timer.signal]) : this.timer.signal;
+  }
+
+  get timedOut(): boolean {
+    return this.timer.signal.aborted;
+  }
+
+  /** Stops the timer; the caller's signal keeps applying. */
+  clear(): void {
+    clearTimeout(this.handle);
+  }
+
+  /**
+   * What to throw for an error raised while sending or reading: the caller's abort as is; our timer as
+   * `timeout`; a TrellisServiceError as is; anything else (ECONNREFUSED, socket hang up, `fetch failed`)
+   * as `connection_error`. Both of the latter are retryable.
+   */
+  interpret(error: unknown, route: string, url: string): unknown {
+    if (this.callerSignal?.aborted) return error;
+    if (error instanceof TrellisServiceError) return error;
+    if (this.timedOut) {
+      return new TrellisServiceError(`${route}: no answer from ${url} within ${formatSeconds(this.timeoutMs)}`, {
+        code: 'timeout',
+        route,
+        retryable: true,
+      });
+    }
+    const reason = networkReason(error);
+    return new TrellisServiceError(
+      `${route}: could not reach ${url} (${reason}); check TRELLIS2_API_URL and that the service is running`,
+      { code: 'connection_error', route, retryable: true, cause: error },
+    );
+  }
+}
+
+/** `ECONNREFUSED`, `UND_ERR_SOCKET: other side closed`, ... from undici's `fetch failed` and its cause chain. */
+function networkReason(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    parts.push(typeof code === 'string' ? `${code}: ${current.message}` : current.message);
+    current = current.cause;
+  }
+  return parts.length > 0 ? parts.join(' <- ') : String(error);
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}

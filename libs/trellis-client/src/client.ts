@@ -1,0 +1,196 @@
+// The TRELLIS.2 service client: one method per route of docs/service-api.md.
+import {
+  ExtractGlbRequest,
+  ExtractGlbResponse,
+  GenerateRequest,
+  GenerateResponse,
+  HealthResponse,
+  JobAccepted,
+  JobId,
+  JobStatus,
+  StateId,
+  WarmupResponse,
+  type JobKind,
+} from '@trellis/contracts';
+import { z } from 'zod';
+import type { BinaryResult } from './binary-result';
+import { defaultTimeoutsMs, type CallOptions, type TimeoutKind } from './call-deadline';
+import { resolveCredentials, type ModalCredentials } from './credentials';
+import { EndpointError, resolveBaseUrl, ServiceEndpoints } from './endpoints';
+import { TrellisServiceError } from './errors';
+import { describeIssues } from './response-errors';
+import { ServiceTransport, type ServiceRequest } from './transport';
+import { waitForJob, type WaitForJobOptions } from './wait-for-job';
+
+export interface TrellisClientOptions {
+  /** Default: env TRELLIS2_API_URL. Either URL layout (see ServiceEndpoints). */
+  baseUrl?: string;
+  /** Default: env TRELLIS2_MODAL_KEY + TRELLIS2_MODAL_SECRET, then the secrets file. 'none': send no auth. */
+  credentials?: Partial<ModalCredentials> | 'none';
+  /** Default: ~/.trellis2_modal_secrets.json. */
+  secretsFile?: string;
+  /** Where TRELLIS2_* variables are read from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Overrides of the per-kind default time limits. */
+  timeoutsMs?: Partial<Record<TimeoutKind, number>>;
+}
+
+/** What a job result is: the full body of the synchronous route of the job's kind. */
+export type JobResult = GenerateResponse | ExtractGlbResponse;
+const JobResultSchema = z.union([ExtractGlbResponse, GenerateResponse]);
+
+/** A route as errors name it: method and path template (ids stay out, so errors group by route). */
+type Route = `${'GET' | 'POST'} /${string}`;
+
+export type JobResultMediaType = 'model/gltf-binary' | 'video/mp4';
+export const GLB_MEDIA_TYPE = 'model/gltf-binary';
+export const MP4_MEDIA_TYPE = 'video/mp4';
+
+export function isExtractGlbResult(result: JobResult): result is ExtractGlbResponse {
+  return 'glb_sha256' in result;
+}
+
+export class TrellisClient {
+  readonly endpoints: ServiceEndpoints;
+  private readonly transport: ServiceTransport;
+  private readonly timeoutsMs: Record<TimeoutKind, number>;
+
+  /** Throws at once (EndpointError, CredentialsError) when the URL or credentials are missing or malformed. */
+  constructor(options: TrellisClientOptions = {}) {
+    const env = options.env ?? process.env;
+    this.endpoints = ServiceEndpoints.fromBaseUrl(resolveBaseUrl(options.baseUrl, env));
+    const credentials =
+      options.credentials === 'none'
+        ? 'none'
+        : resolveCredentials({ explicit: options.credentials, env, secretsFile: options.secretsFile });
+    this.transport = new ServiceTransport(credentials);
+    this.timeoutsMs = { ...defaultTimeoutsMs, ...options.timeoutsMs };
+  }
+
+  // --- Synchronous routes ------------------------------------------------------------------------------
+
+  health(options?: CallOptions): Promise<HealthResponse> {
+    const request = this.request('GET /health', this.endpoints.route('health'), 'health', options);
+    return this.transport.json({ ...request, authenticated: false }, HealthResponse);
+  }
+
+  /** Blocks until the model is loaded (a cold start on Modal takes 2-2.5 min). */
+  warmup(options?: CallOptions): Promise<WarmupResponse> {
+    const request = this.request('POST /warmup', this.endpoints.route('warmup'), 'warmup', options);
+    return this.transport.json({ ...request, body: {} }, WarmupResponse);
+  }
+
+  async generate(body: GenerateRequest, options?: CallOptions): Promise<GenerateResponse> {
+    const request = this.request('POST /generate', this.endpoints.route('generate'), 'sync', options);
+    return this.transport.json({ ...request, body: validated(GenerateRequest, body, request.route) }, GenerateResponse);
+  }
+
+  async extractGlb(body: ExtractGlbRequest, options?: CallOptions): Promise<ExtractGlbResponse> {
+    const request = this.request('POST /extract_glb', this.endpoints.route('extract_glb'), 'sync', options);
+    return this.transport.json({ ...request, body: validated(ExtractGlbRequest, body, request.route) }, ExtractGlbResponse);
+  }
+
+  /** The GLB as a stream (`Accept: model/gltf-binary`): no base64, nothing buffered. */
+  async extractGlbRaw(body: ExtractGlbRequest, options?: CallOptions): Promise<BinaryResult> {
+    const request = this.request('POST /extract_glb', this.endpoints.route('extract_glb'), 'sync', options);
+    return this.transport.binary({ ...request, body: validated(ExtractGlbRequest, body, request.route) }, GLB_MEDIA_TYPE);
+  }
+
+  // --- Jobs (path routing only) -------------------------------------------------------------------------
+
+  async submitGenerate(body: GenerateRequest, options?: CallOptions): Promise<JobAccepted> {
+    return this.submit('generate', validated(GenerateRequest, body, 'POST /jobs/generate'), options);
+  }
+
+  async submitExtractGlb(body: ExtractGlbRequest, options?: CallOptions): Promise<JobAccepted> {
+    return this.submit('extract_glb', validated(ExtractGlbRequest, body, 'POST /jobs/extract_glb'), options);
+  }
+
+  async getJob(jobId: string, options?: CallOptions): Promise<JobStatus> {
+    const route: Route = 'GET /jobs/{job_id}';
+    const url = this.pathRouted(route, () => this.endpoints.job(validated(JobId, jobId, route)));
+    return this.transport.json(this.request(route, url, 'job', options), JobStatus);
+  }
+
+  /** The full JSON body of a succeeded job; `409 job_not_finished` (retryable) while it runs. */
+  async getJobResult(jobId: string, options?: CallOptions): Promise<JobResult> {
+    return this.transport.json(this.jobResultRequest(jobId, options), JobResultSchema);
+  }
+
+  async getGenerateJobResult(jobId: string, options?: CallOptions): Promise<GenerateResponse> {
+    return this.transport.json(this.jobResultRequest(jobId, options), GenerateResponse);
+  }
+
+  async getExtractGlbJobResult(jobId: string, options?: CallOptions): Promise<ExtractGlbResponse> {
+    return this.transport.json(this.jobResultRequest(jobId, options), ExtractGlbResponse);
+  }
+
+  /** A job's result as raw bytes: the GLB of an extract job, or the preview video of a generate job. */
+  async openJobResult(jobId: string, accept: JobResultMediaType, options?: CallOptions): Promise<BinaryResult> {
+    return this.transport.binary(this.jobResultRequest(jobId, options), accept);
+  }
+
+  /** Polls `GET /jobs/{id}` until the job succeeded (→ its status) or failed (→ throws its error). */
+  async waitForJob(jobId: string, options?: WaitForJobOptions): Promise<JobStatus> {
+    const pollTimeoutMs = options?.pollTimeoutMs ?? this.timeoutsMs.job;
+    return waitForJob(jobId, (callOptions) => this.getJob(jobId, callOptions), { ...options, pollTimeoutMs });
+  }
+
+  // --- States (reference mode) ------------------------------------------------------------------------
+
+  /** The preview video kept with a reference-mode state (`404 state_not_found` once it expired). */
+  async openStatePreview(stateId: string, options?: CallOptions): Promise<BinaryResult> {
+    const route: Route = 'GET /states/{state_id}/preview.mp4';
+    const url = this.pathRouted(route, () => this.endpoints.statePreview(validated(StateId, stateId, route)));
+    return this.transport.binary(this.request(route, url, 'download', options), MP4_MEDIA_TYPE);
+  }
+
+  // --- Helpers ------------------------------------------------------------------------------------------
+
+  private submit(kind: JobKind, body: unknown, options?: CallOptions): Promise<JobAccepted> {
+    const route = `POST /jobs/${kind}` as const;
+    const url = this.pathRouted(route, () => this.endpoints.submitJob(kind));
+    return this.transport.json({ ...this.request(route, url, 'job', options), body }, JobAccepted);
+  }
+
+  private jobResultRequest(jobId: string, options?: CallOptions): ServiceRequest {
+    const route: Route = 'GET /jobs/{job_id}/result';
+    const url = this.pathRouted(route, () => this.endpoints.jobResult(validated(JobId, jobId, route)));
+    return this.request(route, url, 'download', options);
+  }
+
+  private request(route: Route, url: string, kind: TimeoutKind, options?: CallOptions): ServiceRequest {
+    return {
+      method: route.startsWith('GET ') ? 'GET' : 'POST',
+      route,
+      url,
+      authenticated: true,
+      timeoutMs: options?.timeoutMs ?? this.timeoutsMs[kind],
+      signal: options?.signal,
+    };
+  }
+
+  /** Jobs and states exist only with path routing: say so as a non-retryable error, not a 404 later. */
+  private pathRouted(route: string, buildUrl: () => string): string {
+    try {
+      return buildUrl();
+    } catch (error) {
+      if (!(error instanceof EndpointError)) throw error;
+      throw new TrellisServiceError(`${route}: ${error.message}`, { code: 'configuration_error', route, retryable: false });
+    }
+  }
+}
+
+/**
+ * The request as the service will see it (defaults filled in), or a local `validation_error` naming the
+ * fields, before anything is sent.
+ */
+function validated<Schema extends z.ZodType>(schema: Schema, value: unknown, route: string): z.output<Schema> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new TrellisServiceError(`${route}: invalid request (not sent): ${describeIssues(parsed.error)}`, {
+    code: 'validation_error',
+    route,
+    retryable: false,
+  });
+}

@@ -1,0 +1,24 @@
+export { TrellisClient, isExtractGlbResult, GLB_MEDIA_TYPE, MP4_MEDIA_TYPE } from './client';
+export type { TrellisClientOptions, JobResult, JobResultMediaType } from './client';
+export { defaultTimeoutsMs } from './call-deadline';
+export type { CallOptions, TimeoutKind } from './call-deadline';
+export type { BinaryResult } from './binary-result';
+export type { WaitForJobOptions } from './wait-for-job';
+export { TrellisServiceError, isTrellisServiceError, isRetryable } from './errors';
+export type { ClientErrorCode, RetryableInputs, TrellisServiceErrorFields } from './errors';
+export { resolveCredentials, CredentialsError, SecretsFile, defaultSecretsFile, KEY_ENV, SECRET_ENV } from './credentials';
+export type { ModalCredentials, CredentialSources } from './credentials';
+export { ServiceEndpoints, EndpointError, resolveBaseUrl, API_URL_ENV } from './endpoints';
+export type { SyncRoute, UrlLayout } from './endpoints';
+// The service types the client takes and returns (defined once, in @trellis/contracts).
+export type {
+  ExtractGlbRequest,
+  ExtractGlbResponse,
+  GenerateRequest,
+  GenerateResponse,
+  HealthResponse,
+  JobAccepted,
+  JobStatus,
+  ServerTiming,
+  WarmupResponse,
+} from '@trellis/contracts';

@@ -1,0 +1,134 @@
+// Sends one request: auth headers, time limit, same-origin redirects, and errors mapped to TrellisServiceError.
+import type { z } from 'zod';
+import { binaryResultFrom, type BinaryResult } from './binary-result';
+import { CallDeadline } from './call-deadline';
+import type { ModalCredentials } from './credentials';
+import {
+  asServiceErrorBody,
+  badResponse,
+  describeIssues,
+  errorFromResponse,
+  errorFromServiceBody,
+  parseJsonOrUndefined,
+} from './response-errors';
+
+export interface ServiceRequest {
+  method: 'GET' | 'POST';
+  /** For messages and `error.route`: `POST /generate`, `GET /jobs/{job_id}`. */
+  route: string;
+  url: string;
+  /** JSON body (already validated). */
+  body?: unknown;
+  /** Health is the only route without auth. */
+  authenticated: boolean;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+const MAX_REDIRECTS = 20;
+const USER_AGENT = 'trellis-client/0.1.0';
+
+export class ServiceTransport {
+  constructor(private readonly credentials: ModalCredentials | 'none') {}
+
+  /** A JSON response parsed with `schema`; a seed-style HTTP 200 `{"error": ...}` body throws that error. */
+  async json<Schema extends z.ZodType>(request: ServiceRequest, schema: Schema): Promise<z.output<Schema>> {
+    const deadline = new CallDeadline(request.timeoutMs, request.signal);
+    try {
+      const response = await this.send(request, 'application/json', deadline);
+      const json = parseJsonOrUndefined(await response.text());
+      const requestIdHeader = response.headers.get('x-request-id');
+      const parsed = schema.safeParse(json);
+      if (parsed.success) return parsed.data;
+      const errorBody = asServiceErrorBody(json);
+      if (errorBody) throw errorFromServiceBody(errorBody, { route: request.route, status: response.status, requestIdHeader });
+      throw badResponse(request.route, json === undefined ? 'the body is not JSON' : describeIssues(parsed.error), requestIdHeader);
+    } catch (error) {
+      throw deadline.interpret(error, request.route, request.url);
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  /**
+   * A raw body of media type `accept`, streamed. The time limit covers the wait for the response headers;
+   * the caller's signal also covers the stream.
+   */
+  async binary(request: ServiceRequest, accept: string): Promise<BinaryResult> {
+    const deadline = new CallDeadline(request.timeoutMs, request.signal);
+    try {
+      const response = await this.send(request, accept, deadline);
+      const contentType = response.headers.get('content-type') ?? '';
+      if (!contentType.startsWith(accept)) throw await unexpectedBinaryBody(response, request.route, accept);
+      let result: BinaryResult;
+      try {
+        result = binaryResultFrom(response, request.route, (error) => deadline.interpret(error, request.route, request.url));
+      } catch (error) {
+        await response.body?.cancel();
+        throw error;
+      }
+      deadline.clear();
+      return result;
+    } catch (error) {
+      deadline.clear();
+      throw deadline.interpret(error, request.route, request.url);
+    }
+  }
+
+  /** The final 2xx response; a non-2xx one throws its error. */
+  private async send(request: ServiceRequest, accept: string, deadline: CallDeadline): Promise<Response> {
+    const headers: Record<string, string> = { accept, 'user-agent': USER_AGENT };
+    if (request.authenticated && this.credentials !== 'none') {
+      headers['modal-key'] = this.credentials.modalKey;
+      headers['modal-secret'] = this.credentials.modalSecret;
+    }
+    let method: string = request.method;
+    let body = request.body === undefined ? undefined : JSON.stringify(request.body);
+    let url = request.url;
+    for (let hop = 0; ; hop++) {
+      const response = await fetch(url, {
+        method,
+        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        body,
+        signal: deadline.signal,
+        // Followed below, so Modal credentials only ever go back to the origin they were meant for.
+        redirect: 'manual',
+      });
+      const location = response.headers.get('location');
+      if (!isRedirect(response.status) || location === null) {
+        if (!response.ok) throw await errorFromResponse(response, request.route);
+        return response;
+      }
+      await response.body?.cancel();
+      const next = new URL(location, url);
+      if (next.origin !== new URL(request.url).origin) {
+        throw badResponse(request.route, `redirected to another origin (${next.origin}); not following it with Modal credentials`);
+      }
+      if (hop + 1 >= MAX_REDIRECTS) throw badResponse(request.route, `more than ${MAX_REDIRECTS} redirects`);
+      // Modal answers a request running past 150 s with 303 to the same URL plus a call id; GETting it waits
+      // for the result without starting the work again. 303 (and 301/302 after a POST) becomes a bodiless GET.
+      if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+        method = 'GET';
+        body = undefined;
+      }
+      url = next.href;
+    }
+  }
+}
+
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}
+
+/** A 2xx answer of the wrong media type: a seed-style 200 error body, or a server that ignored `Accept`. */
+async function unexpectedBinaryBody(response: Response, route: string, accept: string): Promise<Error> {
+  const contentType = response.headers.get('content-type') ?? '';
+  const requestIdHeader = response.headers.get('x-request-id');
+  if (contentType.includes('json')) {
+    const errorBody = asServiceErrorBody(parseJsonOrUndefined(await response.text()));
+    if (errorBody) return errorFromServiceBody(errorBody, { route, status: response.status, requestIdHeader });
+  } else {
+    await response.body?.cancel();
+  }
+  return badResponse(route, `expected ${accept}, got ${contentType || 'no Content-Type'}`, requestIdHeader);
+}

@@ -1,0 +1,185 @@
+// The contract, both ways, against the REAL local Python service (gpu-modal, relief CPU backend):
+// the client's zod schemas accept everything the service answers, and the service accepts every request
+// the client builds. Needs gpu-modal/.venv (`npm run setup`).
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ExtractGlbJobSummary, GenerateJobSummary, RequestId, type GenerateResponse } from '@trellis/contracts';
+import { startLocalService, type LocalService } from '@trellis/devstack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TrellisClient, type BinaryResult } from '../src';
+import { rejectionOf } from './helpers/client';
+import { readAll } from './helpers/fixtures';
+import { discPng } from './helpers/png';
+
+const image = discPng(64).toString('base64');
+// The lightest settings the service accepts: the relief backend is fast either way, but every field is sent.
+const fastGenerate = {
+  image,
+  seed: 7,
+  pipeline_type: '512',
+  ss_sampling_steps: 2,
+  ss_guidance_strength: 3,
+  shape_slat_sampling_steps: 2,
+  shape_slat_guidance_strength: 3,
+  tex_slat_sampling_steps: 2,
+  tex_slat_guidance_strength: 1,
+} as const;
+const fastExtract = { decimation_target: 1000, texture_size: 512, remesh: false, remesh_band: 0.5, remesh_project: 0 } as const;
+
+const isGlb = (bytes: Buffer) => bytes.subarray(0, 4).toString('latin1') === 'glTF';
+const isMp4 = (bytes: Buffer) => bytes.subarray(4, 8).toString('latin1') === 'ftyp';
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+async function readBinary(result: BinaryResult): Promise<Buffer> {
+  const bytes = await readAll(result.body);
+  expect(RequestId.safeParse(result.requestId).success).toBe(true);
+  if (result.contentLength !== undefined) expect(result.contentLength).toBe(bytes.length);
+  return bytes;
+}
+
+describe('contract with the real local service', { timeout: 60_000 }, () => {
+  let workDir: string;
+  let service: LocalService;
+  let client: TrellisClient;
+  let inline: GenerateResponse;
+  let reference: GenerateResponse;
+  let generateJobId: string;
+
+  beforeAll(async () => {
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-client-contract-'));
+    service = await startLocalService({ workDir });
+    client = new TrellisClient({ baseUrl: service.url, credentials: service.credentials, env: {} });
+  }, 90_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('health and warmup', async () => {
+    expect(await client.health()).toMatchObject({ status: 'ok', service: 'trellis2-api', backend: 'relief' });
+    const warm = await client.warmup();
+    expect(warm).toMatchObject({ ready: true, backend: 'relief', device: 'cpu' });
+  });
+
+  it('generate inline (the seed default): state and video in the body', async () => {
+    inline = await client.generate(fastGenerate);
+    expect(inline.state_id).toBeNull();
+    expect(inline.state?.length).toBeGreaterThan(0);
+    const video = Buffer.from(inline.video ?? '', 'base64');
+    expect(isMp4(video)).toBe(true);
+    expect(inline.video_bytes).toBe(video.length);
+    expect(inline.server_timing.backend).toBe('relief');
+  });
+
+  it('generate by reference without video: a state id, and the preview downloadable raw', async () => {
+    reference = await client.generate({ image, state_mode: 'reference', include_video: false });
+    expect(reference).toMatchObject({ state: null, video: null });
+    expect(reference.state_id).toMatch(/^st_[0-9a-f]{32}$/);
+    expect(Number.isNaN(Date.parse(reference.state_expires_at ?? ''))).toBe(false);
+
+    const preview = await client.openStatePreview(reference.state_id!);
+    expect(preview.contentType).toBe('video/mp4');
+    const video = await readBinary(preview);
+    expect(isMp4(video)).toBe(true);
+    expect(video.length).toBe(reference.video_bytes);
+  });
+
+  it('extract GLB as JSON from an inline state', async () => {
+    const extracted = await client.extractGlb({ state: inline.state!, ...fastExtract });
+    const glb = Buffer.from(extracted.glb ?? '', 'base64');
+    expect(isGlb(glb)).toBe(true);
+    expect(extracted.glb_bytes).toBe(glb.length);
+    expect(extracted.glb_sha256).toBe(sha256(glb));
+  });
+
+  it('extract GLB raw from a state id, with its headers', async () => {
+    const raw = await client.extractGlbRaw({ state_id: reference.state_id!, ...fastExtract });
+    expect(raw.contentType).toBe('model/gltf-binary');
+    expect(raw.serverTiming?.backend).toBe('relief');
+    const glb = await readBinary(raw);
+    expect(isGlb(glb)).toBe(true);
+    expect(raw.sha256).toBe(sha256(glb));
+  });
+
+  it('a generate job: submit, poll, JSON result and the preview raw', async () => {
+    const accepted = await client.submitGenerate({ ...fastGenerate, state_mode: 'reference' });
+    expect(accepted).toMatchObject({ kind: 'generate', status: 'queued' });
+    // Asked at once, the result is not there yet (a second of CPU work): 409, retryable.
+    const early = await client.getJobResult(accepted.job_id).then(() => undefined, (error: unknown) => error);
+    if (early) expect(early).toMatchObject({ status: 409, code: 'job_not_finished', retryable: true });
+    const polled: string[] = [];
+    const done = await client.waitForJob(accepted.job_id, { pollIntervalMs: 50, onPoll: (status) => polled.push(status.status) });
+    expect(done).toMatchObject({ job_id: accepted.job_id, status: 'succeeded', error: null });
+    expect(polled.at(-1)).toBe('succeeded');
+    generateJobId = accepted.job_id;
+    // The status carries the light part of the result.
+    const summary = GenerateJobSummary.parse(done.result);
+    expect(summary.state_id).toMatch(/^st_/);
+
+    const result = await client.getGenerateJobResult(accepted.job_id);
+    expect(result.state_id).toBe(summary.state_id);
+    const video = await readBinary(await client.openJobResult(accepted.job_id, 'video/mp4'));
+    expect(isMp4(video)).toBe(true);
+  });
+
+  it('an extract job: submit, poll, raw GLB and JSON result', async () => {
+    const accepted = await client.submitExtractGlb({ state: inline.state!, ...fastExtract });
+    expect(accepted).toMatchObject({ kind: 'extract_glb', status: 'queued' });
+    const done = await client.waitForJob(accepted.job_id, { pollIntervalMs: 50 });
+    const summary = ExtractGlbJobSummary.parse(done.result);
+    expect(done.result).not.toHaveProperty('glb');
+
+    const raw = await client.openJobResult(accepted.job_id, 'model/gltf-binary');
+    const glb = await readBinary(raw);
+    expect(raw.sha256).toBe(sha256(glb));
+    expect(sha256(glb)).toBe(summary.glb_sha256);
+
+    const json = await client.getJobResult(accepted.job_id);
+    expect(json).toMatchObject({ glb_sha256: summary.glb_sha256, glb_bytes: glb.length });
+  });
+
+  describe('error bodies are read with their codes', () => {
+    it('validation_error: bytes that are not an image (valid for the client, refused by the service)', async () => {
+      const error = await rejectionOf(client.generate({ image: Buffer.from('not an image at all').toString('base64') }));
+      expect(error).toMatchObject({ status: 400, code: 'validation_error', retryable: false, requestId: expect.stringMatching(/^req_/) });
+    });
+
+    it('validation_error: a tampered inline state', async () => {
+      const tampered = Buffer.from(inline.state!, 'base64');
+      tampered[tampered.length - 1]! ^= 0xff;
+      const error = await rejectionOf(client.extractGlb({ state: tampered.toString('base64'), ...fastExtract }));
+      expect(error).toMatchObject({ status: 400, code: 'validation_error', retryable: false });
+    });
+
+    it('unauthorized: wrong credentials', async () => {
+      const stranger = new TrellisClient({ baseUrl: service.url, credentials: { modalKey: 'wk-wrong', modalSecret: 'ws-wrong' }, env: {} });
+      expect(await rejectionOf(stranger.warmup())).toMatchObject({ status: 401, code: 'unauthorized', retryable: false });
+      const anonymous = new TrellisClient({ baseUrl: service.url, credentials: 'none', env: {} });
+      expect(await rejectionOf(anonymous.generate({ image }))).toMatchObject({ status: 401, code: 'unauthorized' });
+    });
+
+    it('state_not_found: an unknown state id, for extract and for the preview', async () => {
+      const unknown = `st_${'0'.repeat(32)}`;
+      expect(await rejectionOf(client.extractGlb({ state_id: unknown }))).toMatchObject({ status: 404, code: 'state_not_found', retryable: false });
+      expect(await rejectionOf(client.openStatePreview(unknown))).toMatchObject({ status: 404, code: 'state_not_found' });
+    });
+
+    it('job_not_found: an unknown job, and a job polled with other credentials', async () => {
+      const unknown = `job_${'0'.repeat(32)}`;
+      expect(await rejectionOf(client.getJob(unknown))).toMatchObject({ status: 404, code: 'job_not_found', retryable: false });
+      expect(await rejectionOf(client.waitForJob(unknown))).toMatchObject({ code: 'job_not_found' });
+
+      const sameServiceOtherKey = new TrellisClient({
+        baseUrl: service.url,
+        credentials: { modalKey: `${service.credentials.modalKey}-other`, modalSecret: service.credentials.modalSecret },
+        env: {},
+      });
+      // Another key is refused outright by the local service (401) or hidden (404): never the job itself.
+      const error = await rejectionOf(sameServiceOtherKey.getJob(generateJobId));
+      expect(['unauthorized', 'job_not_found']).toContain((error as { code: string }).code);
+    });
+  });
+});
