@@ -13,6 +13,7 @@ import {
 import type { TrellisClient } from '@trellis/trellis-client';
 import { assetDir, findReusableOutput, glbPath, writeOutputRecord, writeStreamAtomic } from '../files';
 import { runJob } from './job-runner';
+import { presetHashOf } from './prepare-asset';
 
 export interface ExtractGlbInput {
   catalogId: string;
@@ -20,7 +21,7 @@ export interface ExtractGlbInput {
   outDir: string;
   preset: Preset;
   stateId: string;
-  inputHash: string;
+  generateHash: string;
 }
 
 export interface ExtractGlbResult {
@@ -30,8 +31,9 @@ export interface ExtractGlbResult {
 
 export async function extractGlb(client: TrellisClient, pollIntervalMs: number, input: ExtractGlbInput): Promise<ExtractGlbResult> {
   const dir = assetDir(input.outDir, input.catalogId, input.sku);
+  const inputHash = presetHashOf(input.generateHash, input.preset);
   // A retried activity whose previous attempt wrote the file (then died) pays nothing again.
-  const existing = await findReusableOutput(dir, input.preset.name, input.inputHash);
+  const existing = await findReusableOutput(dir, input.preset.name, inputHash);
   if (existing) return { file: existing, usage: noUsage };
 
   const job = await runJob({
@@ -48,7 +50,7 @@ export async function extractGlb(client: TrellisClient, pollIntervalMs: number, 
   const written = await writeStreamAtomic(target, glb.body, { expectedSha256: summary.glb_sha256 });
   const file: OutputFile = { file: `${input.preset.name}.glb`, bytes: written.bytes, sha256: written.sha256, reused: false };
   await writeOutputRecord(dir, input.preset.name, {
-    inputHash: input.inputHash,
+    inputHash,
     file: file.file,
     bytes: file.bytes,
     sha256: file.sha256,

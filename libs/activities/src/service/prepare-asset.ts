@@ -1,7 +1,7 @@
 // First step of an asset: read and check the image (before any GPU is involved), hash the inputs, and
 // find outputs a previous run already made from exactly these inputs.
 import { cancellationSignal } from '@temporalio/activity';
-import type { ConvertAssetInput, OutputFile } from '@trellis/contracts';
+import { SamplerSettings, type ConvertAssetInput, type OutputFile, type Preset } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
 import { assetDir, catalogDirOf, findReusableOutput, inputHashOf, loadImage, readOutputRecord } from '../files';
 import { serviceBackend } from './service-identity';
@@ -18,9 +18,8 @@ export interface ReusableState {
 
 export interface PrepareAssetResult {
   imageSha256: string;
-  /** Hash of everything generation depends on; GLB hashes add their preset settings to it. */
+  /** Hash of everything generation depends on; GLB hashes add their preset settings (presetHashOf). */
   generateHash: string;
-  presetHashes: Record<string, string>;
   reusableGlbs: Record<string, OutputFile>;
   reusablePreview?: OutputFile;
   /** A state a previous run left on the service, still within its expiry. */
@@ -38,27 +37,28 @@ export async function prepareAsset(client: TrellisClient, input: PrepareAssetInp
     imageSha256: image.sha256,
     seed: input.seed,
     pipelineType: input.pipelineType,
-    sampler: input.sampler,
+    sampler: SamplerSettings.parse(input.sampler ?? {}),
     backend,
   });
   const dir = assetDir(input.outDir, input.catalogId, input.sku);
-  const presetHashes: Record<string, string> = {};
   const reusableGlbs: Record<string, OutputFile> = {};
   for (const preset of input.presets) {
-    const hash = inputHashOf({ generateHash, preset: preset.settings });
-    presetHashes[preset.name] = hash;
-    const reusable = await findReusableOutput(dir, preset.name, hash);
+    const reusable = await findReusableOutput(dir, preset.name, presetHashOf(generateHash, preset));
     if (reusable) reusableGlbs[preset.name] = reusable;
   }
   const reusablePreview = await findReusableOutput(dir, PREVIEW_RECORD, generateHash);
   return {
     imageSha256: image.sha256,
     generateHash,
-    presetHashes,
     reusableGlbs,
     reusablePreview,
     reusableState: reusablePreview ? await stateStillOnService(dir) : undefined,
   };
+}
+
+/** Input hash of one GLB: the generation's inputs plus the preset's settings. */
+export function presetHashOf(generateHash: string, preset: Preset): string {
+  return inputHashOf({ generateHash, preset: preset.settings });
 }
 
 /** Reusing a state saves a generation when only some presets are missing; a minute of slack for the call. */

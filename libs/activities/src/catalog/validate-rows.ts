@@ -1,0 +1,158 @@
+// Turns raw rows into checked CatalogRows and CatalogRowProblems. One bad row never stops the others:
+// each problem names the row, the SKU when readable, the field, and what to do.
+import {
+  CatalogRowInput,
+  MAX_SEED,
+  pipelineTypes,
+  type CatalogRow,
+  type CatalogRowProblem,
+} from '@trellis/contracts';
+import type { z } from 'zod';
+import { describePosition, type RawCatalogRow, type RowPosition } from './raw-row';
+
+const ADVICE_BY_FIELD: Record<string, string> = {
+  sku: 'fix the SKU: it names the output folder and the workflow id',
+  image: 'give a path relative to the catalog folder, or an http(s) URL',
+  seed: `use a whole number from 0 to ${MAX_SEED}, or leave it blank for the run's seed`,
+  pipeline_type: `use one of ${pipelineTypes.join(', ')}, or leave it blank for the run's pipeline type`,
+  presets: `list preset names such as "fast|quality" (lowercase letters, digits, "-" or "_"), or leave it blank for the run's presets`,
+};
+
+type FieldResult = { success: true; data: unknown } | { success: false; issues: z.core.$ZodIssue[] };
+
+export interface ValidatedRows {
+  rows: CatalogRow[];
+  problems: CatalogRowProblem[];
+}
+
+export interface ValidationOptions {
+  /** Replaces the SKU advice where the SKU is not typed by the user (a folder catalog's file names). */
+  skuAdvice?: string;
+}
+
+export function validateRows(rawRows: Iterable<RawCatalogRow>, options: ValidationOptions = {}): ValidatedRows {
+  const advice: Record<string, string> = { ...ADVICE_BY_FIELD, ...(options.skuAdvice === undefined ? {} : { sku: options.skuAdvice }) };
+  const checkField = fieldChecker();
+  const rows: CatalogRow[] = [];
+  const problems: CatalogRowProblem[] = [];
+  // Keyed by lower-case SKU: "Mug-1" and "mug-1" would share an output folder on macOS and Windows disks.
+  const firstRowBySku = new Map<string, { row: number; sku: string }>();
+
+  for (const raw of rawRows) {
+    if (raw.kind === 'unreadable') {
+      problems.push({ row: raw.row, field: raw.field, message: `${describePosition(raw)}: ${raw.reason}` });
+      continue;
+    }
+    const checked: Record<string, unknown> = {};
+    let failures: { field: string; issues: z.core.$ZodIssue[] }[] | undefined;
+    for (let index = 0; index < ROW_FIELDS.length; index++) {
+      const field = ROW_FIELDS[index]!;
+      const result = checkField(field, raw.cells[field]);
+      if (result.success) checked[field] = result.data;
+      else (failures ??= []).push({ field, issues: result.issues });
+    }
+    if (failures !== undefined) {
+      const details = failures.map(({ field, issues }) => describeFieldProblem(field, raw.cells[field], issues, advice[field]));
+      const sku = readableSkuOf(raw.cells);
+      problems.push({
+        row: raw.row,
+        sku,
+        field: failures.map(({ field }) => field).join(', '),
+        message: `${whereAndSku(raw, sku)}: ${details.join('; ')}`,
+      });
+      continue;
+    }
+    checked['row'] = raw.row;
+    const row = checked as CatalogRow;
+    const skuKey = row.sku.toLowerCase();
+    const first = firstRowBySku.get(skuKey);
+    if (first !== undefined) {
+      const caseNote = first.sku === row.sku ? '' : ` ("${first.sku}" there; output folders would collide on disks that ignore letter case)`;
+      problems.push({
+        row: raw.row,
+        sku: row.sku,
+        field: 'sku',
+        message: `${whereAndSku(raw, row.sku)}: duplicate SKU, first seen at row ${first.row}${caseNote}; give this row its own SKU or remove it`,
+      });
+      continue;
+    }
+    firstRowBySku.set(skuKey, { row: raw.row, sku: row.sku });
+    rows.push(row);
+  }
+  return { rows, problems };
+}
+
+const ROW_FIELDS = Object.keys(CatalogRowInput.shape) as (keyof typeof CatalogRowInput.shape)[];
+
+/**
+ * Checks one cell with the contract's schema for its column. Seeds, pipeline types and preset lists
+ * repeat across a catalog, so their results are remembered per value: this keeps a 10,000-row catalog
+ * well under the 200 ms budget (row-by-row object parsing took ~3x longer).
+ */
+function fieldChecker(): (field: keyof typeof CatalogRowInput.shape, value: unknown) => FieldResult {
+  const cacheByField = new Map<string, Map<unknown, FieldResult>>();
+  return (field, value) => {
+    // JSON `null` means "not given", like a blank CSV cell (a null seed would otherwise coerce to 0).
+    const cell = value === null ? undefined : value;
+    const cacheable = field !== 'sku' && field !== 'image' && (cell === undefined || typeof cell === 'string' || typeof cell === 'number');
+    let cache = cacheable ? cacheByField.get(field) : undefined;
+    if (cacheable && cache === undefined) cacheByField.set(field, (cache = new Map()));
+    const cached = cache?.get(cell);
+    if (cached !== undefined) {
+      // Lists are copied so that no two rows share (and could mutate) one array.
+      return cached.success && Array.isArray(cached.data) ? { success: true, data: [...cached.data] } : cached;
+    }
+    const parsed = CatalogRowInput.shape[field].safeParse(cell);
+    const result: FieldResult = parsed.success ? { success: true, data: parsed.data } : { success: false, issues: parsed.error.issues };
+    cache?.set(cell, result);
+    return result;
+  };
+}
+
+function whereAndSku(position: RowPosition, sku: string | undefined): string {
+  return sku === undefined ? describePosition(position) : `${describePosition(position)}, SKU "${sku}"`;
+}
+
+function readableSkuOf(cells: Record<string, unknown>): string | undefined {
+  const sku = cells['sku'];
+  if (typeof sku === 'number') return String(sku);
+  return typeof sku === 'string' && sku.trim() !== '' ? sku.trim() : undefined;
+}
+
+function describeFieldProblem(
+  field: string,
+  value: unknown,
+  issues: z.core.$ZodIssue[],
+  advice = `remove "${field}"`,
+): string {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
+    return `${field} is missing — ${advice}`;
+  }
+  const reasons = [...new Set(issues.map((issue) => reasonOf(issue, value)))];
+  return `${field} ${showValue(value)} ${reasons.join(', ')} — ${advice}`;
+}
+
+function reasonOf(issue: z.core.$ZodIssue, value: unknown): string {
+  // A list element (presets): name the element, not just the whole cell.
+  const index = issue.path[0];
+  if (typeof index === 'number') {
+    const items = typeof value === 'string' ? value.split(/[|,;\s]+/).filter(Boolean) : Array.isArray(value) ? value : [];
+    return `has an invalid entry ${showValue(items[index])} (${issue.message})`;
+  }
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.expected === 'int' ? 'is not a whole number' : `is not a ${issue.expected}`;
+    case 'too_big':
+    case 'too_small':
+      return 'is out of range';
+    case 'invalid_value':
+      return 'is not a known value';
+    default:
+      return `is invalid: ${issue.message}`;
+  }
+}
+
+function showValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,0 +1,46 @@
+// The report flattened for spreadsheets: one line per catalog row, one size/sha256 column pair per preset.
+import { DEFAULT_PRESET_NAMES, type ReportRow } from '@trellis/contracts';
+
+export function reportCsv(rows: readonly ReportRow[]): string {
+  const presets = presetColumnsOf(rows);
+  const header = [
+    'row',
+    'sku',
+    'status',
+    'error',
+    ...presets.flatMap((preset) => [`${preset}_bytes`, `${preset}_sha256`]),
+    'preview_bytes',
+    'gpu_seconds',
+    'estimated_cost_usd',
+  ];
+  const lines = [header.map(csvCell).join(',')];
+  for (const row of rows) {
+    const cells = [
+      row.row,
+      row.sku,
+      row.status,
+      row.error ?? '',
+      ...presets.flatMap((preset) => [row.glbs[preset]?.bytes ?? '', row.glbs[preset]?.sha256 ?? '']),
+      row.preview?.bytes ?? '',
+      row.usage.gpuSeconds,
+      row.usage.estimatedCostUsd.toFixed(4),
+    ];
+    lines.push(cells.map(csvCell).join(','));
+  }
+  // RFC 4180: CRLF after every record.
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/** Built-in presets first in their usual order (fast, balanced, quality), then custom ones by name. */
+function presetColumnsOf(rows: readonly ReportRow[]): string[] {
+  const seen = new Set<string>();
+  for (const row of rows) for (const preset of Object.keys(row.glbs)) seen.add(preset);
+  const builtIn = DEFAULT_PRESET_NAMES.filter((name) => seen.has(name));
+  const custom = [...seen].filter((name) => !builtIn.includes(name)).sort();
+  return [...builtIn, ...custom];
+}
+
+function csvCell(value: string | number): string {
+  const text = String(value);
+  return /[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replaceAll('"', '""')}"` : text;
+}

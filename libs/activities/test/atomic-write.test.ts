@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ChecksumMismatchError, sha256File, writeFileAtomic, writeStreamAtomic } from '../src/files';
+import { tempDir } from './helpers';
+
+const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+function webStream(chunks: Uint8Array[], failAfter?: number): ReadableStream<Uint8Array> {
+  let index = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (failAfter !== undefined && index === failAfter) return controller.error(new Error('connection reset'));
+      const chunk = chunks[index++];
+      if (chunk === undefined) controller.close();
+      else controller.enqueue(chunk);
+    },
+  });
+}
+
+describe('atomic writes', () => {
+  it('writeFileAtomic creates parent folders, replaces the old file, leaves no temp file', async () => {
+    const dir = await tempDir();
+    const target = path.join(dir, 'a', 'b', 'out.json');
+    await writeFileAtomic(target, '{"v":1}');
+    await writeFileAtomic(target, new TextEncoder().encode('{"v":2}'));
+    expect(await readFile(target, 'utf8')).toBe('{"v":2}');
+    expect(await readdir(path.dirname(target))).toEqual(['out.json']);
+  });
+
+  it('writeStreamAtomic takes web and Node streams and reports size and sha256', async () => {
+    const dir = await tempDir();
+    const parts = [Buffer.from('hello '), Buffer.from('glb '), Buffer.from('bytes')];
+    const fromWeb = await writeStreamAtomic(path.join(dir, 'web.glb'), webStream(parts));
+    const fromNode = await writeStreamAtomic(path.join(dir, 'sub', 'node.glb'), Readable.from(parts), { expectedSha256: sha256('hello glb bytes') });
+    for (const result of [fromWeb, fromNode]) expect(result).toEqual({ bytes: 15, sha256: sha256('hello glb bytes') });
+    expect(await readFile(path.join(dir, 'sub', 'node.glb'), 'utf8')).toBe('hello glb bytes');
+  });
+
+  it('a sha256 mismatch writes nothing and keeps the previous file', async () => {
+    const dir = await tempDir();
+    const target = path.join(dir, 'fast.glb');
+    await writeFile(target, 'previous good file');
+    const error = await writeStreamAtomic(target, webStream([Buffer.from('damaged')]), { expectedSha256: sha256('something else') }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ChecksumMismatchError);
+    expect((error as Error).message).toMatch(/fast\.glb have sha256 .* not the expected .* nothing was written/);
+    expect(await readFile(target, 'utf8')).toBe('previous good file');
+    expect(await readdir(dir)).toEqual(['fast.glb']);
+  });
+
+  it('a stream that fails midway leaves nothing at the target and no temp file', async () => {
+    const dir = await tempDir();
+    const target = path.join(dir, 'preview.mp4');
+    await expect(writeStreamAtomic(target, webStream([Buffer.alloc(1000), Buffer.alloc(1000)], 1))).rejects.toThrow(/connection reset/);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('an abort stops the write, cleans up and rethrows the caller\'s reason', async () => {
+    const dir = await tempDir();
+    const controller = new AbortController();
+    const reason = new Error('cancelled by Temporal');
+    const endless = new ReadableStream<Uint8Array>({
+      pull: async (streamController) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        streamController.enqueue(new Uint8Array(1024));
+      },
+    });
+    setTimeout(() => controller.abort(reason), 30);
+    await expect(writeStreamAtomic(path.join(dir, 'x.glb'), endless, { signal: controller.signal })).rejects.toBe(reason);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('sha256File: size and hash, or undefined when missing', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'f'), 'abc');
+    expect(await sha256File(path.join(dir, 'f'))).toEqual({ bytes: 3, sha256: sha256('abc') });
+    expect(await sha256File(path.join(dir, 'missing'))).toBeUndefined();
+  });
+});
