@@ -37,7 +37,7 @@ export const ConvertCatalogInput = z.object({
 export type ConvertCatalogInput = z.input<typeof ConvertCatalogInput>;
 export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
 
-export const assetStages = ['queued', 'preparing', 'warming_up', 'generating', 'extracting', 'writing', 'done'] as const;
+export const assetStages = ['queued', 'preparing', 'warming_up', 'generating', 'extracting', 'done'] as const;
 export const AssetStage = z.enum(assetStages);
 export type AssetStage = z.infer<typeof AssetStage>;
 
@@ -51,7 +51,8 @@ export const ConvertAssetInput = z.object({
   outDir: z.string(),
   seed: Seed,
   pipelineType: PipelineType,
-  sampler: SamplerSettings,
+  /** Only settings that differ from the defaults travel; the service applies the rest. */
+  sampler: SamplerSettings.partial().optional(),
   presets: z.array(Preset).min(1),
   /** Parent to tell about stage changes and completion (by id, so a continued parent still hears). */
   parentWorkflowId: z.string().optional(),
@@ -86,6 +87,10 @@ export const AssetResult = z.object({
   extractCalls: z.number().int().min(0),
 });
 export type AssetResult = z.infer<typeof AssetResult>;
+
+/** What an asset workflow returns and signals to its catalog: small; the full result is its manifest. */
+export const AssetSummary = AssetResult.pick({ sku: true, row: true, status: true, error: true, usage: true, generateCalls: true });
+export type AssetSummary = z.infer<typeof AssetSummary>;
 
 /** `manifest.json` in each asset folder: what was made, from what, and by which settings. */
 export const AssetManifest = AssetResult.extend({

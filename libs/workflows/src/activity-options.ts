@@ -3,34 +3,21 @@
 // (bad input, bad credentials, unreadable image) fail the asset at once and the catalog goes on.
 import type { ActivityOptions } from '@temporalio/workflow';
 
-/** Failure types (ApplicationFailure `type`) that no retry can fix. */
-export const PERMANENT_FAILURE_TYPES = [
-  'validation_error',
-  'unauthorized',
-  'payload_too_large',
-  'state_not_found',
-  'job_not_found',
-  'bad_response',
-  'image_not_found',
-  'image_unreadable',
-  'image_too_large',
-  'image_too_large_dimensions',
-  'image_changed',
-  'CatalogFileError',
-];
+// Permanent errors (bad input, bad credentials, unreadable image, lost state) are thrown by the activities
+// as non-retryable ApplicationFailures whose `type` is the error code, so these policies need no list of
+// them (which would also be repeated in every ActivityTaskScheduled event).
 
 const gpuRetry = {
   initialInterval: '5 seconds',
   backoffCoefficient: 2,
   maximumInterval: '2 minutes',
   maximumAttempts: 8,
-  nonRetryableErrorTypes: PERMANENT_FAILURE_TYPES,
 };
 
 /** Local file work: quick, retried a few times for flaky disks or network images. */
 export const fileActivityOptions: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: PERMANENT_FAILURE_TYPES },
+  retry: { initialInterval: '1 second', maximumAttempts: 5 },
 };
 
 /** A cold start takes 2-2.5 min on an A100 and may queue behind busy containers. */

@@ -17,9 +17,9 @@ import {
   addUsage,
   noUsage,
   type AssetError,
-  type AssetResult,
   type AssetStage,
   type AssetStatus,
+  type AssetSummary,
   type ConvertAssetInput,
   type OutputFile,
   type Preset,
@@ -40,19 +40,22 @@ interface Tally {
   extractCalls: number;
 }
 
-export async function convertAsset(input: ConvertAssetInput): Promise<AssetResult> {
+export async function convertAsset(input: ConvertAssetInput): Promise<AssetSummary> {
   const tally: Tally = { usage: noUsage, generateCalls: 0, extractCalls: 0 };
   const glbs: Record<string, OutputFile> = {};
   let preview: OutputFile | undefined;
   let prepared: PrepareAssetResult | undefined;
 
-  const finish = async (status: AssetStatus, error?: AssetError): Promise<AssetResult> => {
-    const result: AssetResult = { sku: input.sku, row: input.row, status, error, glbs, preview, ...tally };
+  const finish = async (status: AssetStatus, error?: AssetError): Promise<AssetSummary> => {
+    const summary: AssetSummary = { sku: input.sku, row: input.row, status, error, usage: tally.usage, generateCalls: tally.generateCalls };
     // Even when cancelled, record what happened and tell the parent.
     await CancellationScope.nonCancellable(async () => {
-      await reportStage(input, 'writing');
+      markStage(status === 'failed' || status === 'cancelled' ? status : 'done');
       await files.writeAssetManifest({
-        ...result,
+        ...summary,
+        glbs,
+        preview,
+        extractCalls: tally.extractCalls,
         catalogId: input.catalogId,
         image: input.image,
         imageSha256: prepared?.imageSha256,
@@ -62,28 +65,48 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetResul
         presets: input.presets,
         finishedAt: new Date(Date.now()).toISOString(),
       }, input.outDir);
-      await reportStage(input, 'done');
-      await notifyParent(input, result);
+      await notifyParent(input, summary);
     });
-    return result;
+    return summary;
   };
 
   try {
-    await reportStage(input, 'preparing');
-    prepared = await files.prepareAsset(input);
+    markStage('preparing');
+    prepared = await files.prepareAsset({
+      catalogId: input.catalogId,
+      sku: input.sku,
+      image: input.image,
+      catalogPath: input.catalogPath,
+      outDir: input.outDir,
+      seed: input.seed,
+      pipelineType: input.pipelineType,
+      sampler: input.sampler,
+      presets: input.presets,
+    });
     Object.assign(glbs, prepared.reusableGlbs);
     preview = prepared.reusablePreview;
     const missing = input.presets.filter((preset) => !glbs[preset.name]);
     if (missing.length === 0 && preview) return await finish('skipped');
 
-    await reportStage(input, 'warming_up');
+    markStage('warming_up');
     const warm = await warmUp();
     tally.usage = addUsage(tally.usage, warm.usage);
 
     let state = prepared.reusableState;
     const regenerate = async (): Promise<string> => {
       await reportStage(input, 'generating');
-      const generated: GenerateResult = await generate({ ...input, generateHash: prepared!.generateHash, imageSha256: prepared!.imageSha256 });
+      const generated: GenerateResult = await generate({
+        catalogId: input.catalogId,
+        sku: input.sku,
+        image: input.image,
+        catalogPath: input.catalogPath,
+        outDir: input.outDir,
+        seed: input.seed,
+        pipelineType: input.pipelineType,
+        sampler: input.sampler,
+        generateHash: prepared!.generateHash,
+        imageSha256: prepared!.imageSha256,
+      });
       tally.generateCalls += 1;
       tally.usage = addUsage(tally.usage, generated.usage);
       preview = generated.preview;
@@ -136,7 +159,7 @@ async function extractPreset(
     outDir: input.outDir,
     preset,
     stateId,
-    inputHash: prepared.presetHashes[preset.name]!,
+    generateHash: prepared.generateHash,
   });
   tally.extractCalls += 1;
   tally.usage = addUsage(tally.usage, extracted.usage);
@@ -156,15 +179,25 @@ function describeFailure(error: unknown): AssetError {
   return { code: 'error', message: String(error) };
 }
 
-async function reportStage(input: ConvertAssetInput, stage: AssetStage): Promise<void> {
+/** The stage as a search attribute, so the Web UI can filter assets by it. */
+function markStage(stage: AssetStage | 'failed' | 'cancelled'): void {
   upsertSearchAttributes([{ key: stageKey, value: stage }]);
+}
+
+/**
+ * Stages the parent's progress query shows. Each signal costs a workflow task on both sides, so only the
+ * two long stages are reported (a warm-up is instant unless cold, and shows as a search attribute);
+ * finishing is reported once, by notifyParent.
+ */
+async function reportStage(input: ConvertAssetInput, stage: 'generating' | 'extracting'): Promise<void> {
+  markStage(stage);
   if (!input.parentWorkflowId) return;
   await signalParentSafely(input.parentWorkflowId, () =>
     getExternalWorkflowHandle(input.parentWorkflowId!).signal(assetStageSignal, { sku: input.sku, stage }),
   );
 }
 
-async function notifyParent(input: ConvertAssetInput, result: AssetResult): Promise<void> {
+async function notifyParent(input: ConvertAssetInput, result: AssetSummary): Promise<void> {
   if (!input.parentWorkflowId) return;
   await signalParentSafely(input.parentWorkflowId, () =>
     getExternalWorkflowHandle(input.parentWorkflowId!).signal(assetFinishedSignal, result),

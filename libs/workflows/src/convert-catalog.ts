@@ -21,10 +21,11 @@ import {
 import type { Activities } from '@trellis/activities';
 import {
   ConvertCatalogInput,
+  SamplerSettings,
   addUsage,
   assetWorkflowId,
   noUsage,
-  type AssetResult,
+  type AssetSummary,
   type CatalogPage,
   type CatalogProgress,
   type CatalogResult,
@@ -79,7 +80,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
   };
   const publish = () => setCurrentDetails(describeProgress(progress()));
 
-  const recordFinished = (result: AssetResult) => {
+  const recordFinished = (result: AssetSummary) => {
     // Duplicates (signal and child result both arriving, or a retried signal) are ignored.
     if (!state.inFlight[result.sku]) return;
     delete state.inFlight[result.sku];
@@ -100,7 +101,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
   publish();
 
   /** A row naming a preset nobody defined fails alone, with a manifest saying why. */
-  const failRow = async (row: CatalogRow, error: AssetResult['error'] & {}) => {
+  const failRow = async (row: CatalogRow, error: NonNullable<AssetSummary['error']>) => {
     await writeAssetManifest({
       sku: row.sku,
       row: row.row,
@@ -142,7 +143,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
       outDir: input.outDir,
       seed: row.seed ?? input.settings.seed,
       pipelineType: row.pipeline_type ?? input.settings.pipelineType,
-      sampler: input.settings.sampler,
+      sampler: nonDefaultSampler(input.settings.sampler),
       presets,
       parentWorkflowId: workflowInfo().workflowId,
     };
@@ -166,10 +167,8 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
         row: row.row,
         status: isCancellation(error) ? 'cancelled' : 'failed',
         error: { code: 'child_failed', message: String(error) },
-        glbs: {},
         usage: noUsage,
         generateCalls: 0,
-        extractCalls: 0,
       }),
     );
     publish();
@@ -217,6 +216,13 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
     throw error;
   }
   return writeReport(input, state);
+}
+
+/** Default sampler settings stay out of every child's history; the service fills them in. */
+function nonDefaultSampler(sampler: SamplerSettings): Partial<SamplerSettings> | undefined {
+  const defaults = SamplerSettings.parse({});
+  const changed = Object.entries(sampler).filter(([key, value]) => defaults[key as keyof SamplerSettings] !== value);
+  return changed.length > 0 ? Object.fromEntries(changed) : undefined;
 }
 
 async function cancelInFlight(input: ConvertCatalogParams, state: CatalogRunState, inFlightCount: () => number) {

@@ -1,6 +1,6 @@
 // Signals and queries of the catalog workflow, defined once for the workflows, the CLI and the tests.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { AssetResult, AssetStageUpdate, CatalogProgress } from '@trellis/contracts';
+import type { AssetStageUpdate, AssetSummary, CatalogProgress } from '@trellis/contracts';
 
 export const progressQuery = defineQuery<CatalogProgress>('progress');
 export const pauseSignal = defineSignal('pause');
@@ -9,4 +9,4 @@ export const cancelSignal = defineSignal('cancel');
 
 /** Sent by each convertAsset child to its parent catalog (by workflow id, so a continued run hears it). */
 export const assetStageSignal = defineSignal<[AssetStageUpdate]>('assetStage');
-export const assetFinishedSignal = defineSignal<[AssetResult]>('assetFinished');
+export const assetFinishedSignal = defineSignal<[AssetSummary]>('assetFinished');

@@ -1,0 +1,76 @@
+// Per test file: the real local service (relief backend), a real worker with the real workflows and
+// activities, and a Temporal client, all against the run's dev server (see global-setup.ts).
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { startLocalService, type LocalService } from '@trellis/devstack';
+import { TrellisClient, type CallOptions } from '@trellis/trellis-client';
+import { createTrellisWorker, workflowsPath } from '@trellis/worker';
+import { inject } from 'vitest';
+
+/** The real client, counting the GPU work it submits (what a re-run must not repeat). */
+export class CountingTrellisClient extends TrellisClient {
+  generateSubmits = 0;
+  extractSubmits = 0;
+
+  override submitGenerate(...args: Parameters<TrellisClient['submitGenerate']>) {
+    this.generateSubmits += 1;
+    return super.submitGenerate(...args);
+  }
+
+  override submitExtractGlb(...args: Parameters<TrellisClient['submitExtractGlb']>) {
+    this.extractSubmits += 1;
+    return super.submitExtractGlb(...args);
+  }
+}
+
+export interface ConversionStack {
+  client: Client;
+  service: LocalService;
+  trellis: CountingTrellisClient;
+  workflowBundle: WorkflowBundleWithSourceMap;
+  taskQueue: string;
+  workDir: string;
+  stop(): Promise<void>;
+}
+
+const silentLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
+
+export async function startConversionStack(name: string, options: { latencyScale?: number } = {}): Promise<ConversionStack> {
+  const workDir = fs.mkdtempSync(path.join(inject('workDir'), `${name}-`));
+  const service = await startLocalService({ workDir, latencyScale: options.latencyScale });
+  const trellis = new CountingTrellisClient({ baseUrl: service.url, credentials: service.credentials });
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: silentLogger });
+  const workerConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const taskQueue = `trellis-${name}`;
+  const worker: Worker = await createTrellisWorker({
+    connection: workerConnection,
+    namespace: inject('temporalNamespace'),
+    service: trellis,
+    taskQueue,
+    workflowBundle,
+    pollIntervalMs: 100,
+    shutdownGraceTime: '2 seconds',
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  const client = new Client({ connection, namespace: inject('temporalNamespace') });
+  return {
+    client,
+    service,
+    trellis,
+    workflowBundle,
+    taskQueue,
+    workDir,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await workerConnection.close();
+      await connection.close();
+      await service.stop();
+    },
+  };
+}
+
+export type { CallOptions };
