@@ -97,7 +97,7 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
   const problems = [...catalog.problems];
   // Rows may name presets of their own; unknown names are caught here and again in the workflow.
   for (const row of catalog.rows) {
-    const unknown = (row.presets ?? []).filter((name) => !(name in known));
+    const unknown = (row.presets ?? []).filter((name) => !Object.hasOwn(known, name));
     if (unknown.length > 0) {
       problems.push({
         row: row.row,

@@ -32,7 +32,8 @@ export interface LocalStackOptions {
   say?: (message: string) => void;
 }
 
-export const defaultLocalStackDir = path.join(userCacheDir, 'local-stack');
+/** Kept between runs so the Web UI still shows earlier catalogs; TRELLIS_LOCAL_STACK_DIR moves it. */
+export const defaultLocalStackDir = process.env.TRELLIS_LOCAL_STACK_DIR ?? path.join(userCacheDir, 'local-stack');
 
 /** The usual port when it is free, else any free port (a second stack must not fail to start). */
 async function preferredPort(port: number): Promise<number> {

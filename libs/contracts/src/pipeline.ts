@@ -69,7 +69,8 @@ export type PresetsFile = z.infer<typeof PresetsFile>;
 /** Resolves preset names against the built-ins and any custom presets; unknown names are an error. */
 export function resolvePresets(names: readonly string[], custom: PresetsFile['presets'] = {}): Preset[] {
   const known: Record<string, ExtractSettings> = { ...builtInPresets, ...custom };
-  const unknown = names.filter((name) => !(name in known));
+  // Own keys only: `name in known` would accept "constructor" (inherited from Object.prototype).
+  const unknown = names.filter((name) => !Object.hasOwn(known, name));
   if (unknown.length > 0) {
     throw new Error(`unknown preset ${unknown.map((n) => `"${n}"`).join(', ')}; known: ${Object.keys(known).join(', ')}`);
   }

@@ -2,7 +2,7 @@
 // transient from permanent (see PERMANENT_FAILURE_TYPES in the workflows package).
 import { ApplicationFailure } from '@temporalio/common';
 import { TrellisServiceError } from '@trellis/trellis-client';
-import { CatalogFileError, ImageError } from '../files';
+import { CatalogFileError, ImageError, OutputPathError } from '../files';
 
 export function toActivityFailure(error: unknown): unknown {
   if (error instanceof ApplicationFailure) return error;
@@ -19,6 +19,8 @@ export function toActivityFailure(error: unknown): unknown {
       : ApplicationFailure.nonRetryable(error.message, error.code);
   }
   if (error instanceof CatalogFileError) return ApplicationFailure.nonRetryable(error.message, 'CatalogFileError');
+  // A SKU or preset that would write outside the output folder is a bad input, not a transient fault.
+  if (error instanceof OutputPathError) return ApplicationFailure.nonRetryable(error.message, 'validation_error');
   return error;
 }
 

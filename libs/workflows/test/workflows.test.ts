@@ -1,0 +1,224 @@
+// Workflow logic on a real Temporal dev server. The activities are scripted stand-ins for the edge (the
+// GPU service and the disk), so each path — lost state, permanent errors, pause/resume/cancel — is
+// exercised deterministically; tests/ runs the same workflows against the real activities and service.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Activities } from '@trellis/activities';
+import {
+  builtInPresets,
+  noUsage,
+  resolvePresets,
+  SamplerSettings,
+  type AssetManifest,
+  type CatalogProgress,
+  type CatalogRow,
+  type ConvertCatalogInput,
+  type OutputFile,
+} from '@trellis/contracts';
+import { startDevServer, type DevServer } from '@trellis/devstack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../src/messages';
+
+const workflowsPath = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+let server: DevServer;
+let client: Client;
+let workerConnection: NativeConnection;
+let workflowBundle: WorkflowBundleWithSourceMap;
+const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
+
+beforeAll(async () => {
+  server = await startDevServer({ workDir: fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-workflows-')) });
+  client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  workerConnection = await NativeConnection.connect({ address: server.address });
+  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: silent });
+});
+
+afterAll(async () => {
+  await client?.connection.close();
+  await workerConnection?.close();
+  await server?.stop();
+});
+
+interface Script {
+  rows: number;
+  /** extractGlb answers state_not_found this many times before succeeding. */
+  stateLosses?: number;
+  /** SKUs whose image cannot be read. */
+  unreadable?: string[];
+  generateDelayMs?: number;
+  rowPresets?: Record<string, string[]>;
+}
+
+const gpuUsage = { gpuSeconds: 1, estimatedCostUsd: 0.02, costBasis: 'measured' as const };
+const fileOf = (name: string): OutputFile => ({ file: name, bytes: 1, sha256: 'a'.repeat(64), reused: false });
+
+function scriptedActivities(script: Script) {
+  const calls = { generate: [] as string[], extract: 0, manifests: [] as AssetManifest[], reports: 0 };
+  let stateLosses = script.stateLosses ?? 0;
+  const rows: CatalogRow[] = Array.from({ length: script.rows }, (_, index) => ({
+    row: index + 1,
+    sku: `SKU-${index + 1}`,
+    image: `sku-${index + 1}.png`,
+    presets: script.rowPresets?.[`SKU-${index + 1}`],
+  }));
+  const activities = {
+    async loadCatalogPage(_catalogPath: string, offset: number, limit: number) {
+      return { totalRows: rows.length, offset, rows: rows.slice(offset, offset + limit), problems: [] };
+    },
+    async prepareAsset(input: { sku: string; image: string }) {
+      if (script.unreadable?.includes(input.sku)) {
+        throw ApplicationFailure.nonRetryable(`image ${input.image} is not a PNG, JPEG or WebP file`, 'image_unreadable');
+      }
+      return { imageSha256: 'b'.repeat(64), generateHash: `hash-${input.sku}`, reusableGlbs: {} };
+    },
+    async warmUp() {
+      return { device: 'cpu', backend: 'relief', coldStart: false, loadSeconds: null, usage: noUsage };
+    },
+    async generate(input: { sku: string; seed: number }) {
+      calls.generate.push(`${input.sku}@${input.seed}`);
+      if (script.generateDelayMs) await new Promise((resolve) => setTimeout(resolve, script.generateDelayMs));
+      return { stateId: `st_${randomBytes(16).toString('hex')}`, stateExpiresAt: null, preview: fileOf('preview.mp4'), usage: gpuUsage };
+    },
+    async extractGlb(input: { preset: { name: string } }) {
+      calls.extract += 1;
+      if (stateLosses > 0) {
+        stateLosses -= 1;
+        throw ApplicationFailure.nonRetryable('state st_… expired', 'state_not_found');
+      }
+      return { file: fileOf(`${input.preset.name}.glb`), usage: gpuUsage };
+    },
+    async writeAssetManifest(manifest: AssetManifest) {
+      calls.manifests.push(manifest);
+      return `/out/${manifest.sku}/manifest.json`;
+    },
+    async writeCatalogReport() {
+      calls.reports += 1;
+      return { reportJsonPath: '/out/report.json', reportCsvPath: '/out/report.csv', counts: {}, usage: noUsage };
+    },
+  };
+  return { activities: activities as unknown as Activities, calls };
+}
+
+function catalogInput(catalogId: string, overrides: Partial<ConvertCatalogInput> = {}): ConvertCatalogInput {
+  return {
+    catalogId,
+    catalogPath: '/catalogs/test.csv',
+    outDir: '/out',
+    settings: {
+      presets: resolvePresets(Object.keys(builtInPresets)),
+      defaultPresetNames: ['fast', 'balanced', 'quality'],
+      pipelineType: '1024_cascade',
+      seed: 42,
+      sampler: SamplerSettings.parse({}),
+    },
+    ...overrides,
+  };
+}
+
+async function withWorker<T>(activities: Activities, body: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `wf-${randomBytes(4).toString('hex')}`;
+  const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowBundle, activities });
+  return worker.runUntil(body(taskQueue));
+}
+
+const newCatalogId = () => `t-${randomBytes(5).toString('hex')}`;
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('convertAsset', () => {
+  it('regenerates once, with the same seed, when the state is lost', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 1, stateLosses: 3 });
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
+    );
+    expect(result.counts).toMatchObject({ succeeded: 1, failed: 0 });
+    expect(calls.generate).toEqual(['SKU-1@42', 'SKU-1@42']);
+    expect(calls.extract).toBe(6);
+    expect(calls.manifests[0]).toMatchObject({ status: 'succeeded', generateCalls: 2 });
+  });
+
+  it('fails the asset, not the catalog, when the state is lost again after regenerating', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 2, stateLosses: 4 });
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', {
+        taskQueue,
+        workflowId: `catalog/${newCatalogId()}`,
+        args: [catalogInput(newCatalogId(), { concurrency: 1 })],
+      }),
+    );
+    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1 });
+    const failed = calls.manifests.find((manifest) => manifest.status === 'failed');
+    expect(failed?.error?.code).toBe('state_not_found');
+  });
+
+  it('fails only the asset whose image is unreadable, with a manifest saying why', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 3, unreadable: ['SKU-2'] });
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
+    );
+    expect(result.status).toBe('completed');
+    expect(result.counts).toMatchObject({ succeeded: 2, failed: 1 });
+    const failed = calls.manifests.find((manifest) => manifest.sku === 'SKU-2');
+    expect(failed).toMatchObject({ status: 'failed', error: { code: 'image_unreadable' } });
+    expect(failed?.error?.message).toContain('sku-2.png');
+    expect(calls.reports).toBe(1);
+  });
+
+  it('fails a row naming an unknown preset without starting it', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 2, rowPresets: { 'SKU-2': ['ultra'] } });
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
+    );
+    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1 });
+    expect(calls.generate).toEqual(['SKU-1@42']);
+    expect(calls.manifests.find((manifest) => manifest.sku === 'SKU-2')?.error?.message).toContain('ultra');
+  });
+});
+
+describe('convertCatalog', () => {
+  it('pauses, resumes, and on cancel stops the rest but still writes its report', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 6, generateDelayMs: 400 });
+    const catalogId = newCatalogId();
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await client.workflow.start('convertCatalog', {
+        taskQueue,
+        workflowId: `catalog/${catalogId}`,
+        args: [catalogInput(catalogId, { concurrency: 1 })],
+      });
+      await handle.signal(pauseSignal);
+      const progress = () => handle.query(progressQuery) as Promise<CatalogProgress>;
+      await until(async () => {
+        const p = await progress();
+        return p.status === 'paused' && p.counts.running === 0 && p.totalRows === 6;
+      }, 'the paused catalog to drain its running asset');
+      const whilePaused = await progress();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect((await progress()).counts).toEqual(whilePaused.counts);
+      expect(whilePaused.counts.succeeded).toBeLessThanOrEqual(1);
+
+      await handle.signal(resumeSignal);
+      await until(async () => (await progress()).counts.succeeded >= 2, 'two assets after resuming');
+      await handle.signal(cancelSignal);
+      const result = await handle.result();
+      expect(result.status).toBe('cancelled');
+      expect(result.counts.succeeded + result.counts.cancelled + result.counts.pending).toBe(6);
+      expect(result.counts.pending).toBeGreaterThan(0);
+      expect(calls.reports).toBe(1);
+    });
+    const cancelled = calls.manifests.filter((manifest) => manifest.status === 'cancelled');
+    expect(cancelled.length).toBeLessThanOrEqual(1);
+  });
+});
