@@ -82,4 +82,27 @@ describe('GPU job resumption', () => {
     expect(trellis.generateSubmits).toBe(submitsBefore + 1);
     expect(result.stateId).toMatch(/^st_/);
   });
+
+  it('redoes the work when the resumed job failed, e.g. the service restarted while running it', async () => {
+    const storeDir = path.join(workDir, 'restart-store');
+    // Slow enough (A100 timings x 0.05) that the job is still running when the service goes away.
+    const first = await startLocalService({ workDir, storeDir, latencyScale: 0.05 });
+    const firstClient = new CountingTrellisClient({ baseUrl: first.url, credentials: first.credentials });
+    const accepted = await firstClient.submitGenerate({ image: image.toString('base64'), pipeline_type: '512', state_mode: 'reference' });
+    await first.stop();
+
+    const restarted = await startLocalService({ workDir, storeDir, credentials: first.credentials });
+    try {
+      const client = new CountingTrellisClient({ baseUrl: restarted.url, credentials: restarted.credentials });
+      expect((await client.getJob(accepted.job_id)).status).toBe('failed');
+      const activities = createActivities({ client, pollIntervalMs: 50 });
+      const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { jobId: accepted.job_id, kind: 'generate' } });
+      const result = (await retry.run(activities.generate, generateInput())) as GenerateResult;
+      expect(client.generateSubmits).toBe(1);
+      expect(result.stateId).toMatch(/^st_/);
+    } finally {
+      await restarted.stop();
+    }
+  });
 });
+

@@ -25,18 +25,27 @@ export function resumableJob(kind: JobKind): JobHeartbeat | undefined {
 export async function runJob({ client, kind, submit, pollIntervalMs }: JobRunOptions): Promise<JobStatus> {
   const signal = cancellationSignal();
   const previous = resumableJob(kind);
-  if (previous) {
-    try {
-      return await waitWithHeartbeats(client, previous, pollIntervalMs, signal);
-    } catch (error) {
-      // The service no longer knows the job (restarted, expired): only then is new GPU work submitted.
-      if (!(error instanceof TrellisServiceError && error.code === 'job_not_found')) throw error;
-    }
+  if (previous && (await stillWorthWaitingFor(client, previous, signal))) {
+    return waitWithHeartbeats(client, previous, pollIntervalMs, signal);
   }
   const accepted = await submit(signal);
   const job: JobHeartbeat = { jobId: accepted.job_id, kind };
   heartbeat(job);
   return waitWithHeartbeats(client, job, pollIntervalMs, signal);
+}
+
+/**
+ * A previous attempt's job is resumed while it is queued, running or done. When the service no longer
+ * knows it (restarted, expired) or it failed (e.g. interrupted), the work has to be done again.
+ */
+async function stillWorthWaitingFor(client: TrellisClient, job: JobHeartbeat, signal: AbortSignal): Promise<boolean> {
+  try {
+    const status = await client.getJob(job.jobId, { signal });
+    return status.status !== 'failed';
+  } catch (error) {
+    if (error instanceof TrellisServiceError && error.code === 'job_not_found') return false;
+    throw error;
+  }
 }
 
 function waitWithHeartbeats(client: TrellisClient, job: JobHeartbeat, pollIntervalMs: number, signal: AbortSignal) {
