@@ -71,7 +71,9 @@ export class TrellisClient {
 
   health(options?: CallOptions): Promise<HealthResponse> {
     const request = this.request('GET /health', this.endpoints.route('health'), 'health', options);
-    return this.transport.json({ ...request, authenticated: false }, HealthResponse);
+    // Credentials go along: on Modal the API host's /health sits behind proxy auth (the separate
+    // -health host does not), and an open health route ignores them.
+    return this.transport.json(request, HealthResponse);
   }
 
   /** Blocks until the model is loaded (a cold start on Modal takes 2-2.5 min). */

@@ -120,11 +120,15 @@ describe('requests are checked before sending', () => {
 });
 
 describe('auth headers', () => {
-  it("are not sent to /health, nor anywhere with credentials 'none'", async () => {
-    const server = await serve((request, response) =>
-      request.url === '/health' ? sendJson(response, 200, { status: 'ok', service: 'trellis2-api' }) : sendJson(response, 200, generateResponse),
-    );
+  it('are sent to /health too, which Modal puts behind proxy auth on the API host', async () => {
+    const server = await serve((_request, response) => sendJson(response, 200, { status: 'ok', service: 'trellis2-api' }));
     await clientFor(server.url).health();
+    expect(server.requests[0]?.headers['modal-key']).toBeTruthy();
+    expect(server.requests[0]?.headers['modal-secret']).toBeTruthy();
+  });
+
+  it("are not sent anywhere with credentials 'none'", async () => {
+    const server = await serve((_request, response) => sendJson(response, 200, generateResponse));
     await new TrellisClient({ baseUrl: server.url, credentials: 'none', env: {} }).generate({ image });
     for (const request of server.requests) {
       expect(request.headers['modal-key']).toBeUndefined();
