@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { catalogWorkflowId, type CatalogResult } from '@trellis/contracts';
+import { API_URL_ENV, TrellisClient } from '@trellis/trellis-client';
 import { startCatalogConversion } from '../api';
 import { describeProblem, prepareConversion, UsageError, type ConversionFlags, type PreparedConversion } from '../conversion-input';
 import { connectTemporal } from '../temporal-client';
@@ -88,10 +89,27 @@ export function exitCodeOf(result: CatalogResult | undefined, prepared: Prepared
   return result.counts.failed > 0 || prepared.problems.length > 0 || result.status !== 'completed' ? 1 : 0;
 }
 
+/**
+ * Workers call the service, not this CLI; but when the service URL is configured here too, an
+ * unreachable service is reported now instead of after every asset has exhausted its retries.
+ */
+export async function checkServiceIfConfigured(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (!env[API_URL_ENV]) return;
+  try {
+    await new TrellisClient({ env }).health({ timeoutMs: 15_000 });
+  } catch (error) {
+    throw new UsageError(
+      `The TRELLIS.2 service at ${env[API_URL_ENV]} does not answer: ${(error as Error).message}\n` +
+        'Start it (`npm run service`, or deploy gpu-modal to Modal), fix TRELLIS2_API_URL, or unset it here if only the workers can reach the service.',
+    );
+  }
+}
+
 export async function convertCommand(args: string[]): Promise<number> {
   const { flags, wait, json } = parseConversionArgs(args);
   const prepared = await prepareConversion(flags);
   reportProblems(prepared, (message) => console.error(message));
+  await checkServiceIfConfigured();
   const client = await connectTemporal();
   try {
     return exitCodeOf(await runConversion(client, prepared, { wait, json }), prepared);
