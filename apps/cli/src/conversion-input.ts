@@ -79,7 +79,7 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
   );
   const custom = flags.presetsFile ? await readPresetsFile(path.resolve(flags.presetsFile)) : {};
   const known = { ...builtInPresets, ...custom };
-  const defaultPresetNames = flags.presets ? flags.presets.split(/[,|\s]+/).filter(Boolean) : DEFAULT_PRESET_NAMES;
+  const defaultPresetNames = flags.presets ? [...new Set(flags.presets.split(/[,|\s]+/).filter(Boolean))] : DEFAULT_PRESET_NAMES;
   try {
     resolvePresets(defaultPresetNames, custom);
   } catch (error) {
@@ -90,22 +90,27 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
     flags.pipeline ?? DEFAULT_PIPELINE_TYPE,
     `--pipeline "${flags.pipeline}" is not one of ${PipelineType.options.join(', ')}.`,
   );
-  const seed = parseFlag(Seed, flags.seed === undefined ? DEFAULT_SEED : Number(flags.seed), `--seed must be an integer from 0 to 2147483647.`);
+  // A blank `--seed=` is an error, not seed 0 (Number('') is 0).
+  const seedValue = flags.seed === undefined ? DEFAULT_SEED : flags.seed.trim() === '' ? Number.NaN : Number(flags.seed);
+  const seed = parseFlag(Seed, seedValue, `--seed must be an integer from 0 to 2147483647.`);
   const concurrency = flags.concurrency === undefined ? undefined : Number(flags.concurrency);
 
   const catalog = await readCatalog(catalogPath);
   const problems = [...catalog.problems];
+  let validRows = 0;
   // Rows may name presets of their own; unknown names are caught here and again in the workflow.
   for (const row of catalog.rows) {
     const unknown = (row.presets ?? []).filter((name) => !Object.hasOwn(known, name));
-    if (unknown.length > 0) {
-      problems.push({
-        row: row.row,
-        sku: row.sku,
-        field: 'presets',
-        message: `unknown preset ${unknown.join(', ')}; known: ${Object.keys(known).join(', ')}`,
-      });
+    if (unknown.length === 0) {
+      validRows += 1;
+      continue;
     }
+    problems.push({
+      row: row.row,
+      sku: row.sku,
+      field: 'presets',
+      message: `unknown preset ${unknown.join(', ')}; known: ${Object.keys(known).join(', ')}`,
+    });
   }
   const input = ConvertCatalogInput.safeParse({
     catalogId,
@@ -123,7 +128,7 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
   if (!input.success) {
     throw new UsageError(input.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
   }
-  return { input: input.data, validRows: catalog.rows.length, problems };
+  return { input: input.data, validRows, problems };
 }
 
 export function describeProblem(problem: CatalogRowProblem): string {

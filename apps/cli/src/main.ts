@@ -52,11 +52,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const expected = [UsageError, CatalogFileError, TemporalUnreachableError, CatalogAlreadyRunningError];
+/** node:util parseArgs throws TypeErrors with these codes for unknown options or missing values. */
+const isArgumentError = (error: unknown) => String((error as { code?: unknown } | null)?.code ?? '').startsWith('ERR_PARSE_ARGS_');
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (expected.some((kind) => error instanceof kind)) {
+    if (expected.some((kind) => error instanceof kind) || isArgumentError(error)) {
       console.error(`trellis: ${(error as Error).message}`);
       process.exit(2);
     }

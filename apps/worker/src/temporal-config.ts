@@ -44,6 +44,9 @@ export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): T
       clientCertPair: { crt: fs.readFileSync(certPath), key: fs.readFileSync(keyPath) },
       serverNameOverride: e.TEMPORAL_TLS_SERVER_NAME,
     };
+  } else if (e.TEMPORAL_TLS_SERVER_NAME !== undefined && e.TEMPORAL_TLS !== false) {
+    // Server-only TLS with a name override (a server name implies TLS, as in the Temporal CLI).
+    tls = { serverNameOverride: e.TEMPORAL_TLS_SERVER_NAME };
   } else if (e.TEMPORAL_TLS !== undefined) {
     tls = e.TEMPORAL_TLS;
   }

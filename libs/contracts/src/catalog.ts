@@ -41,10 +41,11 @@ export const isImageUrl = (ref: string): boolean => URL_PATTERN.test(ref);
 /** Optional cells arrive as "" from CSV; treat blank as absent. */
 const blankToUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
-/** Presets per row: a list, or one cell like "fast|quality" (also "," ";" or spaces). */
+/** Presets per row: a list, or one cell like "fast|quality" (also "," ";" or spaces); repeats dropped. */
 const PresetList = z.preprocess(
   (value) => (typeof value === 'string' ? value.split(/[|,;\s]+/).filter(Boolean) : value),
-  z.array(PresetName).min(1, 'list at least one preset'),
+  // A repeated name would extract (and pay for) the same GLB twice.
+  z.array(PresetName).min(1, 'list at least one preset').transform((names) => [...new Set(names)]),
 );
 
 /** One row as written; numbers may be strings (CSV). */

@@ -28,6 +28,11 @@ describe('CatalogRowInput: cells as a CSV reader delivers them', () => {
     expect(row({ presets: ['balanced'] }).data?.presets).toEqual(['balanced']);
   });
 
+  it('drops repeated preset names (each would be extracted, and paid for, again)', () => {
+    expect(row({ presets: 'fast|quality|fast' }).data?.presets).toEqual(['fast', 'quality']);
+    expect(row({ presets: ['balanced', 'balanced'] }).data?.presets).toEqual(['balanced']);
+  });
+
   it('rejects bad presets, seeds and pipeline types under the right field', () => {
     expect(fieldsOf(row({ presets: 'fast|Ultra' }))).toEqual(['presets.1']);
     expect(fieldsOf(row({ presets: '|,;' }))).toEqual(['presets']);

@@ -1,0 +1,63 @@
+// The `trellis` binary's error paths, end to end: exit codes and what the user reads. Each case is a
+// fresh `node --import tsx` process (~1.5 s of CPU to start), so they run concurrently.
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { closedPort, exampleCatalog, runCli, tempDir } from './helpers';
+
+describe.concurrent('trellis CLI', () => {
+  // The unreachable-Temporal case spends most of its time waiting out the client's connect timeout.
+  // It starts first; the others wait a moment so its start-up is not starved of CPU on small machines
+  // (this only affects how long the file takes, never what it checks).
+  let headStart: Promise<void>;
+  beforeAll(() => {
+    headStart = delay(1500);
+  });
+
+  it('convert without a reachable Temporal exits 2 with "Cannot reach Temporal at <address>" and what to do', async () => {
+    const csv = await exampleCatalog();
+    const port = await closedPort();
+    const run = await runCli(['convert', csv, '--out', path.join(path.dirname(csv), 'out')], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(new RegExp(`^trellis: Cannot reach Temporal at 127\\.0\\.0\\.1:${port} \\(namespace default\\): `));
+    expect(run.stderr).toContain('Start a local one with `npm run trellis -- dev`, or point TEMPORAL_ADDRESS');
+    expect(run.stdout).toBe('');
+  }, 20_000);
+
+  it('--help prints the usage and exits 0', async () => {
+    await headStart;
+    const run = await runCli(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('usage: trellis <command> [options]');
+    expect(run.stdout).toContain('convert <catalog> --out DIR');
+    expect(run.stderr).toBe('');
+  }, 20_000);
+
+  it('an unknown command exits 2 and names it', async () => {
+    await headStart;
+    const run = await runCli(['frobnicate']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^trellis: unknown command "frobnicate"\n/);
+    expect(run.stderr).toContain('usage: trellis <command>');
+  }, 20_000);
+
+  it('convert with a missing catalog file exits 2 and names the file, before contacting Temporal', async () => {
+    await headStart;
+    const missing = path.join(await tempDir(), 'spring-2026.csv');
+    const run = await runCli(['convert', missing, '--out', path.join(path.dirname(missing), 'out')], {
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      `trellis: catalog file ${missing} does not exist; check the path (a catalog is a .csv/.json/.jsonl/.ndjson file or a folder of images).\n`,
+    );
+  }, 20_000);
+
+  it('convert with an unknown option exits 2 with a one-line reason, not a stack trace', async () => {
+    await headStart;
+    const run = await runCli(['convert', 'c.csv', '--out', 'o', '--colour', 'red']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^trellis: Unknown option '--colour'/);
+    expect(run.stderr).not.toContain('    at ');
+  }, 20_000);
+});

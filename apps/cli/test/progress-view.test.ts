@@ -1,0 +1,119 @@
+import type { CatalogProgress } from '@trellis/contracts';
+import { describe, expect, it } from 'vitest';
+import { formatProgress, ProgressLine } from '../src/progress-view';
+
+function progress(overrides: Partial<CatalogProgress> = {}, counts: Partial<CatalogProgress['counts']> = {}): CatalogProgress {
+  return {
+    catalogId: 'spring',
+    status: 'running',
+    totalRows: 10,
+    invalidRows: 0,
+    counts: { pending: 0, running: 0, succeeded: 0, skipped: 0, failed: 0, cancelled: 0, ...counts },
+    running: [],
+    usage: { gpuSeconds: 0, estimatedCostUsd: 0, costBasis: 'seed-table' },
+    runNumber: 1,
+    ...overrides,
+  };
+}
+
+const barOf = (line: string) => /^\[([#.]+)\]/.exec(line)![1]!;
+
+describe('formatProgress', () => {
+  it('draws done/total with counts, GPU time and cost', () => {
+    const line = formatProgress(
+      progress(
+        { usage: { gpuSeconds: 123.456, estimatedCostUsd: 0.08567, costBasis: 'measured' } },
+        { succeeded: 3, skipped: 1, failed: 1, running: 2, pending: 3 },
+      ),
+    );
+    expect(line).toBe(`[${'#'.repeat(14)}${'.'.repeat(14)}] 5/10 running | ok 3 reused 1 failed 1 | GPU 123.5s ~$0.086`);
+  });
+
+  it('the bar is empty at the start, full at the end, and rounds in between', () => {
+    expect(barOf(formatProgress(progress()))).toBe('.'.repeat(28));
+    expect(barOf(formatProgress(progress({ status: 'completed' }, { succeeded: 10 })))).toBe('#'.repeat(28));
+    expect(barOf(formatProgress(progress({ totalRows: 3 }, { succeeded: 1 })))).toBe(`${'#'.repeat(9)}${'.'.repeat(19)}`);
+  });
+
+  it('shows "?" and an empty bar before the total is known', () => {
+    const line = formatProgress(progress({ totalRows: null }, { succeeded: 2 }));
+    expect(line).toMatch(/^\[\.{28}\] 2\/\? running \|/);
+  });
+
+  it('never overflows the bar when more rows are done than the (re-read) total', () => {
+    const line = formatProgress(progress({ totalRows: 4 }, { succeeded: 6 }));
+    expect(barOf(line)).toBe('#'.repeat(28));
+    expect(line).toContain(' 6/4 ');
+  });
+
+  it('mentions cancelled assets only when there are some', () => {
+    expect(formatProgress(progress())).not.toContain('cancelled');
+    expect(formatProgress(progress({ status: 'cancelling' }, { cancelled: 2, succeeded: 1 }))).toContain(
+      '3/10 cancelling | ok 1 reused 0 failed 0 cancelled 2 |',
+    );
+  });
+
+  it('lists up to three running assets with their stage, then "+N"', () => {
+    const running = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({ sku: `SKU-${i + 1}`, stage: i % 2 ? ('extracting' as const) : ('generating' as const) }));
+    expect(formatProgress(progress({ running: running(2) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting$/);
+    expect(formatProgress(progress({ running: running(3) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting, SKU-3 generating$/);
+    expect(formatProgress(progress({ running: running(5) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting, SKU-3 generating \+2$/);
+    expect(formatProgress(progress({ running: [] }))).toMatch(/~\$0\.000$/);
+  });
+});
+
+class FakeStream {
+  readonly writes: string[] = [];
+  constructor(
+    readonly isTTY: boolean,
+    readonly columns?: number,
+  ) {}
+  write(chunk: string): boolean {
+    this.writes.push(chunk);
+    return true;
+  }
+}
+const lineOn = (stream: FakeStream) => new ProgressLine(stream as unknown as NodeJS.WriteStream);
+
+describe('ProgressLine', () => {
+  it('piped into a log: plain lines, and only when the text changed', () => {
+    const stream = new FakeStream(false);
+    const line = lineOn(stream);
+    line.update('a');
+    line.update('a');
+    line.update('b');
+    line.update('b');
+    line.update('a');
+    line.finish();
+    expect(stream.writes).toEqual(['a\n', 'b\n', 'a\n']);
+  });
+
+  it('on a terminal: redraws in place, cut to the terminal width', () => {
+    const stream = new FakeStream(true, 10);
+    const line = lineOn(stream);
+    line.update('short');
+    line.update('short');
+    line.update('a much longer line');
+    expect(stream.writes).toEqual(['\r\x1b[Kshort', '\r\x1b[Ka much lo']);
+  });
+
+  it('on a terminal: finish() moves below the line once; a later update draws again', () => {
+    const stream = new FakeStream(true, 80);
+    const line = lineOn(stream);
+    line.finish();
+    expect(stream.writes).toEqual([]); // nothing drawn, nothing to leave
+    line.update('done');
+    line.finish();
+    line.finish();
+    expect(stream.writes).toEqual(['\r\x1b[Kdone', '\n']);
+    line.update('done');
+    expect(stream.writes.at(-1)).toBe('\r\x1b[Kdone');
+  });
+
+  it('assumes 120 columns when the terminal does not say', () => {
+    const stream = new FakeStream(true);
+    lineOn(stream).update('x'.repeat(200));
+    expect(stream.writes).toEqual([`\r\x1b[K${'x'.repeat(119)}`]);
+  });
+});
