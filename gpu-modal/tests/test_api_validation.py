@@ -127,7 +127,7 @@ def test_unknown_routes_have_the_error_shape(client):
 def small_client(settings, backend):
     from dataclasses import replace
 
-    with TestClient(build_local_app(replace(settings, max_body_bytes=2048), backend)) as test_client:
+    with TestClient(build_local_app(replace(settings, max_body_bytes=2048, max_state_body_bytes=8192), backend)) as test_client:
         test_client.headers.update(AUTH)
         yield test_client
 
@@ -137,6 +137,15 @@ def test_413_from_content_length_before_decoding(small_client, monkeypatch):
     response = small_client.post("/generate", json={"image": "A" * 4096})
     error = error_of(response, 413, "payload_too_large")
     assert "2048" in error["message"] and not error["retryable"]
+
+
+def test_extract_routes_take_bodies_up_to_the_state_body_limit(small_client):
+    # An inline state sent back (the seed's way) may be far bigger than an image: not refused for size,
+    # but checked as a state (this one is no state at all).
+    for route in ("/extract_glb", "/jobs/extract_glb"):
+        error_of(small_client.post(route, json={"state": "A" * 6000}), 400, "validation_error")
+        error = error_of(small_client.post(route, json={"state": "A" * 9000}), 413, "payload_too_large")
+        assert "8192" in error["message"]
 
 
 def test_413_while_streaming_a_body_without_length(small_client, monkeypatch):

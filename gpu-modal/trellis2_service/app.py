@@ -40,7 +40,7 @@ MP4_MEDIA_TYPE = "video/mp4"
 
 def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name: str | None = None) -> FastAPI:
     app = FastAPI(title="trellis2-api", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, body_limit_for=settings.body_limit_for)
     _install_error_handlers(app)
     jobs = Jobs(store, runner)
     backend_label = backend_name or settings.backend

@@ -21,6 +21,10 @@ MAX_IMAGE_BYTES = 10 * MiB  # decoded image payload
 MAX_IMAGE_SIDE_PX = 4096  # width and height
 DEFAULT_MAX_BODY_BYTES = 16 * MiB  # base64 of a 10 MiB image plus JSON
 DEFAULT_MAX_STATE_BYTES = 512 * MiB  # an inline state, decompressed
+# Bodies of the extract routes carry an inline state back (the seed's way): a real TRELLIS.2 state,
+# compressed and base64-encoded, can be far over the generate limit.
+DEFAULT_MAX_STATE_BODY_BYTES = 256 * MiB
+STATE_BODY_ROUTES = ("/extract_glb", "/jobs/extract_glb")
 ALLOWED_IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
 
 # --- Generation defaults and ranges (the seed's field names and values) ---------------------------------
@@ -81,9 +85,16 @@ class Settings:
     state_ttl_seconds: int = DEFAULT_STATE_TTL_SECONDS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_state_bytes: int = DEFAULT_MAX_STATE_BYTES
+    max_state_body_bytes: int = DEFAULT_MAX_STATE_BODY_BYTES
     backend: str = "relief"
     gpu: str = DEFAULT_GPU
     max_containers: int = DEFAULT_MAX_CONTAINERS
+
+    def body_limit_for(self, path: str) -> int:
+        """The request body limit of a route: extract routes may carry an inline state."""
+        if path.rstrip("/") in STATE_BODY_ROUTES:
+            return max(self.max_body_bytes, self.max_state_body_bytes)
+        return self.max_body_bytes
 
     def __post_init__(self) -> None:
         if self.auth_mode not in AUTH_MODES:
@@ -103,6 +114,7 @@ class Settings:
             ("TRELLIS2_STATE_TTL_SECONDS", self.state_ttl_seconds, 60),
             ("TRELLIS2_MAX_BODY_BYTES", self.max_body_bytes, 1024),
             ("TRELLIS2_MAX_STATE_BYTES", self.max_state_bytes, 1024),
+            ("TRELLIS2_MAX_STATE_BODY_BYTES", self.max_state_body_bytes, 1024),
             ("TRELLIS2_MAX_CONTAINERS", self.max_containers, 1),
         ):
             if value < lowest:
@@ -136,6 +148,7 @@ class Settings:
             state_ttl_seconds=_integer(env, "TRELLIS2_STATE_TTL_SECONDS", DEFAULT_STATE_TTL_SECONDS),
             max_body_bytes=_integer(env, "TRELLIS2_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             max_state_bytes=_integer(env, "TRELLIS2_MAX_STATE_BYTES", DEFAULT_MAX_STATE_BYTES),
+            max_state_body_bytes=_integer(env, "TRELLIS2_MAX_STATE_BODY_BYTES", DEFAULT_MAX_STATE_BODY_BYTES),
             backend=_text(env, "TRELLIS2_BACKEND") or "relief",
             gpu=_text(env, "TRELLIS2_GPU") or DEFAULT_GPU,
             max_containers=_integer(env, "TRELLIS2_MAX_CONTAINERS", DEFAULT_MAX_CONTAINERS),

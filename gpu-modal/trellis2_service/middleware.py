@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,9 +23,9 @@ log = logging.getLogger("trellis2.http")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, body_limit_for: Callable[[str], int]) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
+        self.body_limit_for = body_limit_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,9 +43,10 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            body = await self._read_body(scope, receive)
+            limit = self.body_limit_for(scope.get("path", ""))
+            body = await self._read_body(scope, receive, limit)
             if body is None:
-                await self._reject_too_large(send_with_id, request_id)
+                await self._reject_too_large(send_with_id, request_id, limit)
             else:
                 await self.app(scope, _replay(body, receive), send_with_id)
         finally:
@@ -61,12 +63,12 @@ class RequestContextMiddleware:
                 },
             )
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
+    async def _read_body(self, scope: Scope, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None as soon as it is known to be over the limit."""
         for name, value in scope.get("headers") or []:
             if name == b"content-length":
                 try:
-                    if int(value) > self.max_body_bytes:
+                    if int(value) > limit:
                         return None
                 except ValueError:
                     pass  # a malformed length: count the stream instead
@@ -78,17 +80,15 @@ class RequestContextMiddleware:
                 break
             chunk = message.get("body", b"")
             total += len(chunk)
-            if total > self.max_body_bytes:
+            if total > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
 
-    async def _reject_too_large(self, send: Send, request_id: str) -> None:
-        error = ServiceError.of(
-            "payload_too_large", f"request body is over the limit of {self.max_body_bytes} bytes"
-        )
+    async def _reject_too_large(self, send: Send, request_id: str, limit: int) -> None:
+        error = ServiceError.of("payload_too_large", f"request body is over the limit of {limit} bytes")
         payload = json.dumps({"error": error.body(), "request_id": request_id}).encode()
         await send({
             "type": "http.response.start",

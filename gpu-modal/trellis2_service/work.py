@@ -171,7 +171,7 @@ class Worker:
             state_id, expires_at = self.store.put_state(state_blob, preview)
             fields.update(state_id=state_id, state_expires_at=iso_utc(expires_at))
         else:
-            if len(state_blob) * 4 / 3 > self.settings.max_body_bytes:
+            if len(state_blob) * 4 / 3 > self.settings.body_limit_for("/extract_glb"):
                 log.warning("inline state of %d bytes is too large to be sent back; clients should use "
                             "state_mode=reference", len(state_blob))
             blobs["state"] = state_blob
