@@ -32,3 +32,16 @@ def test_module_entry_point_refuses_the_same_way(tmp_path):
     done = subprocess.run([sys.executable, "-m", "trellis2_service", "--port", "8799"], cwd=GPU_MODAL, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--no-auth" in done.stderr
+
+
+def test_gpu_workers_sets_how_many_jobs_run_at_once(settings, backend):
+    from trellis2_service.__main__ import parse_args
+    from trellis2_service.local import build_local_app
+
+    assert parse_args([]).gpu_workers == 1
+    assert parse_args(["--gpu-workers", "4"]).gpu_workers == 4
+    with pytest.raises(SystemExit):
+        parse_args(["--gpu-workers", "0"])
+    app = build_local_app(settings, backend, gpu_workers=3)
+    containers = {app.state.runner._idle.get() for _ in range(3)}
+    assert len(containers) == 3 and app.state.runner.worker in containers

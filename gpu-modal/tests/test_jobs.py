@@ -151,3 +151,40 @@ def test_a_redelivered_job_does_not_run_twice(settings, backend, image_b64):
     worker = app.state.worker
     assert execute_job(worker, worker.store, job_id, "generate", {}, time.time()) is None
     assert backend.generate_calls == 1
+
+
+def test_several_local_containers_run_calls_side_by_side(settings):
+    """--gpu-workers N imitates N GPU containers: N slow calls overlap instead of queueing."""
+    import asyncio
+    import threading
+
+    from trellis2_service.jobs import LocalRunner
+    from trellis2_service.store import Store
+    from trellis2_service.work import Worker
+
+    inside, most_inside, lock = 0, 0, threading.Lock()
+    all_in = threading.Barrier(3, timeout=10)
+
+    class Overlapping(Worker):
+        def warmup(self, submitted_at):
+            nonlocal inside, most_inside
+            with lock:
+                inside += 1
+                most_inside = max(most_inside, inside)
+            all_in.wait()  # returns only once three calls are inside at the same time
+            with lock:
+                inside -= 1
+            return super().warmup(submitted_at)
+
+    from fake_backend import FakeBackend
+
+    store = Store(settings.store_dir, ttl_seconds=3600)
+    make = lambda: Overlapping(FakeBackend(), store, settings)  # noqa: E731
+    runner = LocalRunner(make(), workers=3, make_worker=make)
+
+    async def three_at_once():
+        return await asyncio.gather(*(runner.warmup(0.0) for _ in range(3)))
+
+    results = asyncio.run(three_at_once())
+    runner.shutdown()
+    assert most_inside == 3 and all(result.error is None for result in results)

@@ -23,7 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                             "else gpu-modal/.store)")
     parser.add_argument("--latency-profile", type=float, metavar="SCALE", default=None,
                         help="make the relief backend take SCALE x the A100's timings (0 = as fast as it can)")
+    parser.add_argument("--gpu-workers", type=int, metavar="N", default=1,
+                        help="GPU containers to imitate: jobs run N at a time, like Modal's max_containers (default 1)")
     args = parser.parse_args(argv)
+    if args.gpu_workers < 1:
+        parser.error("--gpu-workers must be 1 or more")
     if args.latency_profile is not None and args.latency_profile < 0:
         parser.error("--latency-profile must be 0 or more")
     if not 0 < args.port < 65536:
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from .local import build_local_app
 
     backend = create_backend(args.backend, latency_scale=args.latency_profile)
-    app = build_local_app(settings, backend)
+    app = build_local_app(settings, backend, gpu_workers=args.gpu_workers)
     if settings.state_secret_is_ephemeral:
         print("note: TRELLIS2_STATE_SECRET is unset; inline states from this run will not be accepted after a restart",
               file=sys.stderr)

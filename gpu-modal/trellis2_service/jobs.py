@@ -18,7 +18,9 @@ import concurrent.futures
 import hashlib
 import hmac
 import logging
+import queue
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .errors import ServiceError, error_from_exception
@@ -85,22 +87,44 @@ class Runner(Protocol):
 
 
 class LocalRunner:
-    def __init__(self, worker: Worker, *, workers: int = 1) -> None:
+    """Runs the work in this process. A Worker stands for one GPU container (one call at a time); given
+    several, calls run side by side, as on Modal with max_containers > 1."""
+
+    def __init__(self, worker: Worker, *, workers: int = 1, make_worker: Callable[[], Worker] | None = None) -> None:
+        if workers > 1 and make_worker is None:
+            raise ValueError("more than one worker needs make_worker")
         self.worker = worker
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trellis2-gpu")
+        containers = [worker] + [make_worker() for _ in range(workers - 1)] if make_worker else [worker]
+        self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+        for container in containers:
+            self._idle.put(container)
+        # As many threads as containers, so a thread always finds one idle.
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(containers), thread_name_prefix="trellis2-gpu")
         self._jobs: dict[str, concurrent.futures.Future] = {}
 
+    def _on_a_container(self, call: Callable[[Worker], Any]) -> Any:
+        container = self._idle.get()
+        try:
+            return call(container)
+        finally:
+            self._idle.put(container)
+
     async def run(self, kind: str, request: dict, submitted_at: float) -> WorkResult:
-        work = self.worker.generate if kind == "generate" else self.worker.extract
-        result = await asyncio.wrap_future(self._pool.submit(work, request, submitted_at))
+        def work(container: Worker) -> WorkResult:
+            return (container.generate if kind == "generate" else container.extract)(request, submitted_at)
+
+        result = await asyncio.wrap_future(self._pool.submit(self._on_a_container, work))
         self._note_retire(result.retire_reason)
         return result
 
     async def warmup(self, submitted_at: float) -> WorkResult:
-        return await asyncio.wrap_future(self._pool.submit(self.worker.warmup, submitted_at))
+        return await asyncio.wrap_future(self._pool.submit(self._on_a_container, lambda c: c.warmup(submitted_at)))
 
     async def submit(self, job_id: str, kind: str, request: dict, submitted_at: float) -> str | None:
-        future = self._pool.submit(execute_job, self.worker, self.worker.store, job_id, kind, request, submitted_at)
+        def work(container: Worker) -> str | None:
+            return execute_job(container, container.store, job_id, kind, request, submitted_at)
+
+        future = self._pool.submit(self._on_a_container, work)
         future.add_done_callback(lambda done: self._note_retire(None if done.exception() else done.result()))
         self._jobs[job_id] = future
         return None

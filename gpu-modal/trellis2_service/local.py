@@ -1,4 +1,5 @@
-"""The app wired for one local process: a disk store, one worker thread, the backend in-process."""
+"""The app wired for one local process: a disk store, worker threads standing in for GPU containers, the
+backend in-process."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from .store import Store
 from .work import Worker
 
 
-def build_local_app(settings: Settings, backend: Backend) -> FastAPI:
+def build_local_app(settings: Settings, backend: Backend, *, gpu_workers: int = 1) -> FastAPI:
     store = Store(settings.store_dir, ttl_seconds=settings.state_ttl_seconds)
     store.purge_expired()  # whatever expired while the service was down
     worker = Worker(backend, store, settings)
-    runner = LocalRunner(worker)
+    runner = LocalRunner(worker, workers=gpu_workers, make_worker=lambda: Worker(backend, store, settings))
     app = create_app(settings=settings, runner=runner, store=store, backend_name=backend.name)
     app.state.worker, app.state.runner = worker, runner  # for tests and debugging
     app.router.on_shutdown.append(runner.shutdown)

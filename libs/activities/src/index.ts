@@ -16,7 +16,7 @@ export type { WarmUpResult } from './service/warm-up';
 
 export interface ActivityDependencies {
   client: TrellisClient;
-  /** First interval between job polls (grows gently to 5 s). */
+  /** First interval between job polls (grows gently to 2 s). */
   pollIntervalMs?: number;
 }
 

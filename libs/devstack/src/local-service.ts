@@ -18,6 +18,8 @@ export interface LocalServiceOptions {
   credentials?: ServiceCredentials;
   /** Make the CPU backend take as long as an A100 would, times this factor (benchmarks). */
   latencyScale?: number;
+  /** Jobs run this many at a time, like Modal's max_containers (default 1). */
+  gpuWorkers?: number;
   startTimeoutMs?: number;
 }
 
@@ -42,6 +44,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   const storeDir = options.storeDir ?? path.join(options.workDir, `service-store-${port}`);
   const args = ['-m', 'trellis2_service', '--host', '127.0.0.1', '--port', String(port), '--store-dir', storeDir];
   if (options.latencyScale !== undefined) args.push('--latency-profile', String(options.latencyScale));
+  if (options.gpuWorkers !== undefined) args.push('--gpu-workers', String(options.gpuWorkers));
   const serviceProcess = spawnGuarded(venvPython, args, {
     logFile: path.join(options.workDir, `service-${port}.log`),
     cwd: gpuModalDir,

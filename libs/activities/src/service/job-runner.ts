@@ -48,10 +48,16 @@ async function stillWorthWaitingFor(client: TrellisClient, job: JobHeartbeat, si
   }
 }
 
+/**
+ * Polls hit the CPU-only API (never a GPU), so they can stay frequent: a finished job waits at most
+ * MAX_POLL_INTERVAL_MS before the asset's next step starts.
+ */
+const MAX_POLL_INTERVAL_MS = 2000;
+
 function waitWithHeartbeats(client: TrellisClient, job: JobHeartbeat, pollIntervalMs: number, signal: AbortSignal) {
   return client.waitForJob(job.jobId, {
     pollIntervalMs,
-    maxPollIntervalMs: Math.max(pollIntervalMs, 5000),
+    maxPollIntervalMs: Math.max(pollIntervalMs, MAX_POLL_INTERVAL_MS),
     signal,
     onPoll: () => heartbeat(job),
   });
