@@ -1,18 +1,10 @@
 // Raw GLB / MP4 results: streamed (not buffered), headers read, errors still classified.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clientFor, rejectionOf } from './helpers/client';
 import { errorBody, jobId, readAll, requestId, serverTiming, stateId } from './helpers/fixtures';
-import { sendJson, startTestServer, type Handler, type TestServer } from './helpers/http-server';
+import { sendJson, serveForEachTest, type Handler } from './helpers/http-server';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-async function serve(handler: Handler): Promise<TestServer> {
-  const server = await startTestServer(handler);
-  servers.push(server);
-  return server;
-}
+const serve = serveForEachTest();
 
 const sha256 = 'c'.repeat(64);
 const rawHeaders = (contentType: string, length: number) => ({

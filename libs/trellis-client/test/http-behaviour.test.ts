@@ -1,19 +1,11 @@
 // The client against small real HTTP servers: redirects, error statuses, bad bodies, time limits, aborts.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TrellisClient, TrellisServiceError } from '../src';
 import { clientFor, rejectionOf } from './helpers/client';
 import { credentials, errorBody, generateResponse, requestId } from './helpers/fixtures';
-import { sendJson, startTestServer, type Handler, type TestServer } from './helpers/http-server';
+import { sendJson, serveForEachTest, type Handler } from './helpers/http-server';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-async function serve(handler: Handler): Promise<TestServer> {
-  const server = await startTestServer(handler);
-  servers.push(server);
-  return server;
-}
+const serve = serveForEachTest();
 
 const image = 'aW1hZ2U=';
 

@@ -1,19 +1,11 @@
 // Jobs: submit, poll with backoff, forgive a few transient poll failures, surface the job's own error.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isExtractGlbResult, type JobStatus } from '../src';
 import { clientFor, rejectionOf } from './helpers/client';
 import { errorBody, generateResponse, jobId, jobStatus, requestId } from './helpers/fixtures';
-import { sendJson, startTestServer, type Handler, type TestServer } from './helpers/http-server';
+import { sendJson, serveForEachTest, type Handler } from './helpers/http-server';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-async function serve(handler: Handler): Promise<TestServer> {
-  const server = await startTestServer(handler);
-  servers.push(server);
-  return server;
-}
+const serve = serveForEachTest();
 
 /** Answers each status poll with the next step; the last step repeats. */
 function pollScript(steps: Handler[]): Handler {

@@ -72,17 +72,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
 
   try {
     markStage('preparing');
-    prepared = await files.prepareAsset({
-      catalogId: input.catalogId,
-      sku: input.sku,
-      image: input.image,
-      catalogPath: input.catalogPath,
-      outDir: input.outDir,
-      seed: input.seed,
-      pipelineType: input.pipelineType,
-      sampler: input.sampler,
-      presets: input.presets,
-    });
+    prepared = await files.prepareAsset({ ...generationInputOf(input), presets: input.presets });
     Object.assign(glbs, prepared.reusableGlbs);
     preview = prepared.reusablePreview;
     const missing = input.presets.filter((preset) => !glbs[preset.name]);
@@ -96,14 +86,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     const regenerate = async (): Promise<string> => {
       await reportStage(input, 'generating');
       const generated: GenerateResult = await generate({
-        catalogId: input.catalogId,
-        sku: input.sku,
-        image: input.image,
-        catalogPath: input.catalogPath,
-        outDir: input.outDir,
-        seed: input.seed,
-        pipelineType: input.pipelineType,
-        sampler: input.sampler,
+        ...generationInputOf(input),
         generateHash: prepared!.generateHash,
         imageSha256: prepared!.imageSha256,
       });
@@ -144,6 +127,12 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     }
     return await finish('failed', describeFailure(error));
   }
+}
+
+/** What preparing and generating both need; nothing else of the input goes into their history events. */
+function generationInputOf(input: ConvertAssetInput) {
+  const { catalogId, sku, image, catalogPath, outDir, seed, pipelineType, sampler } = input;
+  return { catalogId, sku, image, catalogPath, outDir, seed, pipelineType, sampler };
 }
 
 async function extractPreset(

@@ -1,4 +1,5 @@
 // A tiny real HTTP server on 127.0.0.1 for exercising the client against actual sockets.
+import { afterEach } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -44,4 +45,17 @@ export function sendJson(response: http.ServerResponse, status: number, body: un
   const payload = JSON.stringify(body);
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
   response.end(payload);
+}
+
+/** A `serve(handler)` whose servers are all closed after each test of the calling file. */
+export function serveForEachTest(): (handler: Handler) => Promise<TestServer> {
+  const servers: TestServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+  });
+  return async (handler) => {
+    const server = await startTestServer(handler);
+    servers.push(server);
+    return server;
+  };
 }
