@@ -138,6 +138,18 @@ describe('catalog conversion on a real dev server and the real local service', (
     expect(report.rows.every((row) => Object.values(row.glbs).every((file) => file.reused))).toBe(true);
   });
 
+  it('adds a preset later without generating again: the state left on the service is reused', async () => {
+    const catalog = writeCatalog(path.join(stack.workDir, 'later-preset'), { rows: [{ sku: 'LATER-1', image: 'bottle.png' }] });
+    await convert(catalog, 'later-preset', { presets: 'fast' });
+    const before = { generate: stack.trellis.generateSubmits, extract: stack.trellis.extractSubmits };
+    const { result, report } = await convert(catalog, 'later-preset', { presets: 'fast,balanced' });
+    expect(result.counts).toMatchObject({ succeeded: 1, failed: 0 });
+    expect(stack.trellis.generateSubmits - before.generate).toBe(0);
+    expect(stack.trellis.extractSubmits - before.extract).toBe(1);
+    expect(report.rows[0]?.glbs.fast?.reused).toBe(true);
+    expect(report.rows[0]?.glbs.balanced?.reused).toBe(false);
+  });
+
   it('finishes a catalog with bad rows, naming each one, and converts the rest', async () => {
     const dir = path.join(stack.workDir, 'bad-rows');
     const catalog = writeCatalog(dir, {

@@ -82,7 +82,6 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     const warm = await warmUp();
     tally.usage = addUsage(tally.usage, warm.usage);
 
-    let state = prepared.reusableState;
     const regenerate = async (): Promise<string> => {
       await reportStage(input, 'generating');
       const generated: GenerateResult = await generate({
@@ -93,10 +92,10 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
       tally.generateCalls += 1;
       tally.usage = addUsage(tally.usage, generated.usage);
       preview = generated.preview;
-      state = { stateId: generated.stateId, expiresAt: generated.stateExpiresAt };
       return generated.stateId;
     };
-    let stateId = state && preview ? state.stateId : await regenerate();
+    // A state an earlier run left on the service saves a generation when only some presets are missing.
+    let stateId = prepared.reusableState?.stateId ?? (await regenerate());
 
     await reportStage(input, 'extracting');
     let pending = missing;
