@@ -62,7 +62,7 @@ describe('startCatalogConversion', () => {
     const { workflowType, options } = starts[0]!;
     expect(workflowType).toBe('convertCatalog');
     expect(options).toMatchObject({ taskQueue: 'trellis', workflowId: 'catalog/spring' });
-    expect(options.args).toEqual([{ ...input, concurrency: 4, pageSize: 100, continueAsNewAfter: 200 }]);
+    expect(options.args).toEqual([{ ...input, concurrency: 4, pageSize: 100, reconcileAfterSeconds: 300, continueAsNewAfter: 200 }]);
     const attributes = options.typedSearchAttributes as { key: { name: string }; value: unknown }[];
     expect(attributes.map(({ key, value }) => [key.name, value])).toEqual([[searchAttributeNames.catalogId, 'spring']]);
     expect(options.staticDetails).toContain('presets fast, quality');

@@ -7,12 +7,14 @@ import { extractGlb, type ExtractGlbInput } from './service/extract-glb';
 import { classifyingFailures } from './service/failures';
 import { generate, type GenerateInput } from './service/generate';
 import { prepareAsset, type PrepareAssetInput } from './service/prepare-asset';
+import { reconcileAssets, type RunningAsset } from './service/reconcile-assets';
 import { warmUp } from './service/warm-up';
 
 export type { ExtractGlbInput, ExtractGlbResult } from './service/extract-glb';
 export type { GenerateInput, GenerateResult } from './service/generate';
 export type { PrepareAssetInput, PrepareAssetResult, ReusableState } from './service/prepare-asset';
 export type { WarmUpResult } from './service/warm-up';
+export type { RunningAsset } from './service/reconcile-assets';
 
 export interface ActivityDependencies {
   client: TrellisClient;
@@ -30,6 +32,7 @@ export function createActivities({ client, pollIntervalMs = 1000 }: ActivityDepe
     extractGlb: (input: ExtractGlbInput) => classifyingFailures(() => extractGlb(client, pollIntervalMs, input)),
     writeAssetManifest: (manifest: AssetManifest, outDir: string) => writeManifest(manifest, outDir),
     writeCatalogReport,
+    reconcileAssets: (catalogId: string, running: RunningAsset[]) => reconcileAssets(catalogId, running),
   };
 }
 

@@ -33,6 +33,11 @@ export const ConvertCatalogInput = z.object({
   pageSize: z.number().int().min(1).max(1000).default(100),
   /** Continue-as-new after this many children started, to keep history bounded. */
   continueAsNewAfter: z.number().int().min(1).max(1000).default(200),
+  /**
+   * While waiting on running assets this long without news, ask Temporal whether any ended without
+   * reporting (e.g. terminated by hand), so none holds a window slot forever.
+   */
+  reconcileAfterSeconds: z.number().int().min(1).max(3600).default(300),
 });
 export type ConvertCatalogInput = z.input<typeof ConvertCatalogInput>;
 export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;

@@ -39,7 +39,8 @@ import { convertAsset } from './convert-asset';
 import { assetFinishedSignal, assetStageSignal, cancelSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
 import { catalogIdKey, skuKey, stageKey } from './search-attributes';
 
-const { loadCatalogPage, writeCatalogReport, writeAssetManifest } = proxyActivities<Activities>(fileActivityOptions);
+const { loadCatalogPage, writeCatalogReport, writeAssetManifest, reconcileAssets } =
+  proxyActivities<Activities>(fileActivityOptions);
 
 /** How long a cancelled catalog waits for its running assets to record their cancellation. */
 const CANCEL_DRAIN_TIMEOUT = '10 minutes';
@@ -175,6 +176,16 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
   };
 
   const inFlightCount = () => Object.keys(state.inFlight).length;
+  /** Waits until `ready()`; when that takes long, learns of assets that ended without reporting. */
+  const waitFor = async (ready: () => boolean) => {
+    while (!ready()) {
+      // With nothing running, only a signal (resume, cancel) can change anything: no timer needed.
+      if (inFlightCount() === 0) return condition(ready);
+      if (await condition(ready, input.reconcileAfterSeconds * 1000)) return;
+      const running = Object.entries(state.inFlight).map(([sku, { row }]) => ({ sku, row }));
+      (await reconcileAssets(input.catalogId, running)).forEach(recordFinished);
+    }
+  };
   let startedThisRun = 0;
   let page: CatalogPage | undefined;
   let pageIndex = 0;
@@ -190,7 +201,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
         publish();
         if (page.rows.length === 0) break;
       }
-      await condition(() => state.cancelRequested || (!state.paused && inFlightCount() < input.concurrency));
+      await waitFor(() => state.cancelRequested || (!state.paused && inFlightCount() < input.concurrency));
       if (state.cancelRequested) break;
       await startAsset(page.rows[pageIndex]!);
       pageIndex += 1;
@@ -204,7 +215,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
       }
     }
     if (state.cancelRequested) await cancelInFlight(input, state, inFlightCount);
-    else await condition(() => inFlightCount() === 0);
+    else await waitFor(() => inFlightCount() === 0);
   } catch (error) {
     if (!isCancellation(error)) throw error;
     // The catalog workflow itself was cancelled (e.g. from the Web UI): stop its assets, then report.

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { Activities } from '@trellis/activities';
+import { cancellationSignal } from '@temporalio/activity';
+import { createActivities, type Activities } from '@trellis/activities';
+import { TrellisClient } from '@trellis/trellis-client';
 import {
   builtInPresets,
   noUsage,
@@ -52,11 +54,16 @@ interface Script {
   /** SKUs whose image cannot be read. */
   unreadable?: string[];
   generateDelayMs?: number;
+  /** SKUs whose generation never finishes (until the activity is cancelled). */
+  hanging?: string[];
   rowPresets?: Record<string, string[]>;
 }
 
 const gpuUsage = { gpuSeconds: 1, estimatedCostUsd: 0.02, costBasis: 'measured' as const };
 const fileOf = (name: string): OutputFile => ({ file: name, bytes: 1, sha256: 'a'.repeat(64), reused: false });
+
+// Only reconcileAssets is used from the real set; it talks to Temporal, never to the service.
+const realActivities = createActivities({ client: new TrellisClient({ baseUrl: 'http://127.0.0.1:9', credentials: 'none' }) });
 
 function scriptedActivities(script: Script) {
   const calls = { generate: [] as string[], extract: 0, manifests: [] as AssetManifest[], reports: 0 };
@@ -82,6 +89,9 @@ function scriptedActivities(script: Script) {
     },
     async generate(input: { sku: string; seed: number }) {
       calls.generate.push(`${input.sku}@${input.seed}`);
+      if (script.hanging?.includes(input.sku)) {
+        await new Promise((_resolve, reject) => cancellationSignal().addEventListener('abort', () => reject(new Error('cancelled'))));
+      }
       if (script.generateDelayMs) await new Promise((resolve) => setTimeout(resolve, script.generateDelayMs));
       return { stateId: `st_${randomBytes(16).toString('hex')}`, stateExpiresAt: null, preview: fileOf('preview.mp4'), usage: gpuUsage };
     },
@@ -97,6 +107,8 @@ function scriptedActivities(script: Script) {
       calls.manifests.push(manifest);
       return `/out/${manifest.sku}/manifest.json`;
     },
+    // The real one: it asks the Temporal server through the activity's client.
+    reconcileAssets: realActivities.reconcileAssets,
     async writeCatalogReport() {
       calls.reports += 1;
       return { reportJsonPath: '/out/report.json', reportCsvPath: '/out/report.csv', counts: {}, usage: noUsage };
@@ -222,3 +234,27 @@ describe('convertCatalog', () => {
     expect(cancelled.length).toBeLessThanOrEqual(1);
   });
 });
+
+describe('assets that end without reporting', () => {
+  it('are found when waiting on them takes long, even after the catalog continued as new', async () => {
+    const { activities } = scriptedActivities({ rows: 2, hanging: ['SKU-1'] });
+    const catalogId = newCatalogId();
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await client.workflow.start('convertCatalog', {
+        taskQueue,
+        workflowId: `catalog/${catalogId}`,
+        args: [catalogInput(catalogId, { concurrency: 2, continueAsNewAfter: 1, reconcileAfterSeconds: 1 })],
+      });
+      const progress = () => handle.query(progressQuery) as Promise<CatalogProgress>;
+      await until(async () => {
+        const p = await progress();
+        return p.runNumber === 2 && p.counts.succeeded === 1;
+      }, 'the continued run to finish SKU-2');
+      // SKU-1 was started by the first run and never reports: terminate it by hand.
+      await client.workflow.getHandle(`asset/${catalogId}/SKU-1`).terminate('stuck');
+      return handle.result();
+    });
+    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
+  });
+});
+
