@@ -13,12 +13,24 @@ declare module 'vitest' {
 }
 
 const tmpRoot = fileURLToPath(new URL('../.tmp/', import.meta.url));
+/** Folders of runs that were killed (and so never tore down) are removed once they are this old. */
+const STALE_RUN_MS = 24 * 3600 * 1000;
+
+function removeStaleRuns(): void {
+  for (const name of fs.existsSync(tmpRoot) ? fs.readdirSync(tmpRoot) : []) {
+    const dir = path.join(tmpRoot, name);
+    if (name.startsWith('run-') && Date.now() - fs.statSync(dir).mtimeMs > STALE_RUN_MS) {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
 let server: DevServer | undefined;
 let workDir: string | undefined;
 
 /** One real Temporal dev server for the whole run: free loopback port, throw-away SQLite db. */
 export async function setup(project: TestProject): Promise<void> {
   fs.mkdirSync(tmpRoot, { recursive: true });
+  removeStaleRuns();
   workDir = fs.mkdtempSync(path.join(tmpRoot, 'run-'));
   server = await startDevServer({ workDir });
   project.provide('temporalAddress', server.address);
