@@ -2,26 +2,14 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach } from 'vitest';
+import { tempDir as tempDirUnder } from '@trellis/devstack/testing';
+import { repoRoot } from '@trellis/devstack';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export { repoRoot };
 export const exampleCatalogDir = path.join(repoRoot, 'examples', 'catalog');
 
-const tempDirs: string[] = [];
-
-export async function tempDir(prefix = 'cli-test-'): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-
-afterEach(async () => {
-  await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+export const tempDir = (prefix = 'cli-test-') => tempDirUnder(prefix);
 
 /**
  * Copies the example catalog (CSV and images) into `<temp>/<folder>/`, appending `extraRows` to the CSV.

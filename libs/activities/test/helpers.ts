@@ -1,22 +1,10 @@
 // Test fixtures: temp folders, and image bytes built by hand so each header field is under the test's control.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { afterEach } from 'vitest';
+import { tempDir as tempDirUnder } from '@trellis/devstack/testing';
 
-const tempDirs: string[] = [];
-
-/** A fresh folder, removed after the current test. */
-export async function tempDir(prefix = 'activities-'): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-
-afterEach(async () => {
-  await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+export const tempDir = (prefix = 'activities-') => tempDirUnder(prefix);
 
 export async function writeFiles(dir: string, files: Record<string, string | Uint8Array>): Promise<void> {
   for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);

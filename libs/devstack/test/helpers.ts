@@ -1,21 +1,8 @@
 // Test helpers: temp folders removed after each test, and process-liveness checks with bounded waits.
 import fs from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach } from 'vitest';
+import { tempDir as tempDirUnder } from '../src/testing';
 
-const tempDirs: string[] = [];
-
-export async function tempDir(prefix = 'devstack-'): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-
-afterEach(async () => {
-  await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+export const tempDir = (prefix = 'devstack-') => tempDirUnder(prefix);
 
 /**
  * True while `pid` runs. A zombie (exited, not yet reaped: e.g. an orphan whose new parent has not
