@@ -13,8 +13,8 @@ import {
   CatalogProgress,
   CatalogReport,
   ConvertCatalogInput,
-  TASK_QUEUE,
   catalogWorkflowId,
+  taskQueueFrom,
   type CatalogResult,
 } from '@trellis/contracts';
 import { cancelSignal, catalogIdKey, pauseSignal, progressQuery, resumeSignal } from '@trellis/workflows/client';
@@ -30,7 +30,10 @@ export class CatalogAlreadyRunningError extends Error {
   }
 }
 
-/** Validates the input and starts workflow `catalog/<catalogId>` on task queue `trellis`. */
+/**
+ * Validates the input and starts workflow `catalog/<catalogId>` on the task queue the workers poll:
+ * `TRELLIS_TASK_QUEUE` (default `trellis`), unless `options.taskQueue` says otherwise.
+ */
 export async function startCatalogConversion(
   client: Client,
   input: ConvertCatalogInput,
@@ -39,7 +42,7 @@ export async function startCatalogConversion(
   const parsed = ConvertCatalogInput.parse(input);
   try {
     return await client.workflow.start<typeof convertCatalog>('convertCatalog', {
-      taskQueue: options.taskQueue ?? TASK_QUEUE,
+      taskQueue: options.taskQueue ?? taskQueueFrom(process.env),
       workflowId: catalogWorkflowId(parsed.catalogId),
       args: [parsed],
       typedSearchAttributes: [{ key: catalogIdKey, value: parsed.catalogId }],

@@ -62,7 +62,9 @@ describe('startCatalogConversion', () => {
     const { workflowType, options } = starts[0]!;
     expect(workflowType).toBe('convertCatalog');
     expect(options).toMatchObject({ taskQueue: 'trellis', workflowId: 'catalog/spring' });
-    expect(options.args).toEqual([{ ...input, concurrency: 4, pageSize: 100, reconcileAfterSeconds: 300, continueAsNewAfter: 200 }]);
+    expect(options.args).toEqual([
+      { ...input, concurrency: 4, pageSize: 100, reconcileAfterSeconds: 300, continueAsNewAfter: 200, assetTimeoutSeconds: 10_800 },
+    ]);
     const attributes = options.typedSearchAttributes as { key: { name: string }; value: unknown }[];
     expect(attributes.map(({ key, value }) => [key.name, value])).toEqual([[searchAttributeNames.catalogId, 'spring']]);
     expect(options.staticDetails).toContain('presets fast, quality');
@@ -72,6 +74,19 @@ describe('startCatalogConversion', () => {
     const { client, starts } = fakeClient();
     await startCatalogConversion(client, input, { taskQueue: 'trellis-test' });
     expect(starts[0]!.options.taskQueue).toBe('trellis-test');
+  });
+
+  it('starts on TRELLIS_TASK_QUEUE when it is set, the queue the worker polls', async () => {
+    const { client, starts } = fakeClient();
+    const previous = process.env.TRELLIS_TASK_QUEUE;
+    process.env.TRELLIS_TASK_QUEUE = 'gpu-east';
+    try {
+      await startCatalogConversion(client, input);
+    } finally {
+      if (previous === undefined) delete process.env.TRELLIS_TASK_QUEUE;
+      else process.env.TRELLIS_TASK_QUEUE = previous;
+    }
+    expect(starts[0]!.options.taskQueue).toBe('gpu-east');
   });
 
   it('refuses invalid input without contacting Temporal', async () => {

@@ -9,7 +9,6 @@ import { createTrellisWorker } from './worker';
 
 const optionalCount = z.coerce.number().int().min(1).optional();
 const WorkerEnv = z.object({
-  TRELLIS_TASK_QUEUE: z.string().min(1).optional(),
   TRELLIS_MAX_CONCURRENT_ACTIVITIES: optionalCount,
   TRELLIS_MAX_CONCURRENT_WORKFLOW_TASKS: optionalCount,
   TRELLIS_ACTIVITIES_PER_SECOND: z.coerce.number().positive().optional(),
@@ -37,7 +36,6 @@ async function main(): Promise<void> {
     connection,
     namespace: settings.namespace,
     service,
-    taskQueue: limits.TRELLIS_TASK_QUEUE,
     maxConcurrentActivityTaskExecutions: limits.TRELLIS_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: limits.TRELLIS_MAX_CONCURRENT_WORKFLOW_TASKS,
     maxTaskQueueActivitiesPerSecond: limits.TRELLIS_ACTIVITIES_PER_SECOND,

@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '@trellis/activities';
-import { TASK_QUEUE } from '@trellis/contracts';
+import { taskQueueFrom } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
 
 /** Entry of the workflow bundle (webpack bundles it with its imports, deterministic code only). */
@@ -13,6 +13,7 @@ export interface TrellisWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   service: TrellisClient;
+  /** Default: `TRELLIS_TASK_QUEUE`, else `trellis` (the same setting every start reads). */
   taskQueue?: string;
   /** A pre-built bundle (tests build one per run); otherwise workflowsPath is bundled at start. */
   workflowBundle?: WorkflowBundle;
@@ -30,7 +31,7 @@ export async function createTrellisWorker(options: TrellisWorkerOptions): Promis
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    taskQueue: options.taskQueue ?? taskQueueFrom(process.env),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     activities: createActivities({ client: options.service, pollIntervalMs: options.pollIntervalMs }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,

@@ -6,6 +6,14 @@ import { Usage } from './cost';
 import { PipelineType, Preset, PresetName, SamplerSettings, Seed } from './pipeline';
 
 export const TASK_QUEUE = 'trellis';
+/**
+ * The one task queue setting: `TRELLIS_TASK_QUEUE`, read by the worker and by every start (CLI, API,
+ * demo), so they cannot disagree. The environment is passed in: workflow code never reads it.
+ */
+export const taskQueueFrom = (env: Record<string, string | undefined>): string => {
+  const value = env.TRELLIS_TASK_QUEUE?.trim();
+  return value ? value : TASK_QUEUE;
+};
 export const catalogWorkflowId = (catalogId: string) => `catalog/${catalogId}`;
 export const assetWorkflowId = (catalogId: string, sku: string) => `asset/${catalogId}/${sku}`;
 
@@ -38,11 +46,16 @@ export const ConvertCatalogInput = z.object({
    * reporting (e.g. terminated by hand), so none holds a window slot forever.
    */
   reconcileAfterSeconds: z.number().int().min(1).max(3600).default(300),
+  /**
+   * An asset workflow still running after this long is stuck (e.g. a workflow task failing in a loop
+   * after a bad deploy): Temporal times it out and the catalog reports that row failed and goes on.
+   */
+  assetTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(3 * 3600),
 });
 export type ConvertCatalogInput = z.input<typeof ConvertCatalogInput>;
 export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
 
-export const assetStages = ['queued', 'preparing', 'warming_up', 'generating', 'extracting', 'done'] as const;
+export const assetStages = ['queued', 'preparing', 'generating', 'extracting', 'done'] as const;
 export const AssetStage = z.enum(assetStages);
 export type AssetStage = z.infer<typeof AssetStage>;
 
@@ -94,7 +107,10 @@ export const AssetResult = z.object({
 export type AssetResult = z.infer<typeof AssetResult>;
 
 /** What an asset workflow returns and signals to its catalog: small; the full result is its manifest. */
-export const AssetSummary = AssetResult.pick({ sku: true, row: true, status: true, error: true, usage: true, generateCalls: true });
+export const AssetSummary = AssetResult.pick({ sku: true, row: true, status: true, error: true, usage: true, generateCalls: true }).extend({
+  /** The asset execution's first run id, so a catalog can ignore a late report from an older execution. */
+  runId: z.string().optional(),
+});
 export type AssetSummary = z.infer<typeof AssetSummary>;
 
 /** `manifest.json` in each asset folder: what was made, from what, and by which settings. */
@@ -181,7 +197,8 @@ export const CatalogRunState = z.object({
   nextOffset: z.number().int().min(0),
   totalRows: z.number().int().min(0).nullable(),
   invalidRows: z.number().int().min(0),
-  inFlight: z.record(Sku, z.object({ row: z.number().int().min(1), stage: AssetStage })),
+  /** Running assets; `runId` is the child execution this catalog started (absent for adopted ones). */
+  inFlight: z.record(Sku, z.object({ row: z.number().int().min(1), stage: AssetStage, runId: z.string().optional() })),
   finished: StatusCounts.omit({ pending: true, running: true }),
   usage: Usage,
   paused: z.boolean(),
@@ -190,5 +207,5 @@ export const CatalogRunState = z.object({
 export type CatalogRunState = z.infer<typeof CatalogRunState>;
 
 /** Signals children send their parent. */
-export const AssetStageUpdate = z.object({ sku: Sku, stage: AssetStage });
+export const AssetStageUpdate = z.object({ sku: Sku, stage: AssetStage, runId: z.string().optional() });
 export type AssetStageUpdate = z.infer<typeof AssetStageUpdate>;

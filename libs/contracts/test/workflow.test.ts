@@ -8,6 +8,7 @@ import {
   ConvertCatalogInput,
   SamplerSettings,
   TASK_QUEUE,
+  taskQueueFrom,
 } from '../src';
 
 const settings = {
@@ -24,6 +25,12 @@ describe('workflow ids', () => {
     expect(catalogWorkflowId('spring-2026')).toBe('catalog/spring-2026');
     expect(assetWorkflowId('spring-2026', 'MUG-1')).toBe('asset/spring-2026/MUG-1');
     expect(TASK_QUEUE).toBe('trellis');
+  });
+
+  it('take the task queue from TRELLIS_TASK_QUEUE, else "trellis"', () => {
+    expect(taskQueueFrom({ TRELLIS_TASK_QUEUE: 'gpu-east' })).toBe('gpu-east');
+    expect(taskQueueFrom({ TRELLIS_TASK_QUEUE: '  ' })).toBe('trellis');
+    expect(taskQueueFrom({})).toBe('trellis');
   });
 });
 

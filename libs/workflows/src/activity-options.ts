@@ -14,13 +14,23 @@ const gpuRetry = {
   maximumAttempts: 8,
 };
 
-/** Local file work: quick, retried a few times for flaky disks or network images. */
+/** An asset's file work (prepare, manifest): quick; retried for flaky disks or network images. */
 export const fileActivityOptions: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumAttempts: 5 },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
 };
 
-/** A cold start takes 2-2.5 min on an A100 and may queue behind busy containers. */
+/**
+ * The catalog's own activities (load a page, reconcile, report, the manifest of a row that never ran):
+ * a brief NFS drop or a Temporal frontend restart must not fail a 10,000-row catalog, so they retry
+ * with backoff and no attempt cap. Permanent problems (an unreadable catalog) are non-retryable failures.
+ */
+export const catalogActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+
+/** Once per catalog. A cold start takes 2-2.5 min on an A100 and may queue behind busy containers. */
 export const warmUpOptions: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '30 seconds',

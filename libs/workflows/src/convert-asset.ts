@@ -1,6 +1,7 @@
-// One catalog row: warm-up → generate (state kept on the service) → one GLB per preset in parallel →
-// manifest. Never throws for a failed asset: it returns (and tells its parent) a failed result, so one
-// bad image never sinks a catalog. Deterministic: all I/O happens in activities.
+// One catalog row: prepare → generate (state kept on the service) → one GLB per preset in parallel →
+// manifest. The catalog warms the service up once for all its rows. A failed asset writes its manifest
+// and tells its parent first, then ends Failed, so the Web UI lists exactly the failed SKUs while the
+// catalog goes on: one bad image never sinks a catalog. Deterministic: all I/O happens in activities.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -25,12 +26,11 @@ import {
   type Preset,
   type Usage,
 } from '@trellis/contracts';
-import { fileActivityOptions, gpuJobOptions, warmUpOptions } from './activity-options';
+import { fileActivityOptions, gpuJobOptions } from './activity-options';
 import { assetFinishedSignal, assetStageSignal } from './messages';
 import { stageKey } from './search-attributes';
 
 const files = proxyActivities<Activities>(fileActivityOptions);
-const { warmUp } = proxyActivities<Activities>(warmUpOptions);
 const { generate, extractGlb } = proxyActivities<Activities>(gpuJobOptions);
 
 /** Tally of the work this asset did, carried into its result and manifest. */
@@ -47,7 +47,15 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
   let prepared: PrepareAssetResult | undefined;
 
   const finish = async (status: AssetStatus, error?: AssetError): Promise<AssetSummary> => {
-    const summary: AssetSummary = { sku: input.sku, row: input.row, status, error, usage: tally.usage, generateCalls: tally.generateCalls };
+    const summary: AssetSummary = {
+      sku: input.sku,
+      row: input.row,
+      status,
+      error,
+      usage: tally.usage,
+      generateCalls: tally.generateCalls,
+      runId: workflowInfo().firstExecutionRunId,
+    };
     // Even when cancelled, record what happened and tell the parent.
     await CancellationScope.nonCancellable(async () => {
       markStage(status === 'failed' || status === 'cancelled' ? status : 'done');
@@ -77,10 +85,6 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     preview = prepared.reusablePreview;
     const missing = input.presets.filter((preset) => !glbs[preset.name]);
     if (missing.length === 0 && preview) return await finish('skipped');
-
-    markStage('warming_up');
-    const warm = await warmUp();
-    tally.usage = addUsage(tally.usage, warm.usage);
 
     const regenerate = async (): Promise<string> => {
       await reportStage(input, 'generating');
@@ -124,7 +128,10 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
       await finish('cancelled', { code: 'cancelled', message: 'the conversion was cancelled' });
       throw error;
     }
-    return await finish('failed', describeFailure(error));
+    const failure = describeFailure(error);
+    await finish('failed', failure);
+    // Ends the workflow Failed (the parent already counted it), with the SKU as written and the reason.
+    throw ApplicationFailure.nonRetryable(`SKU ${input.sku}: ${failure.message}`, failure.code);
   }
 }
 
@@ -181,7 +188,11 @@ async function reportStage(input: ConvertAssetInput, stage: 'generating' | 'extr
   markStage(stage);
   if (!input.parentWorkflowId) return;
   await signalParentSafely(input.parentWorkflowId, () =>
-    getExternalWorkflowHandle(input.parentWorkflowId!).signal(assetStageSignal, { sku: input.sku, stage }),
+    getExternalWorkflowHandle(input.parentWorkflowId!).signal(assetStageSignal, {
+      sku: input.sku,
+      stage,
+      runId: workflowInfo().firstExecutionRunId,
+    }),
   );
 }
 

@@ -2,261 +2,124 @@
 // At most `concurrency` assets run at once; every `continueAsNewAfter` started children the workflow
 // continues as new with its state carried, so history stays bounded for 10,000-row catalogs. Children are
 // ABANDONed (the close policy also applies at continue-as-new) and report back by signal to the catalog's
-// workflow id, so whichever run is current hears them.
+// workflow id, so whichever run is current hears them. The ledger is catalog-window.ts; starting,
+// adopting and reconciling children is asset-children.ts.
 import {
   CancellationScope,
-  ParentClosePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '@trellis/activities';
 import {
   ConvertCatalogInput,
-  SamplerSettings,
-  addUsage,
-  assetWorkflowId,
-  noUsage,
-  type AssetSummary,
   type CatalogPage,
   type CatalogProgress,
   type CatalogResult,
   type CatalogRow,
   type CatalogRunState,
-  type ConvertAssetInput,
   type ConvertCatalogParams,
 } from '@trellis/contracts';
-import { fileActivityOptions } from './activity-options';
-import { convertAsset } from './convert-asset';
+import { catalogActivityOptions, warmUpOptions } from './activity-options';
+import { AssetChildren } from './asset-children';
+import { CatalogWindow, initialRunState } from './catalog-window';
 import { assetFinishedSignal, assetStageSignal, cancelSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
-import { catalogIdKey, skuKey, stageKey } from './search-attributes';
 
-const { loadCatalogPage, writeCatalogReport, writeAssetManifest, reconcileAssets } =
-  proxyActivities<Activities>(fileActivityOptions);
+const { loadCatalogPage, writeCatalogReport } = proxyActivities<Activities>(catalogActivityOptions);
+const { warmUp } = proxyActivities<Activities>(warmUpOptions);
 
-/** How long a cancelled catalog waits for its running assets to record their cancellation. */
-const CANCEL_DRAIN_TIMEOUT = '10 minutes';
-
-export function initialRunState(): CatalogRunState {
-  return {
-    runNumber: 1,
-    nextOffset: 0,
-    totalRows: null,
-    invalidRows: 0,
-    inFlight: {},
-    finished: { succeeded: 0, skipped: 0, failed: 0, cancelled: 0 },
-    usage: noUsage,
-    paused: false,
-    cancelRequested: false,
-  };
-}
+export { initialRunState };
 
 export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: CatalogRunState): Promise<CatalogResult> {
   const input = ConvertCatalogInput.parse(rawInput);
-  const state: CatalogRunState = carried ?? initialRunState();
-  const presetsByName = new Map(input.settings.presets.map((preset) => [preset.name, preset]));
-
-  const progress = (): CatalogProgress => {
-    const running = Object.keys(state.inFlight).length;
-    const done = Object.values(state.finished).reduce((sum, count) => sum + count, 0);
-    const status = state.cancelRequested ? 'cancelling' : state.paused ? 'paused' : 'running';
-    return {
-      catalogId: input.catalogId,
-      status,
-      totalRows: state.totalRows,
-      invalidRows: state.invalidRows,
-      counts: { ...state.finished, running, pending: Math.max(0, (state.totalRows ?? 0) - done - running) },
-      running: Object.entries(state.inFlight).map(([sku, { stage }]) => ({ sku, stage })),
-      usage: state.usage,
-      runNumber: state.runNumber,
-    };
-  };
-  const publish = () => setCurrentDetails(describeProgress(progress()));
-
-  const recordFinished = (result: AssetSummary) => {
-    // Duplicates (signal and child result both arriving, or a retried signal) are ignored.
-    if (!state.inFlight[result.sku]) return;
-    delete state.inFlight[result.sku];
-    state.finished[result.status] += 1;
-    state.usage = addUsage(state.usage, result.usage);
-    publish();
-  };
-
-  setHandler(progressQuery, progress);
-  setHandler(pauseSignal, () => void ((state.paused = true), publish()));
-  setHandler(resumeSignal, () => void ((state.paused = false), publish()));
-  setHandler(cancelSignal, () => void ((state.cancelRequested = true), publish()));
-  setHandler(assetStageSignal, ({ sku, stage }) => {
-    const entry = state.inFlight[sku];
-    if (entry) entry.stage = stage;
-  });
-  setHandler(assetFinishedSignal, recordFinished);
+  const publish = () => setCurrentDetails(describeProgress(window.progress()));
+  const window = new CatalogWindow(input.catalogId, carried ?? initialRunState(), input.concurrency, publish);
   publish();
-
-  /** A row naming a preset nobody defined fails alone, with a manifest saying why. */
-  const failRow = async (row: CatalogRow, error: NonNullable<AssetSummary['error']>) => {
-    await writeAssetManifest({
-      sku: row.sku,
-      row: row.row,
-      status: 'failed',
-      error,
-      glbs: {},
-      usage: noUsage,
-      generateCalls: 0,
-      extractCalls: 0,
-      catalogId: input.catalogId,
-      image: row.image,
-      inputHash: '',
-      seed: row.seed ?? input.settings.seed,
-      pipelineType: row.pipeline_type ?? input.settings.pipelineType,
-      presets: [],
-      finishedAt: new Date(Date.now()).toISOString(),
-    }, input.outDir);
-    state.finished.failed += 1;
-    publish();
-  };
-
-  const startAsset = async (row: CatalogRow) => {
-    const names = row.presets ?? input.settings.defaultPresetNames;
-    const unknown = names.filter((name) => !presetsByName.has(name));
-    if (unknown.length > 0) {
-      const known = [...presetsByName.keys()].join(', ');
-      return failRow(row, {
-        code: 'validation_error',
-        message: `row ${row.row}, field presets: unknown preset ${unknown.join(', ')}; known: ${known}. Fix the row or add the preset with --presets-file.`,
-      });
-    }
-    const presets = names.map((name) => presetsByName.get(name)!);
-    const childInput: ConvertAssetInput = {
-      catalogId: input.catalogId,
-      sku: row.sku,
-      row: row.row,
-      image: row.image,
-      catalogPath: input.catalogPath,
-      outDir: input.outDir,
-      seed: row.seed ?? input.settings.seed,
-      pipelineType: row.pipeline_type ?? input.settings.pipelineType,
-      sampler: nonDefaultSampler(input.settings.sampler),
-      presets,
-      parentWorkflowId: workflowInfo().workflowId,
-    };
-    state.inFlight[row.sku] = { row: row.row, stage: 'queued' };
-    const child = await startChild(convertAsset, {
-      workflowId: assetWorkflowId(input.catalogId, row.sku),
-      args: [childInput],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: catalogIdKey, value: input.catalogId },
-        { key: skuKey, value: row.sku },
-        { key: stageKey, value: 'queued' },
-      ],
-      staticSummary: `${row.sku} (row ${row.row}) of catalog ${input.catalogId}`,
-    });
-    // Within this run the child's own result is a second, signal-independent way to learn it finished
-    // (e.g. a child terminated by hand never signals). Later runs rely on the signal.
-    child.result().then(recordFinished, (error: unknown) =>
-      recordFinished({
-        sku: row.sku,
-        row: row.row,
-        status: isCancellation(error) ? 'cancelled' : 'failed',
-        error: { code: 'child_failed', message: String(error) },
-        usage: noUsage,
-        generateCalls: 0,
-      }),
-    );
-    publish();
-  };
-
-  const inFlightCount = () => Object.keys(state.inFlight).length;
-  /** Waits until `ready()`; when that takes long, learns of assets that ended without reporting. */
-  const waitFor = async (ready: () => boolean) => {
-    while (!ready()) {
-      // With nothing running, only a signal (resume, cancel) can change anything: no timer needed.
-      if (inFlightCount() === 0) return condition(ready);
-      if (await condition(ready, input.reconcileAfterSeconds * 1000)) return;
-      const running = Object.entries(state.inFlight).map(([sku, { row }]) => ({ sku, row }));
-      (await reconcileAssets(input.catalogId, running)).forEach(recordFinished);
-    }
-  };
+  const children = new AssetChildren(input, window);
+  setHandler(progressQuery, () => window.progress());
+  setHandler(pauseSignal, () => window.pause());
+  setHandler(resumeSignal, () => window.resume());
+  setHandler(cancelSignal, () => window.cancel());
+  setHandler(assetStageSignal, (update) => window.setStage(update));
+  setHandler(assetFinishedSignal, (summary) => void window.finish(summary));
+  // Once per catalog, beside the first assets rather than before each: a cold GPU starts while rows load.
+  const warming = window.state.runNumber === 1 ? warmUpOnce(window) : Promise.resolve();
+  const rows = new CatalogRows(input, window);
   let startedThisRun = 0;
-  let page: CatalogPage | undefined;
-  let pageIndex = 0;
 
   try {
-    while (!state.cancelRequested) {
-      if (!page || pageIndex >= page.rows.length) {
-        if (state.totalRows !== null && state.nextOffset >= state.totalRows) break;
-        page = await loadCatalogPage(input.catalogPath, state.nextOffset, input.pageSize);
-        pageIndex = 0;
-        state.totalRows = page.totalRows;
-        if (state.nextOffset === 0) state.invalidRows = page.problems.length;
-        publish();
-        if (page.rows.length === 0) break;
-      }
-      await waitFor(() => state.cancelRequested || (!state.paused && inFlightCount() < input.concurrency));
-      if (state.cancelRequested) break;
-      await startAsset(page.rows[pageIndex]!);
-      pageIndex += 1;
-      state.nextOffset += 1;
+    for (let row = await rows.next(); row && !window.state.cancelRequested; row = await rows.next()) {
+      await children.waitFor(() => window.hasRoom());
+      if (window.state.cancelRequested) break;
+      await children.start(row);
+      window.rowStarted();
       startedThisRun += 1;
-
-      const moreToStart = state.totalRows !== null && state.nextOffset < state.totalRows;
-      if (moreToStart && (startedThisRun >= input.continueAsNewAfter || workflowInfo().continueAsNewSuggested)) {
-        await condition(allHandlersFinished);
-        return await continueAsNew<typeof convertCatalog>(rawInput, { ...state, runNumber: state.runNumber + 1 });
+      if (!window.allStarted() && (startedThisRun >= input.continueAsNewAfter || workflowInfo().continueAsNewSuggested)) {
+        await Promise.all([warming, children.settle(), condition(allHandlersFinished)]);
+        return await continueAsNew<typeof convertCatalog>(rawInput, { ...window.state, runNumber: window.state.runNumber + 1 });
       }
     }
-    if (state.cancelRequested) await cancelInFlight(input, state, inFlightCount);
-    else await waitFor(() => inFlightCount() === 0);
+    if (window.state.cancelRequested) await children.cancelAll();
+    else await children.waitFor(() => window.runningCount === 0);
   } catch (error) {
     if (!isCancellation(error)) throw error;
     // The catalog workflow itself was cancelled (e.g. from the Web UI): stop its assets, then report.
-    state.cancelRequested = true;
+    window.cancel();
     await CancellationScope.nonCancellable(async () => {
-      await cancelInFlight(input, state, inFlightCount);
-      await writeReport(input, state);
+      await children.cancelAll();
+      await writeReport(input, window);
     });
     throw error;
   }
-  return writeReport(input, state);
+  await Promise.all([warming, children.settle()]);
+  return writeReport(input, window);
 }
 
-/** Default sampler settings stay out of every child's history; the service fills them in. */
-function nonDefaultSampler(sampler: SamplerSettings): Partial<SamplerSettings> | undefined {
-  const defaults = SamplerSettings.parse({});
-  const changed = Object.entries(sampler).filter(([key, value]) => defaults[key as keyof SamplerSettings] !== value);
-  return changed.length > 0 ? Object.fromEntries(changed) : undefined;
-}
+/** The catalog's rows in order, a page at a time, from where the carried state left off. */
+class CatalogRows {
+  private page: CatalogPage | undefined;
+  private index = 0;
 
-async function cancelInFlight(input: ConvertCatalogParams, state: CatalogRunState, inFlightCount: () => number) {
-  const skus = Object.keys(state.inFlight);
-  log.info('cancelling running assets', { catalogId: input.catalogId, count: skus.length });
-  await Promise.allSettled(skus.map((sku) => getExternalWorkflowHandle(assetWorkflowId(input.catalogId, sku)).cancel()));
-  const drained = await condition(() => inFlightCount() === 0, CANCEL_DRAIN_TIMEOUT);
-  if (!drained) {
-    for (const sku of Object.keys(state.inFlight)) {
-      delete state.inFlight[sku];
-      state.finished.cancelled += 1;
+  constructor(
+    private readonly input: ConvertCatalogParams,
+    private readonly window: CatalogWindow,
+  ) {}
+
+  async next(): Promise<CatalogRow | undefined> {
+    if (!this.page || this.index >= this.page.rows.length) {
+      if (this.window.allStarted()) return undefined;
+      const offset = this.window.state.nextOffset;
+      this.page = await loadCatalogPage(this.input.catalogPath, offset, this.input.pageSize);
+      this.index = 0;
+      this.window.pageLoaded(this.page.totalRows, offset === 0 ? this.page.problems.length : undefined);
+      if (this.page.rows.length === 0) return undefined;
     }
+    return this.page.rows[this.index++];
   }
 }
 
-async function writeReport(input: ConvertCatalogParams, state: CatalogRunState): Promise<CatalogResult> {
+/** Wakes the service's GPUs up; its cost counts, its failure does not (the first generate waits instead). */
+async function warmUpOnce(window: CatalogWindow): Promise<void> {
+  try {
+    window.addUsage((await warmUp()).usage);
+  } catch (error) {
+    log.warn('warm-up failed; assets will wait for a cold start instead', { error: String(error) });
+  }
+}
+
+async function writeReport(input: ConvertCatalogParams, window: CatalogWindow): Promise<CatalogResult> {
   const report = await writeCatalogReport({ catalogId: input.catalogId, catalogPath: input.catalogPath, outDir: input.outDir });
-  const done = Object.values(state.finished).reduce((sum, count) => sum + count, 0);
   return {
     catalogId: input.catalogId,
-    status: state.cancelRequested ? 'cancelled' : 'completed',
-    counts: { ...state.finished, running: 0, pending: Math.max(0, (state.totalRows ?? 0) - done) },
-    usage: state.usage,
+    status: window.state.cancelRequested ? 'cancelled' : 'completed',
+    counts: { ...window.counts(), running: 0 },
+    usage: window.state.usage,
     reportJsonPath: report.reportJsonPath,
     reportCsvPath: report.reportCsvPath,
   };

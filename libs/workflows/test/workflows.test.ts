@@ -20,12 +20,13 @@ import {
   type AssetManifest,
   type CatalogProgress,
   type CatalogRow,
+  type ConvertAssetInput,
   type ConvertCatalogInput,
   type OutputFile,
 } from '@trellis/contracts';
 import { startDevServer, type DevServer } from '@trellis/devstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../src/messages';
+import { assetFinishedSignal, cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../src/messages';
 
 const workflowsPath = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 let server: DevServer;
@@ -66,7 +67,7 @@ const fileOf = (name: string): OutputFile => ({ file: name, bytes: 1, sha256: 'a
 const realActivities = createActivities({ client: new TrellisClient({ baseUrl: 'http://127.0.0.1:9', credentials: 'none' }) });
 
 function scriptedActivities(script: Script) {
-  const calls = { generate: [] as string[], extract: 0, manifests: [] as AssetManifest[], reports: 0 };
+  const calls = { generate: [] as string[], extract: 0, manifests: [] as AssetManifest[], reports: 0, warmUps: 0 };
   let stateLosses = script.stateLosses ?? 0;
   const rows: CatalogRow[] = Array.from({ length: script.rows }, (_, index) => ({
     row: index + 1,
@@ -85,6 +86,7 @@ function scriptedActivities(script: Script) {
       return { imageSha256: 'b'.repeat(64), generateHash: `hash-${input.sku}`, reusableGlbs: {} };
     },
     async warmUp() {
+      calls.warmUps += 1;
       return { device: 'cpu', backend: 'relief', coldStart: false, loadSeconds: null, usage: noUsage };
     },
     async generate(input: { sku: string; seed: number }) {
@@ -130,6 +132,22 @@ function catalogInput(catalogId: string, overrides: Partial<ConvertCatalogInput>
       sampler: SamplerSettings.parse({}),
     },
     ...overrides,
+  };
+}
+
+function assetInput(catalogId: string, sku: string, row: number): ConvertAssetInput {
+  const { settings } = catalogInput(catalogId);
+  return {
+    catalogId,
+    sku,
+    row,
+    image: `${sku.toLowerCase()}.png`,
+    catalogPath: '/catalogs/test.csv',
+    outDir: '/out',
+    seed: settings.seed,
+    pipelineType: settings.pipelineType,
+    presets: resolvePresets(Object.keys(builtInPresets)),
+    parentWorkflowId: `catalog/${catalogId}`,
   };
 }
 
@@ -258,3 +276,114 @@ describe('assets that end without reporting', () => {
   });
 });
 
+
+describe('one catalog, one warm-up', () => {
+  it('warms the service up once per catalog, not once per asset', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 3 });
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
+    );
+    expect(result.counts).toMatchObject({ succeeded: 3 });
+    expect(calls.warmUps).toBe(1);
+  });
+});
+
+describe('failed assets in the Web UI', () => {
+  it('end Failed with the SKU and reason, after their manifest; the catalog counts them once', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 3, unreadable: ['SKU-2'] });
+    const catalogId = newCatalogId();
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId)] }),
+    );
+    expect(result.counts).toMatchObject({ succeeded: 2, failed: 1, running: 0, pending: 0 });
+    const failed = client.workflow.getHandle(`asset/${catalogId}/SKU-2`);
+    expect((await failed.describe()).status.name).toBe('FAILED');
+    const failure = (await failed.result().catch((error: unknown) => error)) as Error;
+    expect(String((failure.cause as Error | undefined)?.message)).toContain('SKU SKU-2: image sku-2.png');
+    expect((await client.workflow.getHandle(`asset/${catalogId}/SKU-1`).describe()).status.name).toBe('COMPLETED');
+    expect(calls.manifests.filter((manifest) => manifest.sku === 'SKU-2')).toHaveLength(1);
+  });
+});
+
+describe('children left running by an earlier run', () => {
+  it('are adopted into the window instead of failing the catalog, and nothing runs twice', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 2, generateDelayMs: 1500 });
+    const catalogId = newCatalogId();
+    const result = await withWorker(activities, async (taskQueue) => {
+      // As if a terminated catalog had left SKU-1's workflow running.
+      const orphan = await client.workflow.start('convertAsset', {
+        taskQueue,
+        workflowId: `asset/${catalogId}/SKU-1`,
+        args: [assetInput(catalogId, 'SKU-1', 1)],
+      });
+      await until(async () => calls.generate.length === 1, 'the orphan to start generating');
+      const catalog = await client.workflow.execute('convertCatalog', {
+        taskQueue,
+        workflowId: `catalog/${catalogId}`,
+        args: [catalogInput(catalogId)],
+      });
+      expect((await orphan.describe()).status.name).toBe('COMPLETED');
+      return catalog;
+    });
+    expect(result.counts).toMatchObject({ succeeded: 2, failed: 0 });
+    expect(calls.generate.sort()).toEqual(['SKU-1@42', 'SKU-2@42']);
+  });
+
+  it('ignores a report that names another execution of the same asset', async () => {
+    const { activities } = scriptedActivities({ rows: 1, generateDelayMs: 1500 });
+    const catalogId = newCatalogId();
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await client.workflow.start('convertCatalog', {
+        taskQueue,
+        workflowId: `catalog/${catalogId}`,
+        args: [catalogInput(catalogId)],
+      });
+      const progress = () => handle.query(progressQuery) as Promise<CatalogProgress>;
+      // Once it reports a stage, its start has resolved and the catalog knows its execution.
+      await until(async () => (await progress()).running[0]?.stage === 'generating', 'SKU-1 to generate');
+      await handle.signal(assetFinishedSignal, {
+        sku: 'SKU-1',
+        row: 1,
+        status: 'failed',
+        error: { code: 'stale', message: 'from an older execution' },
+        usage: noUsage,
+        generateCalls: 0,
+        runId: 'an-older-execution',
+      });
+      expect((await progress()).counts).toMatchObject({ running: 1, failed: 0 });
+      expect((await handle.result()).counts).toMatchObject({ succeeded: 1, failed: 0 });
+    });
+  });
+});
+
+describe('stuck assets', () => {
+  it('are timed out and reported failed with the reason, and the catalog finishes', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 2, hanging: ['SKU-1'] });
+    const catalogId = newCatalogId();
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', {
+        taskQueue,
+        workflowId: `catalog/${catalogId}`,
+        args: [catalogInput(catalogId, { assetTimeoutSeconds: 3 })],
+      }),
+    );
+    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
+    const manifest = calls.manifests.find((entry) => entry.sku === 'SKU-1');
+    expect(manifest).toMatchObject({ status: 'failed', error: { code: 'workflow_timed_out' } });
+    expect(manifest?.error?.message).toContain('assetTimeoutSeconds');
+  });
+
+  it('are found timed out by a later run of the catalog too', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 2, hanging: ['SKU-1'] });
+    const catalogId = newCatalogId();
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', {
+        taskQueue,
+        workflowId: `catalog/${catalogId}`,
+        args: [catalogInput(catalogId, { assetTimeoutSeconds: 3, continueAsNewAfter: 1, reconcileAfterSeconds: 1 })],
+      }),
+    );
+    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
+    expect(calls.manifests.find((entry) => entry.sku === 'SKU-1')?.error?.code).toBe('workflow_timed_out');
+  });
+});

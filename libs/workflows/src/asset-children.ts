@@ -1,0 +1,219 @@
+// How the catalog starts, adopts, waits on and reconciles its convertAsset children. The window
+// (catalog-window.ts) keeps the ledger; this module turns Temporal's ways of ending into ledger entries.
+import {
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  TerminatedFailure,
+  TimeoutFailure,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from '@trellis/activities';
+import {
+  SamplerSettings,
+  assetWorkflowId,
+  noUsage,
+  type AssetError,
+  type AssetSummary,
+  type CatalogRow,
+  type ConvertAssetInput,
+  type ConvertCatalogParams,
+  type Preset,
+} from '@trellis/contracts';
+import { catalogActivityOptions } from './activity-options';
+import type { CatalogWindow } from './catalog-window';
+import { convertAsset } from './convert-asset';
+import { catalogIdKey, skuKey, stageKey } from './search-attributes';
+
+const { writeAssetManifest, reconcileAssets } = proxyActivities<Activities>(catalogActivityOptions);
+
+/** How long a cancelled catalog waits for its running assets to record their cancellation. */
+const CANCEL_DRAIN_TIMEOUT = '10 minutes';
+
+/** Error codes of asset workflows that ended without writing their own manifest. */
+const UNREPORTED_ENDINGS = new Set(['workflow_timed_out', 'workflow_terminated']);
+
+export class AssetChildren {
+  private readonly presetsByName: Map<string, Preset>;
+  /** Manifests being written for children that ended without reporting; settled before the run ends. */
+  private readonly pendingWrites = new Set<Promise<void>>();
+
+  constructor(
+    private readonly input: ConvertCatalogParams,
+    private readonly window: CatalogWindow,
+  ) {
+    this.presetsByName = new Map(input.settings.presets.map((preset) => [preset.name, preset]));
+  }
+
+  /**
+   * Starts the row's asset workflow. One already running under that id (left by an earlier run of this
+   * catalog id, or by a terminated catalog) is adopted: it reports to this catalog's id like any child.
+   * Any other problem fails that row alone.
+   */
+  async start(row: CatalogRow): Promise<void> {
+    const presets = this.presetsOf(row);
+    if (typeof presets === 'string') return this.failBeforeStart(row, { code: 'validation_error', message: presets });
+    // Admitted before the start resolves: a child's first signal can be handled in the same activation.
+    this.window.admit(row.sku, row.row, undefined);
+    try {
+      const child = await startChild(convertAsset, {
+        workflowId: assetWorkflowId(this.input.catalogId, row.sku),
+        args: [this.childInput(row, presets)],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowExecutionTimeout: `${this.input.assetTimeoutSeconds} seconds`,
+        typedSearchAttributes: [
+          { key: catalogIdKey, value: this.input.catalogId },
+          { key: skuKey, value: row.sku },
+          { key: stageKey, value: 'queued' },
+        ],
+        staticSummary: `${row.sku} (row ${row.row}) of catalog ${this.input.catalogId}`,
+      });
+      const runId = child.firstExecutionRunId;
+      this.window.bindRun(row.sku, runId);
+      // Within this run the child's result is a second, signal-independent way to learn that it ended
+      // (a child timed out or terminated never signals). Later runs find those by reconciling.
+      child.result().then(
+        (summary) => void this.window.finish(summary),
+        (error: unknown) => this.track(this.endedWithoutReport(row, endingOf(error, this.input.assetTimeoutSeconds), runId)),
+      );
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        log.info('adopting an asset workflow that is already running', { catalogId: this.input.catalogId, sku: row.sku });
+        return;
+      }
+      this.window.finish({ sku: row.sku, row: row.row, status: 'failed', usage: noUsage, generateCalls: 0 });
+      await this.writeFailedManifest(row.sku, row.row, row.image, {
+        code: 'child_start_failed',
+        message: `row ${row.row}: the asset workflow could not be started: ${String(error)}`,
+      });
+    }
+  }
+
+  /** Waits until `ready()`; when that takes long, learns of assets that ended without reporting. */
+  async waitFor(ready: () => boolean): Promise<void> {
+    while (!ready()) {
+      // With nothing running, only a signal (resume, cancel) can change anything: no timer needed.
+      if (this.window.runningCount === 0) return void (await condition(ready));
+      if (await condition(ready, this.input.reconcileAfterSeconds * 1000)) return;
+      for (const summary of await reconcileAssets(this.input.catalogId, this.window.runningAssets)) {
+        await this.endedWithoutReport({ sku: summary.sku, row: summary.row, image: '' }, summary, summary.runId);
+      }
+    }
+  }
+
+  /** Lets writes started from child results finish: before continue-as-new and before the report. */
+  async settle(): Promise<void> {
+    while (this.pendingWrites.size > 0) await Promise.allSettled([...this.pendingWrites]);
+  }
+
+  private track(write: Promise<void>): void {
+    const settled = write.catch((error: unknown) =>
+      log.warn('could not record an asset that ended without reporting', { error: String(error) }),
+    );
+    this.pendingWrites.add(settled);
+    void settled.then(() => this.pendingWrites.delete(settled));
+  }
+
+  /** Cancels every running asset and waits (bounded) for each to record its cancellation. */
+  async cancelAll(): Promise<void> {
+    const running = this.window.runningAssets;
+    log.info('cancelling running assets', { catalogId: this.input.catalogId, count: running.length });
+    await Promise.allSettled(
+      running.map(({ sku }) => getExternalWorkflowHandle(assetWorkflowId(this.input.catalogId, sku)).cancel()),
+    );
+    if (!(await condition(() => this.window.runningCount === 0, CANCEL_DRAIN_TIMEOUT))) this.window.abandonRunning();
+  }
+
+  private async endedWithoutReport(row: Pick<CatalogRow, 'sku' | 'row' | 'image'>, ending: Ending, runId: string | undefined) {
+    const counted = this.window.finish({ usage: noUsage, generateCalls: 0, ...ending, sku: row.sku, row: row.row, runId });
+    // A child that failed by itself wrote its manifest first; one timed out or terminated could not.
+    if (counted && ending.error && UNREPORTED_ENDINGS.has(ending.error.code)) {
+      await this.writeFailedManifest(row.sku, row.row, row.image, ending.error);
+    }
+  }
+
+  private async failBeforeStart(row: CatalogRow, error: AssetError): Promise<void> {
+    await this.writeFailedManifest(row.sku, row.row, row.image, error);
+    this.window.failBeforeStart();
+  }
+
+  private async writeFailedManifest(sku: string, row: number, image: string, error: AssetError): Promise<void> {
+    await writeAssetManifest(
+      {
+        sku,
+        row,
+        status: 'failed',
+        error,
+        glbs: {},
+        usage: noUsage,
+        generateCalls: 0,
+        extractCalls: 0,
+        catalogId: this.input.catalogId,
+        image,
+        inputHash: '',
+        seed: this.input.settings.seed,
+        pipelineType: this.input.settings.pipelineType,
+        presets: [],
+        finishedAt: new Date(Date.now()).toISOString(),
+      },
+      this.input.outDir,
+    );
+  }
+
+  /** The row's presets, or why it names one nobody defined. */
+  private presetsOf(row: CatalogRow): Preset[] | string {
+    const names = row.presets ?? this.input.settings.defaultPresetNames;
+    const unknown = names.filter((name) => !this.presetsByName.has(name));
+    if (unknown.length === 0) return names.map((name) => this.presetsByName.get(name)!);
+    const known = [...this.presetsByName.keys()].join(', ');
+    return `row ${row.row}, field presets: unknown preset ${unknown.join(', ')}; known: ${known}. Fix the row or add the preset with --presets-file.`;
+  }
+
+  private childInput(row: CatalogRow, presets: Preset[]): ConvertAssetInput {
+    return {
+      catalogId: this.input.catalogId,
+      sku: row.sku,
+      row: row.row,
+      image: row.image,
+      catalogPath: this.input.catalogPath,
+      outDir: this.input.outDir,
+      seed: row.seed ?? this.input.settings.seed,
+      pipelineType: row.pipeline_type ?? this.input.settings.pipelineType,
+      sampler: nonDefaultSampler(this.input.settings.sampler),
+      presets,
+      parentWorkflowId: workflowInfo().workflowId,
+    };
+  }
+}
+
+type Ending = Pick<AssetSummary, 'status' | 'error'> & Partial<AssetSummary>;
+
+/** What a rejected child result means for its row. */
+function endingOf(error: unknown, timeoutSeconds: number): Ending {
+  const cause = error instanceof ChildWorkflowFailure ? error.cause : error;
+  if (isCancellation(error)) return { status: 'cancelled', error: { code: 'cancelled', message: 'the asset was cancelled' } };
+  if (cause instanceof TimeoutFailure) {
+    const message =
+      `the asset workflow was still running after ${timeoutSeconds} s (assetTimeoutSeconds) and was timed out; it was stuck ` +
+      `(a workflow task failing in a loop after a deploy looks like this: see its history in the Web UI)`;
+    return { status: 'failed', error: { code: 'workflow_timed_out', message } };
+  }
+  if (cause instanceof TerminatedFailure) {
+    return { status: 'failed', error: { code: 'workflow_terminated', message: 'the asset workflow was terminated' } };
+  }
+  const message = cause instanceof Error ? cause.message : String(error);
+  return { status: 'failed', error: { code: 'child_failed', message } };
+}
+
+/** Default sampler settings stay out of every child's history; the service fills them in. */
+function nonDefaultSampler(sampler: SamplerSettings): Partial<SamplerSettings> | undefined {
+  const defaults = SamplerSettings.parse({});
+  const changed = Object.entries(sampler).filter(([key, value]) => defaults[key as keyof SamplerSettings] !== value);
+  return changed.length > 0 ? Object.fromEntries(changed) : undefined;
+}

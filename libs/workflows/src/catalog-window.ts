@@ -1,0 +1,167 @@
+// The catalog's sliding window as data: which rows are running, what has finished, whether the catalog
+// is paused or cancelling, and the transitions the main loop and the signal handlers apply to them.
+// Deterministic and free of Temporal calls, so convert-catalog.ts reads as a loop and this as a ledger.
+import {
+  addUsage,
+  noUsage,
+  type AssetStageUpdate,
+  type AssetSummary,
+  type CatalogProgress,
+  type CatalogRunState,
+  type Usage,
+} from '@trellis/contracts';
+
+export function initialRunState(): CatalogRunState {
+  return {
+    runNumber: 1,
+    nextOffset: 0,
+    totalRows: null,
+    invalidRows: 0,
+    inFlight: {},
+    finished: { succeeded: 0, skipped: 0, failed: 0, cancelled: 0 },
+    usage: noUsage,
+    paused: false,
+    cancelRequested: false,
+  };
+}
+
+export class CatalogWindow {
+  constructor(
+    readonly catalogId: string,
+    readonly state: CatalogRunState,
+    private readonly concurrency: number,
+    /** Called after every change a progress reader would see. */
+    private readonly onChange: () => void = () => undefined,
+  ) {}
+
+  get runningCount(): number {
+    return Object.keys(this.state.inFlight).length;
+  }
+
+  get runningAssets(): Array<{ sku: string; row: number }> {
+    return Object.entries(this.state.inFlight).map(([sku, { row }]) => ({ sku, row }));
+  }
+
+  /** Room for one more asset: not paused, not cancelling, fewer running than the window allows. */
+  hasRoom(): boolean {
+    return this.state.cancelRequested || (!this.state.paused && this.runningCount < this.concurrency);
+  }
+
+  /** All rows of the catalog have been started (or failed before starting). */
+  allStarted(): boolean {
+    return this.state.totalRows !== null && this.state.nextOffset >= this.state.totalRows;
+  }
+
+  isRunning(sku: string): boolean {
+    return sku in this.state.inFlight;
+  }
+
+  /**
+   * A row enters the window. `runId` is the child execution's first run id when this run started it;
+   * an adopted child (already running, started by an earlier run) has none until it reports.
+   */
+  admit(sku: string, row: number, runId: string | undefined): void {
+    this.state.inFlight[sku] = { row, stage: 'queued', ...(runId ? { runId } : {}) };
+    this.onChange();
+  }
+
+  /** The child execution this run knows it started, once startChild returns. */
+  bindRun(sku: string, runId: string): void {
+    const entry = this.state.inFlight[sku];
+    if (entry) entry.runId = runId;
+  }
+
+  setStage(update: AssetStageUpdate): void {
+    const entry = this.state.inFlight[update.sku];
+    if (entry && this.isCurrentRun(entry.runId, update.runId)) entry.stage = update.stage;
+  }
+
+  /**
+   * An asset ended. Returns false, changing nothing, for a duplicate (its signal and its result both
+   * arrive) or a stale report from an older execution of the same asset workflow id.
+   */
+  finish(summary: AssetSummary): boolean {
+    const entry = this.state.inFlight[summary.sku];
+    if (!entry || !this.isCurrentRun(entry.runId, summary.runId)) return false;
+    delete this.state.inFlight[summary.sku];
+    this.count(summary);
+    return true;
+  }
+
+  /** A row that never became a running asset (unknown preset, child could not start). */
+  failBeforeStart(): void {
+    this.state.finished.failed += 1;
+    this.onChange();
+  }
+
+  /** Assets that never recorded their cancellation within the drain timeout count as cancelled. */
+  abandonRunning(): void {
+    for (const sku of Object.keys(this.state.inFlight)) {
+      delete this.state.inFlight[sku];
+      this.state.finished.cancelled += 1;
+    }
+    this.onChange();
+  }
+
+  /** Work the catalog paid for outside its assets (the warm-up). */
+  addUsage(usage: Usage): void {
+    this.state.usage = addUsage(this.state.usage, usage);
+    this.onChange();
+  }
+
+  rowStarted(): void {
+    this.state.nextOffset += 1;
+  }
+
+  pageLoaded(totalRows: number, invalidRows: number | undefined): void {
+    this.state.totalRows = totalRows;
+    if (invalidRows !== undefined) this.state.invalidRows = invalidRows;
+    this.onChange();
+  }
+
+  pause(): void {
+    this.state.paused = true;
+    this.onChange();
+  }
+
+  resume(): void {
+    this.state.paused = false;
+    this.onChange();
+  }
+
+  cancel(): void {
+    this.state.cancelRequested = true;
+    this.onChange();
+  }
+
+  counts(): CatalogProgress['counts'] {
+    const running = this.runningCount;
+    const done = Object.values(this.state.finished).reduce((sum, count) => sum + count, 0);
+    return { ...this.state.finished, running, pending: Math.max(0, (this.state.totalRows ?? 0) - done - running) };
+  }
+
+  progress(): CatalogProgress {
+    const { state } = this;
+    return {
+      catalogId: this.catalogId,
+      status: state.cancelRequested ? 'cancelling' : state.paused ? 'paused' : 'running',
+      totalRows: state.totalRows,
+      invalidRows: state.invalidRows,
+      counts: this.counts(),
+      running: Object.entries(state.inFlight).map(([sku, { stage }]) => ({ sku, stage })),
+      usage: state.usage,
+      runNumber: state.runNumber,
+    };
+  }
+
+  /** Reports without a run id (older workers, adopted children) are trusted; others must match. */
+  private isCurrentRun(known: string | undefined, reported: string | undefined): boolean {
+    return !known || !reported || known === reported;
+  }
+
+  private count(summary: AssetSummary): void {
+    this.state.finished[summary.status] += 1;
+    this.state.usage = addUsage(this.state.usage, summary.usage ?? noUsage);
+    this.onChange();
+  }
+}
