@@ -55,7 +55,8 @@ export const ConvertCatalogInput = z.object({
 export type ConvertCatalogInput = z.input<typeof ConvertCatalogInput>;
 export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
 
-export const assetStages = ['queued', 'preparing', 'generating', 'extracting', 'done'] as const;
+/** `blocked`: waiting for the worker's service credentials to be fixed (the catalog paused itself). */
+export const assetStages = ['queued', 'preparing', 'generating', 'extracting', 'blocked', 'done'] as const;
 export const AssetStage = z.enum(assetStages);
 export type AssetStage = z.infer<typeof AssetStage>;
 
@@ -151,6 +152,8 @@ export const CatalogProgress = z.object({
   running: z.array(z.object({ sku: Sku, stage: AssetStage })),
   usage: Usage,
   runNumber: z.number().int().min(1),
+  /** Why the catalog is paused, when it paused itself (e.g. the service refused the credentials). */
+  pauseReason: z.string().optional(),
   reportPath: z.string().optional(),
 });
 export type CatalogProgress = z.infer<typeof CatalogProgress>;
@@ -198,10 +201,20 @@ export const CatalogRunState = z.object({
   totalRows: z.number().int().min(0).nullable(),
   invalidRows: z.number().int().min(0),
   /** Running assets; `runId` is the child execution this catalog started (absent for adopted ones). */
-  inFlight: z.record(Sku, z.object({ row: z.number().int().min(1), stage: AssetStage, runId: z.string().optional() })),
+  inFlight: z.record(
+    Sku,
+    z.object({
+      row: z.number().int().min(1),
+      stage: AssetStage,
+      runId: z.string().optional(),
+      /** Waiting for a resume after its service calls were refused (credentials). */
+      blocked: z.boolean().optional(),
+    }),
+  ),
   finished: StatusCounts.omit({ pending: true, running: true }),
   usage: Usage,
   paused: z.boolean(),
+  pauseReason: z.string().optional(),
   cancelRequested: z.boolean(),
 });
 export type CatalogRunState = z.infer<typeof CatalogRunState>;
@@ -209,3 +222,7 @@ export type CatalogRunState = z.infer<typeof CatalogRunState>;
 /** Signals children send their parent. */
 export const AssetStageUpdate = z.object({ sku: Sku, stage: AssetStage, runId: z.string().optional() });
 export type AssetStageUpdate = z.infer<typeof AssetStageUpdate>;
+
+/** An asset whose service calls are refused (bad or revoked credentials): the catalog pauses itself. */
+export const AssetBlocked = z.object({ sku: Sku, runId: z.string().optional(), code: z.string(), message: z.string() });
+export type AssetBlocked = z.infer<typeof AssetBlocked>;

@@ -29,6 +29,7 @@ import {
 import { catalogActivityOptions } from './activity-options';
 import type { CatalogWindow } from './catalog-window';
 import { convertAsset } from './convert-asset';
+import { retryBlockedSignal } from './messages';
 import { catalogIdKey, skuKey, stageKey } from './search-attributes';
 
 const { writeAssetManifest, reconcileAssets } = proxyActivities<Activities>(catalogActivityOptions);
@@ -118,6 +119,13 @@ export class AssetChildren {
     );
     this.pendingWrites.add(settled);
     void settled.then(() => this.pendingWrites.delete(settled));
+  }
+
+  /** Tells assets blocked on refused credentials to try again (after a resume). */
+  async release(skus: string[]): Promise<void> {
+    await Promise.allSettled(
+      skus.map((sku) => getExternalWorkflowHandle(assetWorkflowId(this.input.catalogId, sku)).signal(retryBlockedSignal)),
+    );
   }
 
   /** Cancels every running asset and waits (bounded) for each to record its cancellation. */

@@ -4,6 +4,7 @@
 import {
   addUsage,
   noUsage,
+  type AssetBlocked,
   type AssetStageUpdate,
   type AssetSummary,
   type CatalogProgress,
@@ -119,14 +120,36 @@ export class CatalogWindow {
     this.onChange();
   }
 
-  pause(): void {
+  pause(reason?: string): void {
     this.state.paused = true;
+    this.state.pauseReason = reason;
     this.onChange();
   }
 
-  resume(): void {
+  /** Goes on; returns the assets that were blocked, to be told to try again. */
+  resume(): string[] {
     this.state.paused = false;
+    this.state.pauseReason = undefined;
+    const blocked = Object.entries(this.state.inFlight).filter(([, entry]) => entry.blocked);
+    for (const [, entry] of blocked) delete entry.blocked;
     this.onChange();
+    return blocked.map(([sku]) => sku);
+  }
+
+  /**
+   * An asset's service calls were refused for its credentials: every other asset would be refused too,
+   * so the catalog stops starting work until someone fixes them and resumes.
+   */
+  block(report: AssetBlocked): void {
+    const entry = this.state.inFlight[report.sku];
+    if (!entry || !this.isCurrentRun(entry.runId, report.runId)) return;
+    entry.blocked = true;
+    if (!this.state.paused) {
+      this.pause(
+        `the service refused the workers' credentials (SKU ${report.sku}: ${report.code}: ${report.message}). ` +
+          `Fix them where the workers run, then \`trellis resume ${this.catalogId}\`; blocked assets then go on where they stopped.`,
+      );
+    } else this.onChange();
   }
 
   cancel(): void {
@@ -148,9 +171,10 @@ export class CatalogWindow {
       totalRows: state.totalRows,
       invalidRows: state.invalidRows,
       counts: this.counts(),
-      running: Object.entries(state.inFlight).map(([sku, { stage }]) => ({ sku, stage })),
+      running: Object.entries(state.inFlight).map(([sku, { stage, blocked }]) => ({ sku, stage: blocked ? 'blocked' : stage })),
       usage: state.usage,
       runNumber: state.runNumber,
+      ...(state.pauseReason ? { pauseReason: state.pauseReason } : {}),
     };
   }
 

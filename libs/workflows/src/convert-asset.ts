@@ -6,10 +6,12 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -27,7 +29,7 @@ import {
   type Usage,
 } from '@trellis/contracts';
 import { fileActivityOptions, gpuJobOptions } from './activity-options';
-import { assetFinishedSignal, assetStageSignal } from './messages';
+import { assetBlockedSignal, assetFinishedSignal, assetStageSignal, retryBlockedSignal } from './messages';
 import { stageKey } from './search-attributes';
 
 const files = proxyActivities<Activities>(fileActivityOptions);
@@ -40,8 +42,12 @@ interface Tally {
   extractCalls: number;
 }
 
+/** Failure types meaning the service refused the worker's credentials: no retry can help until fixed. */
+const CREDENTIAL_FAILURES = new Set(['unauthorized', 'http_403']);
+
 export async function convertAsset(input: ConvertAssetInput): Promise<AssetSummary> {
   const tally: Tally = { usage: noUsage, generateCalls: 0, extractCalls: 0 };
+  const untilCredentialsWork = credentialRecovery(input);
   const glbs: Record<string, OutputFile> = {};
   let preview: OutputFile | undefined;
   let prepared: PrepareAssetResult | undefined;
@@ -88,11 +94,9 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
 
     const regenerate = async (): Promise<string> => {
       await reportStage(input, 'generating');
-      const generated: GenerateResult = await generate({
-        ...generationInputOf(input),
-        generateHash: prepared!.generateHash,
-        imageSha256: prepared!.imageSha256,
-      });
+      const generated: GenerateResult = await untilCredentialsWork(() =>
+        generate({ ...generationInputOf(input), generateHash: prepared!.generateHash, imageSha256: prepared!.imageSha256 }),
+      );
       tally.generateCalls += 1;
       tally.usage = addUsage(tally.usage, generated.usage);
       preview = generated.preview;
@@ -105,7 +109,9 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     let pending = missing;
     let regenerated = false;
     while (pending.length > 0) {
-      const outcomes = await Promise.allSettled(pending.map((preset) => extractPreset(input, preset, stateId, prepared!, tally)));
+      const outcomes = await Promise.allSettled(
+        pending.map((preset) => untilCredentialsWork(() => extractPreset(input, preset, stateId, prepared!, tally))),
+      );
       const stateLost: Preset[] = [];
       for (const [index, outcome] of outcomes.entries()) {
         const preset = pending[index]!;
@@ -133,6 +139,38 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     // Ends the workflow Failed (the parent already counted it), with the SKU as written and the reason.
     throw ApplicationFailure.nonRetryable(`SKU ${input.sku}: ${failure.message}`, failure.code);
   }
+}
+
+/**
+ * Runs a service step; when the service refuses the worker's credentials, tells the catalog (which
+ * pauses itself and says what to fix) and waits for its resume to try the step again. Nothing done so
+ * far is lost. An asset without a catalog fails instead: nobody would resume it.
+ */
+function credentialRecovery(input: ConvertAssetInput) {
+  let releases = 0;
+  setHandler(retryBlockedSignal, () => void (releases += 1));
+  return async <T>(step: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      const seen = releases;
+      try {
+        return await step();
+      } catch (error) {
+        const type = failureType(error);
+        if (!input.parentWorkflowId || !type || !CREDENTIAL_FAILURES.has(type)) throw error;
+        markStage('blocked');
+        const message = error instanceof ActivityFailure && error.cause ? error.cause.message : String(error);
+        await signalParentSafely(input.parentWorkflowId, () =>
+          getExternalWorkflowHandle(input.parentWorkflowId!).signal(assetBlockedSignal, {
+            sku: input.sku,
+            runId: workflowInfo().firstExecutionRunId,
+            code: type,
+            message,
+          }),
+        );
+        await condition(() => releases > seen);
+      }
+    }
+  };
 }
 
 /** What preparing and generating both need; nothing else of the input goes into their history events. */

@@ -29,7 +29,15 @@ import {
 import { catalogActivityOptions, warmUpOptions } from './activity-options';
 import { AssetChildren } from './asset-children';
 import { CatalogWindow, initialRunState } from './catalog-window';
-import { assetFinishedSignal, assetStageSignal, cancelSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
+import {
+  assetBlockedSignal,
+  assetFinishedSignal,
+  assetStageSignal,
+  cancelSignal,
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+} from './messages';
 
 const { loadCatalogPage, writeCatalogReport } = proxyActivities<Activities>(catalogActivityOptions);
 const { warmUp } = proxyActivities<Activities>(warmUpOptions);
@@ -44,10 +52,11 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
   const children = new AssetChildren(input, window);
   setHandler(progressQuery, () => window.progress());
   setHandler(pauseSignal, () => window.pause());
-  setHandler(resumeSignal, () => window.resume());
+  setHandler(resumeSignal, () => children.release(window.resume()));
   setHandler(cancelSignal, () => window.cancel());
   setHandler(assetStageSignal, (update) => window.setStage(update));
   setHandler(assetFinishedSignal, (summary) => void window.finish(summary));
+  setHandler(assetBlockedSignal, (report) => window.block(report));
   // Once per catalog, beside the first assets rather than before each: a cold GPU starts while rows load.
   const warming = window.state.runNumber === 1 ? warmUpOnce(window) : Promise.resolve();
   const rows = new CatalogRows(input, window);

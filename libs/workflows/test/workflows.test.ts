@@ -58,6 +58,8 @@ interface Script {
   /** SKUs whose generation never finishes (until the activity is cancelled). */
   hanging?: string[];
   rowPresets?: Record<string, string[]>;
+  /** While true, every GPU call is refused as unauthorized (credentials revoked). */
+  credentials?: { revoked: boolean };
 }
 
 const gpuUsage = { gpuSeconds: 1, estimatedCostUsd: 0.02, costBasis: 'measured' as const };
@@ -90,6 +92,9 @@ function scriptedActivities(script: Script) {
       return { device: 'cpu', backend: 'relief', coldStart: false, loadSeconds: null, usage: noUsage };
     },
     async generate(input: { sku: string; seed: number }) {
+      if (script.credentials?.revoked) {
+        throw ApplicationFailure.nonRetryable('missing or wrong Modal-Key / Modal-Secret (set TRELLIS2_MODAL_KEY)', 'unauthorized');
+      }
       calls.generate.push(`${input.sku}@${input.seed}`);
       if (script.hanging?.includes(input.sku)) {
         await new Promise((_resolve, reject) => cancellationSignal().addEventListener('abort', () => reject(new Error('cancelled'))));
@@ -98,6 +103,9 @@ function scriptedActivities(script: Script) {
       return { stateId: `st_${randomBytes(16).toString('hex')}`, stateExpiresAt: null, preview: fileOf('preview.mp4'), usage: gpuUsage };
     },
     async extractGlb(input: { preset: { name: string } }) {
+      if (script.credentials?.revoked) {
+        throw ApplicationFailure.nonRetryable('missing or wrong Modal-Key / Modal-Secret (set TRELLIS2_MODAL_KEY)', 'unauthorized');
+      }
       calls.extract += 1;
       if (stateLosses > 0) {
         stateLosses -= 1;
@@ -385,5 +393,38 @@ describe('stuck assets', () => {
     );
     expect(result.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
     expect(calls.manifests.find((entry) => entry.sku === 'SKU-1')?.error?.code).toBe('workflow_timed_out');
+  });
+});
+
+describe('credentials refused mid-run', () => {
+  it('pause the catalog with what to fix; after a resume the blocked assets go on and nothing is lost', async () => {
+    const credentials = { revoked: false };
+    const { activities, calls } = scriptedActivities({ rows: 4, generateDelayMs: 300, credentials });
+    const catalogId = newCatalogId();
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await client.workflow.start('convertCatalog', {
+        taskQueue,
+        workflowId: `catalog/${catalogId}`,
+        args: [catalogInput(catalogId, { concurrency: 2 })],
+      });
+      const progress = () => handle.query(progressQuery) as Promise<CatalogProgress>;
+      await until(async () => (await progress()).counts.succeeded >= 1, 'a first asset');
+      credentials.revoked = true;
+      await until(async () => (await progress()).status === 'paused', 'the catalog to pause itself');
+      const paused = await progress();
+      expect(paused.pauseReason).toContain('TRELLIS2_MODAL_KEY');
+      expect(paused.pauseReason).toContain(`trellis resume ${catalogId}`);
+      await until(async () => (await progress()).running.every(({ stage }) => stage === 'blocked'), 'running assets to block');
+      const startedWhilePaused = (await progress()).counts;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect((await progress()).counts).toEqual(startedWhilePaused);
+
+      credentials.revoked = false;
+      await handle.signal(resumeSignal);
+      const result = await handle.result();
+      expect(result.counts).toMatchObject({ succeeded: 4, failed: 0 });
+    });
+    expect(calls.manifests.filter((manifest) => manifest.status === 'succeeded')).toHaveLength(4);
+    expect(new Set(calls.generate).size).toBe(4);
   });
 });
