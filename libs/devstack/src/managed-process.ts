@@ -13,6 +13,8 @@ export interface ManagedProcess {
   readonly exited: Promise<number | null>;
   hasExited(): boolean;
   stop(): Promise<void>;
+  /** Kills the process tree with SIGKILL (as `kill -9`: no clean-up runs) and waits until it is gone. */
+  crash(): Promise<void>;
 }
 
 export interface SpawnOptions {
@@ -48,6 +50,10 @@ export function spawnGuarded(command: string, args: string[], options: SpawnOpti
     hasExited: () => done,
     async stop() {
       if (!done) child.kill('SIGTERM');
+      await exited;
+    },
+    async crash() {
+      if (!done) child.kill('SIGUSR2');
       await exited;
     },
   };

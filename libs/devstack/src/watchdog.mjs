@@ -48,6 +48,9 @@ setInterval(() => {
   if (!ownerAlive()) stop();
 }, 500).unref();
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, stop);
+// SIGUSR2 asks for a crash, not a stop: the whole group is killed with SIGKILL at once, as `kill -9`
+// would (the fault tests use it to kill a worker or the dev server mid-catalog).
+process.on('SIGUSR2', () => signalGroup('SIGKILL'));
 
 child.on('error', (error) => {
   console.error(`watchdog: cannot start ${command}: ${error.message}`);

@@ -77,6 +77,17 @@ describe('spawnGuarded', () => {
     expect(log).toContain('to stderr');
   });
 
+  it('crash() kills the whole tree at once, as kill -9: no SIGTERM handler runs', async () => {
+    const dir = await tempDir();
+    const logFile = path.join(dir, 'crash.log');
+    const managed = guarded(`trap 'echo graceful; exit 0' TERM; sleep 300 & echo "sleeper $!"; wait`, logFile);
+    const sleeper = await pidFromLog(logFile, 'sleeper');
+    await managed.crash();
+    expect(managed.hasExited()).toBe(true);
+    expect(await eventually(() => !isRunning(sleeper), 5000)).toBe(true);
+    expect(fs.readFileSync(logFile, 'utf8')).not.toContain('graceful');
+  });
+
   it('passes on the command’s exit code, env and cwd', async () => {
     const dir = await tempDir();
     const logFile = path.join(dir, 'a.log');
