@@ -12,6 +12,10 @@ const WorkerEnv = z.object({
   TRELLIS_MAX_CONCURRENT_ACTIVITIES: optionalCount,
   TRELLIS_MAX_CONCURRENT_WORKFLOW_TASKS: optionalCount,
   TRELLIS_ACTIVITIES_PER_SECOND: z.coerce.number().positive().optional(),
+  /** A workflow bundle built ahead (bundleWorkflowCode): starts in a second instead of bundling. */
+  TRELLIS_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /** First interval between job polls in ms (default 1000). */
+  TRELLIS_POLL_INTERVAL_MS: z.coerce.number().int().min(50).optional(),
 });
 
 async function main(): Promise<void> {
@@ -39,6 +43,8 @@ async function main(): Promise<void> {
     maxConcurrentActivityTaskExecutions: limits.TRELLIS_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: limits.TRELLIS_MAX_CONCURRENT_WORKFLOW_TASKS,
     maxTaskQueueActivitiesPerSecond: limits.TRELLIS_ACTIVITIES_PER_SECOND,
+    pollIntervalMs: limits.TRELLIS_POLL_INTERVAL_MS,
+    ...(limits.TRELLIS_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: limits.TRELLIS_WORKFLOW_BUNDLE } } : {}),
   });
   console.log(`worker: polling task queue ${worker.options.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
   // The SDK's Runtime shuts the worker down gracefully on SIGINT/SIGTERM; run() resolves then.

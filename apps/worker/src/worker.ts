@@ -1,7 +1,7 @@
 // Builds the Temporal worker that runs every catalog: workflows from @trellis/workflows, activities
 // bound to one TRELLIS.2 service client.
 import { fileURLToPath } from 'node:url';
-import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '@trellis/activities';
 import { taskQueueFrom } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
@@ -16,7 +16,7 @@ export interface TrellisWorkerOptions {
   /** Default: `TRELLIS_TASK_QUEUE`, else `trellis` (the same setting every start reads). */
   taskQueue?: string;
   /** A pre-built bundle (tests build one per run); otherwise workflowsPath is bundled at start. */
-  workflowBundle?: WorkflowBundle;
+  workflowBundle?: WorkflowBundleOption;
   /** Activities at once; GPU activities mostly wait on jobs, so this can exceed the GPU count. */
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
