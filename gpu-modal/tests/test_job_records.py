@@ -29,12 +29,14 @@ class FakeVolume:
     def container(self, name: str, ttl: int = 3600) -> "tuple[Store, dict]":
         view = self.shared.parent / name
         view.mkdir()
-        control = {"reload_fails": False, "written": {}, "committed": set()}
+        control = {"reload_fails": False, "hold_commits": False, "written": {}, "committed": set()}
 
         def snapshot() -> dict[Path, bytes]:
             return {path.relative_to(view): path.read_bytes() for path in view.rglob("*") if path.is_file()}
 
         def commit() -> None:
+            if control["hold_commits"]:
+                return  # a slow commit: flush() sends what changed since the last one
             for relative, data in snapshot().items():
                 if control["written"].get(relative) != data:  # changed in this view since the last sync
                     (self.shared / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -48,6 +50,7 @@ class FakeVolume:
             shutil.copytree(self.shared, view, dirs_exist_ok=True)
             control["written"] = snapshot()
 
+        control["flush"] = commit
         return Store(view, ttl_seconds=ttl, commit=commit, reload=reload), control
 
 
@@ -199,3 +202,55 @@ def test_the_api_names_a_call_that_died_on_its_last_attempt_poison_input(volume,
             run_on_gpu(gpu_store, replace(settings, max_job_attempts=2), job_id, backend=killer)
     status = asyncio.run(jobs.get(job_id, OWNER))
     assert status["error"]["code"] == "poison_input" and status["status"] == "failed"
+
+
+def test_two_api_containers_racing_on_one_key_run_one_job(volume, settings):
+    """The window the write-once binding cannot close on a Volume: each API container binds the key before
+    it sees the other's commit. The GPU side, starting after the Volume settled, runs only the job the
+    binding names; the other fails retryably, and a resubmit with the key is answered with the winner."""
+    from trellis2_service.idempotency import IdempotencyKey
+
+    first_store, first = volume.container("api-1")
+    second_store, _ = volume.container("api-2")
+    first["hold_commits"] = True
+    key = IdempotencyKey("wf:act:race", "same-body")
+
+    def submit(store):
+        jobs = api_jobs(store)
+        return asyncio.run(jobs.submit(OWNER, "generate", _no_start, request_id="req_" + "1" * 16,
+                                       submitted_at=time.time(), idempotency=key))
+
+    early, replayed_early = submit(first_store)  # its commit waits...
+    late, replayed_late = submit(second_store)  # ...so this one sees no binding either
+    assert not replayed_early and not replayed_late and early["job_id"] != late["job_id"]
+    first["hold_commits"] = False
+    first["flush"]()  # the held commit lands last: its binding is the one the Volume keeps (last writer)
+
+    backend = FakeBackend()
+    gpu_store, _ = volume.container("gpu")
+    gpu_store.reload()
+    for job in (early, late):
+        run_on_gpu(gpu_store, settings, job["job_id"], backend=backend)
+    assert backend.generate_calls == 1
+    jobs = api_jobs(first_store)
+    winner = asyncio.run(jobs.get(early["job_id"], OWNER))
+    loser = asyncio.run(jobs.get(late["job_id"], OWNER))
+    assert winner["status"] == "succeeded"
+    assert loser["status"] == "failed" and loser["error"]["retryable"] and "superseded" in loser["error"]["message"]
+    # The client that holds the loser's id resubmits with its key, to whichever API container: the winner.
+    for store in (first_store, second_store):
+        again, replayed = asyncio.run(api_jobs(store).submit(
+            OWNER, "generate", _no_start, request_id="req_" + "2" * 16, submitted_at=time.time(), idempotency=key))
+        assert replayed and again["job_id"] == early["job_id"]
+
+
+def test_a_keyed_submit_with_a_stale_view_is_refused_not_guessed(volume):
+    from trellis2_service.idempotency import IdempotencyKey
+
+    store, control = volume.container("api")
+    control["reload_fails"] = True
+    with pytest.raises(ServiceError) as refused:
+        asyncio.run(api_jobs(store).submit(OWNER, "generate", _no_start, request_id="req_" + "3" * 16,
+                                           submitted_at=time.time(), idempotency=IdempotencyKey("k", "h")))
+    assert refused.value.code == "not_ready" and refused.value.retryable
+    assert not list((volume.shared.parent / "api" / "jobs").iterdir())

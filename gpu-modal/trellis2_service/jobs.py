@@ -253,7 +253,10 @@ class Jobs:
             return record, False
         # One submit per key at a time in this container: a second waits, then finds the first's binding.
         async with self._key_locks.hold(owner + "\x00" + idempotency.key):
-            binding = await asyncio.to_thread(self.store.get_idempotency, owner, idempotency.key)
+            if not await asyncio.to_thread(self.store.reload):
+                # A stale view might miss the key's binding: refusing costs a retry, guessing could cost a job.
+                raise ServiceError.of("not_ready", "the job store could not be refreshed; retry with the same key")
+            binding = await asyncio.to_thread(self.store.get_idempotency, owner, idempotency.key, fresh=False)
             if binding is not None:
                 if not hmac.compare_digest(str(binding.get("body_sha256", "")), idempotency.body_sha256):
                     raise ServiceError.of("idempotency_key_reused", (
