@@ -136,3 +136,12 @@ def test_bindings_are_purged_with_their_jobs(tmp_path):
     clock.now += 3600
     assert store.purge_expired() == 2
     assert store.get_idempotency("o", "k") is None and store.get_job(job_id) is None
+
+
+def test_fingerprints_tell_requests_apart_but_not_field_order():
+    from trellis2_service.idempotency import request_fingerprint as fp
+
+    assert fp("generate", {"a": "1", "b": 2}) == fp("generate", {"b": 2, "a": "1"})
+    assert fp("generate", {"a": "1"}) != fp("generate", {"a": 1})  # a string is not a number
+    assert fp("generate", {"a": "1"}) != fp("extract_glb", {"a": "1"})
+    assert fp("generate", {"a": "b", "c": ""}) != fp("generate", {"a": "", "c": "b"})

@@ -89,7 +89,10 @@ def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name
 
     async def submit_job(request: Request, owner: str, kind: str, body: GenerateBody | ExtractBody,
                          prepare: Callable[[], Awaitable[dict]], **options: Any) -> Response:
-        key = idempotency_key(request.headers.get(IDEMPOTENCY_HEADER), kind, body.model_dump(mode="json"))
+        header = request.headers.get(IDEMPOTENCY_HEADER)
+        # Hashing a large body (an inline state) takes a while: not on the event loop.
+        key = None if header is None else await run_in_threadpool(idempotency_key, header, kind,
+                                                                  body.model_dump(mode="json"))
         record, replayed = await jobs.submit(owner, kind, prepare, request_id=_request_id(request),
                                              submitted_at=time.time(), idempotency=key, **options)
         response = _json(request, _accepted(record), status=202)

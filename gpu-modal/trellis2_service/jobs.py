@@ -33,6 +33,8 @@ from .work import WorkResult, Worker
 
 log = logging.getLogger("trellis2.jobs")
 
+STALE_VIEW_RETRIES = 3
+
 
 def owner_of(modal_key: str | None) -> str:
     """Jobs belong to a Modal-Key; store only a hash of it."""
@@ -47,7 +49,12 @@ def execute_job(worker: Worker, store: Store, job_id: str, kind: str, request: d
     run it twice; a job started `max_job_attempts` times already (each start killed its container) is
     failed instead of being run again.
     """
-    record = store.get_job(job_id)
+    record, fresh = store.read_job(job_id)
+    for _ in range(STALE_VIEW_RETRIES):  # a stale view may not show the job yet, or undercount its attempts
+        if fresh:
+            break
+        time.sleep(1.0)
+        record, fresh = store.read_job(job_id)
     if record is None or record["status"] in FINAL_STATUSES:
         log.info("job %s is %s; not running it", job_id, record["status"] if record else "gone")
         return None
