@@ -56,7 +56,11 @@ class FakeVolume:
 
 class CallDied:
     """A runner whose every call has ended without an outcome the API could see (what Modal reports when a
-    container died, or what a stale view makes it look like)."""
+    container died, or what a stale view makes it look like). Its spawn starts nothing: the tests run the
+    GPU side themselves."""
+
+    async def submit(self, job_id, kind, request, submitted_at):
+        return "fc-1"
 
     async def settle(self, record, call_id):
         return ServiceError.of("generation_error", "container lost")
@@ -67,7 +71,7 @@ def volume(tmp_path):
     return FakeVolume(tmp_path)
 
 
-def make_job(jobs: Jobs, store: Store) -> str:
+def make_job(jobs: Jobs) -> str:
     record, _ = asyncio.run(jobs.submit(OWNER, "generate", _no_start, request_id="req_" + "0" * 16,
                                         submitted_at=time.time()))
     return record["job_id"]
@@ -77,15 +81,8 @@ async def _no_start():
     return {}
 
 
-class NoStart:
-    async def submit(self, *args):
-        return "fc-1"
-
-
 def api_jobs(store: Store) -> Jobs:
-    runner = CallDied()
-    runner.submit = NoStart().submit  # the spawn itself is not what these tests look at
-    return Jobs(store, runner)
+    return Jobs(store, CallDied())
 
 
 def run_on_gpu(gpu_store: Store, settings, job_id: str, backend=None) -> None:
@@ -103,7 +100,7 @@ def test_a_poll_with_a_failed_reload_writes_nothing(volume, settings):
     api_store, api = volume.container("api")
     gpu_store, _ = volume.container("gpu")
     jobs = api_jobs(api_store)
-    job_id = make_job(jobs, api_store)
+    job_id = make_job(jobs)
     gpu_store.reload()
     run_on_gpu(gpu_store, settings, job_id)  # the GPU side records success and commits it
 
@@ -120,7 +117,7 @@ def test_the_workers_outcome_beats_a_verdict_written_before_it(volume, settings)
     api_store, _ = volume.container("api")
     gpu_store, _ = volume.container("gpu")
     jobs = api_jobs(api_store)
-    job_id = make_job(jobs, api_store)
+    job_id = make_job(jobs)
     gpu_store.reload()
     # The API concludes the call died (its view is fresh but the worker has not committed yet)...
     assert asyncio.run(jobs.get(job_id, OWNER))["status"] == "failed"
@@ -140,7 +137,7 @@ def test_a_later_api_write_cannot_undo_the_workers_success(volume, settings):
     api_store, api = volume.container("api")
     gpu_store, gpu = volume.container("gpu")
     jobs = api_jobs(api_store)
-    job_id = make_job(jobs, api_store)
+    job_id = make_job(jobs)
     gpu_store.reload()
     run_on_gpu(gpu_store, settings, job_id)
     api_store.put_job_verdict(job_id, ServiceError.of("internal_error", "late verdict").to_dict())  # commits
@@ -171,7 +168,7 @@ def test_an_input_that_keeps_killing_containers_is_failed_after_the_cap(volume, 
     settings = replace(settings, max_job_attempts=2)
     api_store, _ = volume.container("api")
     jobs = api_jobs(api_store)
-    job_id = make_job(jobs, api_store)
+    job_id = make_job(jobs)
     killer = Killer()
     for attempt in (1, 2):  # Modal redelivers the input to a new container each time
         gpu_store, _ = volume.container(f"gpu-{attempt}")
@@ -193,7 +190,7 @@ def test_an_input_that_keeps_killing_containers_is_failed_after_the_cap(volume, 
 def test_the_api_names_a_call_that_died_on_its_last_attempt_poison_input(volume, settings):
     api_store, _ = volume.container("api")
     jobs = api_jobs(api_store)  # its runner reports the call as over, without an outcome
-    job_id = make_job(jobs, api_store)
+    job_id = make_job(jobs)
     killer = Killer()
     for attempt in (1, 2):
         gpu_store, _ = volume.container(f"gpu-{attempt}")
