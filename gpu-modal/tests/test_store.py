@@ -34,7 +34,7 @@ def test_purge_removes_expired_states_jobs_and_stale_partial_writes(tmp_path, cl
 
     store = Store(tmp_path, ttl_seconds=3600, clock=clock)
     old_state, _ = store.put_state(b"old", None)
-    store.put_job({"job_id": "job_" + "a" * 32, "expires_at": clock.now + 2000, "status": "queued"})
+    store.create_job({"job_id": "job_" + "a" * 32, "expires_at": clock.now + 2000, "status": "queued"})
     partial = tmp_path / "states" / ("st_" + "b" * 32)  # a write that died before its meta.json
     partial.mkdir()
     os.utime(partial, (clock.now, clock.now))

@@ -6,6 +6,7 @@ From the repository root: `npm run service -- --port 8787`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .config import BACKEND_NAMES, DEFAULT_HOST, DEFAULT_PORT, ConfigError, Settings
@@ -25,6 +26,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="make the relief backend take SCALE x the A100's timings (0 = as fast as it can)")
     parser.add_argument("--gpu-workers", type=int, metavar="N", default=1,
                         help="GPU containers to imitate: jobs run N at a time, like Modal's max_containers (default 1)")
+    parser.add_argument("--faults", metavar="SPEC", default=None,
+                        help="inject faults, e.g. '503=0.2,reset=0.05,hang=0.02,lost=0.1,latency_ms=50,"
+                             "revoke_after=40' (default: env TRELLIS2_FAULTS; see trellis2_service/faults.py)")
+    parser.add_argument("--fault-seed", type=int, metavar="N", default=None,
+                        help="seed of the fault sequence (default: env TRELLIS2_FAULT_SEED, else 0)")
     args = parser.parse_args(argv)
     if args.gpu_workers < 1:
         parser.error("--gpu-workers must be 1 or more")
@@ -32,6 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--latency-profile must be 0 or more")
     if not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535")
+    from .faults import FaultSpec, FaultSpecError
+
+    if args.faults is not None:
+        try:
+            FaultSpec.parse(args.faults)
+        except FaultSpecError as exc:
+            parser.error(f"--faults: {exc}")
     return args
 
 
@@ -44,22 +57,34 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"trellis2_service: {exc}", file=sys.stderr)
         return 2
+    from .faults import FaultSpecError, spec_from_env
+
+    try:
+        fault_spec, fault_seed = spec_from_env(os.environ)
+    except FaultSpecError as exc:
+        print(f"trellis2_service: {exc}", file=sys.stderr)
+        return 2
+    fault_spec = args.faults if args.faults is not None else fault_spec
+    fault_seed = args.fault_seed if args.fault_seed is not None else fault_seed
 
     import uvicorn
 
     from .backends import create_backend
-    from .local import build_local_app
+    from .local import build_local_app, uvicorn_config
 
     backend = create_backend(args.backend, latency_scale=args.latency_profile)
-    app = build_local_app(settings, backend, gpu_workers=args.gpu_workers)
+    app = build_local_app(settings, backend, gpu_workers=args.gpu_workers, fault_spec=fault_spec,
+                          fault_seed=fault_seed)
     if settings.state_secret_is_ephemeral:
         print("note: TRELLIS2_STATE_SECRET is unset; inline states from this run will not be accepted after a restart",
               file=sys.stderr)
     if args.no_auth:
         print("note: authentication is OFF (--no-auth)", file=sys.stderr)
+    if fault_spec:
+        print(f"note: injecting faults {app.state.faults.describe()}", file=sys.stderr)
     print(f"TRELLIS.2 service ({args.backend} backend) on http://{args.host}:{args.port}  store: {settings.store_dir}",
           flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    uvicorn.Server(uvicorn_config(app, args.host, args.port)).run()
     return 0
 
 

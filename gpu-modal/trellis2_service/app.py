@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -24,6 +25,8 @@ from . import __version__
 from .config import Settings
 from .errors import ServiceError
 from .ids import require_state_id
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import REPLAYED_HEADER, idempotency_key
 from .images import decode_base64_field, image_from_base64
 from .jobs import Jobs, Runner, owner_of
 from .middleware import RequestContextMiddleware
@@ -38,11 +41,13 @@ GLB_MEDIA_TYPE = "model/gltf-binary"
 MP4_MEDIA_TYPE = "video/mp4"
 
 
-def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name: str | None = None) -> FastAPI:
+def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name: str | None = None,
+               on_job_created: Callable[[str], None] | None = None) -> FastAPI:
+    """`on_job_created(kind)` is told of each job record made (the local service counts them)."""
     app = FastAPI(title="trellis2-api", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RequestContextMiddleware, body_limit_for=settings.body_limit_for)
     _install_error_handlers(app)
-    jobs = Jobs(store, runner)
+    jobs = Jobs(store, runner, max_attempts=settings.max_job_attempts, on_created=on_job_created)
     backend_label = backend_name or settings.backend
 
     async def authenticate(request: Request) -> str:
@@ -82,19 +87,29 @@ def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name
         result = _checked(await runner.run("extract_glb", work, time.time()))
         return _extract_response(request, result.fields, result.blobs, result.server_timing)
 
+    async def submit_job(request: Request, owner: str, kind: str, body: GenerateBody | ExtractBody,
+                         prepare: Callable[[], Awaitable[dict]], **options: Any) -> Response:
+        header = request.headers.get(IDEMPOTENCY_HEADER)
+        # Hashing a large body (an inline state) takes a while: not on the event loop.
+        key = None if header is None else await run_in_threadpool(idempotency_key, header, kind,
+                                                                  body.model_dump(mode="json"))
+        record, replayed = await jobs.submit(owner, kind, prepare, request_id=_request_id(request),
+                                             submitted_at=time.time(), idempotency=key, **options)
+        response = _json(request, _accepted(record), status=202)
+        if replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+        return response
+
     @api.post("/jobs/generate", status_code=202)
     async def submit_generate(body: GenerateBody, request: Request, owner: str = Depends(authenticate)) -> Response:
-        work = await run_in_threadpool(_generate_work, body, True)  # jobs always keep a preview to fetch raw
-        record = await jobs.submit(owner, "generate", work, request_id=_request_id(request),
-                                   submitted_at=time.time(), include_video=body.include_video)
-        return _json(request, _accepted(record), status=202)
+        # Jobs always keep a preview, to fetch raw.
+        return await submit_job(request, owner, "generate", body, lambda: run_in_threadpool(_generate_work, body, True),
+                                include_video=body.include_video)
 
     @api.post("/jobs/extract_glb", status_code=202)
     async def submit_extract(body: ExtractBody, request: Request, owner: str = Depends(authenticate)) -> Response:
-        work = await run_in_threadpool(_extract_work, body, settings, store)
-        record = await jobs.submit(owner, "extract_glb", work, request_id=_request_id(request),
-                                   submitted_at=time.time())
-        return _json(request, _accepted(record), status=202)
+        return await submit_job(request, owner, "extract_glb", body,
+                                lambda: run_in_threadpool(_extract_work, body, settings, store))
 
     @api.get("/jobs/{job_id}")
     async def job_status(job_id: str, request: Request, owner: str = Depends(authenticate)) -> Response:

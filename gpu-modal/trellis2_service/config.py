@@ -54,6 +54,8 @@ SCALEDOWN_WINDOW_SECONDS = 300
 GPU_TIMEOUT_SECONDS = 600
 DEFAULT_MAX_CONTAINERS = 4
 DEFAULT_STATE_TTL_SECONDS = 24 * 3600
+# A job started this many times (each start killed its container) is failed as poison_input, not rerun.
+DEFAULT_MAX_JOB_ATTEMPTS = 2
 
 # --- Local defaults --------------------------------------------------------------------------------------
 DEFAULT_PORT = 8787
@@ -89,6 +91,7 @@ class Settings:
     backend: str = "relief"
     gpu: str = DEFAULT_GPU
     max_containers: int = DEFAULT_MAX_CONTAINERS
+    max_job_attempts: int = DEFAULT_MAX_JOB_ATTEMPTS
 
     def body_limit_for(self, path: str) -> int:
         """The request body limit of a route: extract routes may carry an inline state."""
@@ -116,6 +119,7 @@ class Settings:
             ("TRELLIS2_MAX_STATE_BYTES", self.max_state_bytes, 1024),
             ("TRELLIS2_MAX_STATE_BODY_BYTES", self.max_state_body_bytes, 1024),
             ("TRELLIS2_MAX_CONTAINERS", self.max_containers, 1),
+            ("TRELLIS2_MAX_JOB_ATTEMPTS", self.max_job_attempts, 1),
         ):
             if value < lowest:
                 raise ConfigError(f"{name} must be at least {lowest}, got {value}")
@@ -152,6 +156,7 @@ class Settings:
             backend=_text(env, "TRELLIS2_BACKEND") or "relief",
             gpu=_text(env, "TRELLIS2_GPU") or DEFAULT_GPU,
             max_containers=_integer(env, "TRELLIS2_MAX_CONTAINERS", DEFAULT_MAX_CONTAINERS),
+            max_job_attempts=_integer(env, "TRELLIS2_MAX_JOB_ATTEMPTS", DEFAULT_MAX_JOB_ATTEMPTS),
         )
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)

@@ -22,12 +22,15 @@ ERROR_CODES: dict[str, tuple[int, bool]] = {
     "method_not_allowed": (405, False),
     "job_not_finished": (409, True),
     "payload_too_large": (413, False),
+    "idempotency_key_reused": (422, False),
+    "rate_limited": (429, True),  # only sent by the local service's fault injection (faults.py)
     "cuda_oom": (503, True),
     "not_ready": (503, True),
     "generation_error": (500, True),
     "rendering_error": (500, True),
     "extraction_error": (500, True),
     "internal_error": (500, True),
+    "poison_input": (500, False),  # a job whose every start killed its GPU container
 }
 
 

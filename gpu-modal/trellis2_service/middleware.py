@@ -3,6 +3,12 @@
 The size limit is enforced here, before FastAPI reads the body: a `Content-Length` over the limit is
 refused at once, and a body without one (chunked) is counted while it streams and refused as soon as it
 crosses the limit. Nothing is base64- or JSON-decoded until the whole body is known to be small enough.
+
+Refused, but heard out: before the 413 goes out, the rest of the body is read and thrown away (at most
+DISCARD_MAX_BYTES beyond the limit, for at most DISCARD_MAX_SECONDS). A server that answers and closes
+with the body unread makes the kernel reset the connection, and the client sees "connection reset"
+instead of the error.
+A client that sent `Expect: 100-continue` has not sent its body yet, so it is answered at once.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import logging
 import time
 from collections.abc import Callable
 
+import anyio
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +28,9 @@ from .ids import new_request_id
 from .logs import mask
 
 log = logging.getLogger("trellis2.http")
+
+DISCARD_MAX_BYTES = 64 * 1024 * 1024
+DISCARD_MAX_SECONDS = 10.0
 
 
 class RequestContextMiddleware:
@@ -46,6 +57,7 @@ class RequestContextMiddleware:
             limit = self.body_limit_for(scope.get("path", ""))
             body = await self._read_body(scope, receive, limit)
             if body is None:
+                await _discard_rest(scope, receive, limit)
                 await self._reject_too_large(send_with_id, request_id, limit)
             else:
                 await self.app(scope, _replay(body, receive), send_with_id)
@@ -97,6 +109,28 @@ class RequestContextMiddleware:
                         (b"connection", b"close")],
         })
         await send({"type": "http.response.body", "body": payload})
+
+
+async def _discard_rest(scope: Scope, receive: Receive, limit: int) -> None:
+    """Read what is left of a refused body, within bounds (see the module docstring)."""
+    headers = dict(scope.get("headers") or [])
+    if headers.get(b"expect", b"").lower() == b"100-continue":
+        return
+    try:
+        declared = int(headers.get(b"content-length", b""))
+    except ValueError:
+        declared = None
+    if declared is not None and declared > limit + DISCARD_MAX_BYTES:
+        return  # too much to hear out: the client will likely see a reset; said so in docs/service-api.md
+    discarded = 0
+    with anyio.move_on_after(DISCARD_MAX_SECONDS):
+        while discarded <= limit + DISCARD_MAX_BYTES:  # counts from the start of the body
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            discarded += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
