@@ -11,7 +11,7 @@ import hmac
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,7 +38,10 @@ GLB_MEDIA_TYPE = "model/gltf-binary"
 MP4_MEDIA_TYPE = "video/mp4"
 
 
-def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name: str | None = None) -> FastAPI:
+def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name: str | None = None,
+               warm_check: Callable[[], dict] | None = None) -> FastAPI:
+    """`warm_check` (Modal): answers /warmup from the warm signal (trellis2_service.warm) without waiting
+    for, or taking, a GPU container; locally /warmup loads the model in-process."""
     app = FastAPI(title="trellis2-api", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RequestContextMiddleware, body_limit_for=settings.body_limit_for)
     _install_error_handlers(app)
@@ -66,8 +69,11 @@ def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name
 
     @api.post("/warmup")
     async def warmup(request: Request) -> JSONResponse:
+        if warm_check is not None:
+            return _json(request, await run_in_threadpool(warm_check))
         result = _checked(await runner.warmup(time.time()))
-        return _json(request, {**result.fields, "server_timing": result.server_timing})
+        cold = bool(result.fields.get("cold_start"))  # this call loaded the model: it was not warm, and started it
+        return _json(request, {**result.fields, "warm": not cold, "started": cold, "server_timing": result.server_timing})
 
     @api.post("/generate")
     async def generate(body: GenerateBody, request: Request) -> Response:
