@@ -31,19 +31,23 @@ class HdriError(RuntimeError):
 def read_hdri_rgb(path: str) -> np.ndarray:
     """The HDRI at `path` as a float32 [H, W, 3] RGB array.
 
-    OpenCV reads .exr only when OPENCV_IO_ENABLE_OPENEXR=1 was set before cv2 was first imported, and only
-    if the wheel was built with OpenEXR (4.12.0.88-4.14.0.94 are; 5.x is not). Both failures make
-    cv2.imread return None, so this names both.
+    OpenCV reads .exr only when OPENCV_IO_ENABLE_OPENEXR=1 (it reads the variable once per process, at the
+    first EXR decode), and only if the wheel was built with OpenEXR (4.12.0.88-4.14.0.94 are; 5.x is not).
+    Either failure makes cv2.imread return None or raise, so the error names both.
     """
-    os.environ.setdefault(OPENEXR_ENV, "1")  # effective only if cv2 is not imported yet
+    os.environ.setdefault(OPENEXR_ENV, "1")  # the image sets it; this covers a container started otherwise
     import cv2
 
     if not os.path.isfile(path):
         raise HdriError(f"the HDRI environment map {path} does not exist")
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        reason = "imread returned nothing"
+    except cv2.error as error:  # 4.12 raises "OpenEXR codec is disabled" when the flag is off
+        image, reason = None, str(error).strip().splitlines()[-1]
     if image is None:
         raise HdriError(
-            f"OpenCV cannot decode {path}: {OPENEXR_ENV}={os.environ.get(OPENEXR_ENV)!r} at import time, "
+            f"OpenCV cannot decode {path} ({reason}): {OPENEXR_ENV}={os.environ.get(OPENEXR_ENV)!r}, "
             f"OpenEXR in this cv2 build: {openexr_in_build()} (opencv-python-headless {cv2.__version__})"
         )
     if image.ndim != 3 or image.shape[2] < 3:
