@@ -1,8 +1,6 @@
 """verify's runner, report and verdict, offline: fake steps, a fake GPU memory probe, a fake backend."""
 
 import json
-import sys
-import types
 
 import numpy as np
 
@@ -94,16 +92,33 @@ def test_build_commits_are_compared_with_the_pins(tmp_path):
 
 
 def test_gated_model_failure_names_the_license_page(monkeypatch):
-    def refuse(repo_id, token=None):
-        raise type("GatedRepoError", (Exception,), {})("403")
+    def refuse(repo_id):
+        raise RuntimeError("GatedRepoError")
 
-    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(auth_check=refuse))
     monkeypatch.setenv("HF_TOKEN", "hf_test")
-    report = run_steps([Step("access", gpu_checks.check_model_access("briaai/RMBG-2.0"))])
+    report = run_steps([Step("access", gpu_checks.check_model_access("briaai/RMBG-2.0", refuse))])
     detail = report.results[0].detail
     assert not report.passed and "https://huggingface.co/briaai/RMBG-2.0" in detail and "GatedRepoError" in detail
-    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(auth_check=lambda *a, **k: None))
-    assert gpu_checks.check_model_access("briaai/RMBG-2.0")() == "readable with HF_TOKEN"
+    assert gpu_checks.check_model_access("briaai/RMBG-2.0", lambda repo: None)() == "readable with HF_TOKEN"
+
+
+def test_the_access_check_runs_online_even_in_the_offline_gpu_image(monkeypatch, tmp_path):
+    """A stand-in huggingface_hub in a child process: it must see no HF_HUB_OFFLINE, and its error name
+    must come back."""
+    fake = tmp_path / "huggingface_hub.py"
+    fake.write_text("import os\n"
+                    "def auth_check(repo):\n"
+                    "    if os.environ.get('HF_HUB_OFFLINE'): raise RuntimeError('offline')\n"
+                    "    if repo != 'ok/model': raise type('GatedRepoError', (Exception,), {})()\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    gpu_checks.online_auth_check("ok/model")
+    try:
+        gpu_checks.online_auth_check("gated/model")
+    except RuntimeError as error:
+        assert str(error) == "GatedRepoError"
+    else:
+        raise AssertionError("a refused check must raise")
 
 
 class FakeBackend:

@@ -11,8 +11,8 @@ REPOS = {"microsoft/TRELLIS.2-4B": "a" * 40, "briaai/RMBG-2.0": None}
 
 
 def fake_snapshot(hf_home, calls):
-    def snapshot_download(*, repo_id, revision, cache_dir, token):
-        calls.append((repo_id, revision, token))
+    def snapshot_download(*, repo_id, revision, cache_dir, token, allow_patterns):
+        calls.append((repo_id, revision, token) if allow_patterns is None else (repo_id, revision, token, allow_patterns))
         (gpu_runtime.repo_cache_dir(hf_home, repo_id) / "snapshots" / revision).mkdir(parents=True)
         return str(hf_home)
 
@@ -23,8 +23,10 @@ def test_download_pins_main_to_the_commit_and_warns_about_unpinned_models(tmp_pa
     calls, lines = [], []
     manifest = gpu_runtime.download_weights(
         REPOS, tmp_path, snapshot_download=fake_snapshot(tmp_path, calls), token="hf_x",
-        resolve_main=lambda repo: "b" * 40, print_line=lines.append, clock=lambda: 5.0)
-    assert calls == [("microsoft/TRELLIS.2-4B", "a" * 40, "hf_x"), ("briaai/RMBG-2.0", "b" * 40, "hf_x")]
+        resolve_main=lambda repo: "b" * 40, print_line=lines.append, clock=lambda: 5.0,
+        files={"briaai/RMBG-2.0": ("model.safetensors",)})
+    assert calls == [("microsoft/TRELLIS.2-4B", "a" * 40, "hf_x"),
+                     ("briaai/RMBG-2.0", "b" * 40, "hf_x", ["model.safetensors"])]
     assert manifest["models"] == {"microsoft/TRELLIS.2-4B": "a" * 40, "briaai/RMBG-2.0": "b" * 40}
     assert manifest["unpinned"] == ["briaai/RMBG-2.0"]
     main_ref = gpu_runtime.repo_cache_dir(tmp_path, "briaai/RMBG-2.0") / "refs" / "main"
@@ -69,3 +71,11 @@ def test_compile_caches_live_on_the_volume_and_start_from_flexgemms_shipped_cach
     gpu_runtime.prepare_compile_caches(tmp_path / "cache", environ)
     assert environ["TRITON_CACHE_DIR"].startswith(str(tmp_path / "cache"))
     assert (tmp_path / "cache" / "flex_gemm" / "autotune_cache.json").read_text() == shipped.read_text()
+
+
+def test_the_v1_decoder_that_trellis2_4b_borrows_is_downloaded_too():
+    from trellis2_service.config import HF_MODEL_FILES, HF_MODEL_REVISIONS
+
+    assert "microsoft/TRELLIS-image-large" in HF_MODEL_REVISIONS
+    assert HF_MODEL_FILES["microsoft/TRELLIS-image-large"] == (
+        "ckpts/ss_dec_conv3d_16l8_fp16.json", "ckpts/ss_dec_conv3d_16l8_fp16.safetensors")

@@ -66,8 +66,15 @@ GPU_RETRIES = 0  # Modal re-runs timed-out inputs too; crashes are rescheduled a
 # printed commits here (or in TRELLIS2_HF_REVISIONS="repo@commit,...") so every deploy loads the same weights.
 HF_MODEL_REVISIONS: dict[str, str | None] = {
     "microsoft/TRELLIS.2-4B": None,
+    # TRELLIS.2-4B's pipeline.json takes its sparse-structure decoder from TRELLIS v1's repository
+    # ("microsoft/TRELLIS-image-large/ckpts/ss_dec_conv3d_16l8_fp16"): offline loading needs it too.
+    "microsoft/TRELLIS-image-large": None,
     "facebook/dinov3-vitl16-pretrain-lvd1689m": None,  # gated
     "briaai/RMBG-2.0": None,  # gated; CC BY-NC 4.0, non-commercial use only
+}
+# Only these files of a repository are downloaded (others: the whole snapshot).
+HF_MODEL_FILES: dict[str, tuple[str, ...]] = {
+    "microsoft/TRELLIS-image-large": ("ckpts/ss_dec_conv3d_16l8_fp16.json", "ckpts/ss_dec_conv3d_16l8_fp16.safetensors"),
 }
 _COMMIT_PATTERN = re.compile(r"[0-9a-f]{40}")
 

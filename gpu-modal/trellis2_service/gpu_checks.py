@@ -163,20 +163,39 @@ def check_build_commits(expected: dict[str, str], info_file: Path = BUILD_INFO_F
     return check
 
 
-def check_model_access(repo_id: str) -> Callable[[], str]:
+_AUTH_CHECK_SCRIPT = (
+    "import sys, huggingface_hub\n"
+    "try:\n"
+    "    huggingface_hub.auth_check(sys.argv[1])\n"
+    "except Exception as exc:\n"
+    "    print(type(exc).__name__); sys.exit(1)\n"
+)
+
+
+def online_auth_check(repo_id: str) -> None:
+    """huggingface_hub.auth_check in a child process without HF_HUB_OFFLINE: the GPU image sets it (weights
+    come from the Volume only), and huggingface_hub reads it once, at import, refusing every request."""
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
+    done = subprocess.run([sys.executable, "-c", _AUTH_CHECK_SCRIPT, repo_id], env=env, capture_output=True,
+                          text=True, timeout=120)
+    if done.returncode != 0:
+        error_lines = done.stderr.strip().splitlines()
+        raise RuntimeError(done.stdout.strip() or (error_lines[-1] if error_lines else "auth check failed"))
+
+
+def check_model_access(repo_id: str, auth_check: Callable[[str], None] = online_auth_check) -> Callable[[], str]:
     license_page = f"https://huggingface.co/{repo_id}"
 
     def check() -> str:
-        token = os.environ.get("HF_TOKEN")
-        if not token:
+        if not os.environ.get("HF_TOKEN"):
             raise RuntimeError("HF_TOKEN is not set (Modal secret `huggingface`)")
-        import huggingface_hub
-
         try:
-            huggingface_hub.auth_check(repo_id, token=token)
+            auth_check(repo_id)
         except Exception as exc:  # GatedRepoError, RepositoryNotFoundError, HTTP errors
-            raise RuntimeError(f"{type(exc).__name__}: accept the license at {license_page} with the token's "
-                               "account") from None
+            raise RuntimeError(f"{exc}: accept the license at {license_page} with the token's account") from None
         return "readable with HF_TOKEN"
 
     return check

@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +51,14 @@ def download_weights(
     snapshot_download: Callable[..., str],
     resolve_main: Callable[[str], str],
     token: str | None,
+    files: Mapping[str, Sequence[str]] | None = None,
     print_line: Callable[[str], None] = print,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """Download each model at its pinned commit (resolving `main` once where none is pinned), point the
-    cache's `main` at it, and write the manifest GPU containers check. Returns the manifest."""
+    cache's `main` at it, and write the manifest GPU containers check. `files` limits a repository to
+    the files named (allow patterns). Returns the manifest."""
+    files = files or {}
     models: dict[str, str] = {}
     unpinned = []
     for repo_id, pinned in revisions.items():
@@ -63,7 +66,9 @@ def download_weights(
         if not pinned:
             unpinned.append((repo_id, commit))
         print_line(f"downloading {repo_id} at {commit} ...")
-        snapshot_download(repo_id=repo_id, revision=commit, cache_dir=str(Path(hf_home) / "hub"), token=token)
+        patterns = list(files[repo_id]) if repo_id in files else None
+        snapshot_download(repo_id=repo_id, revision=commit, cache_dir=str(Path(hf_home) / "hub"), token=token,
+                          allow_patterns=patterns)
         pin_main_ref(hf_home, repo_id, commit)
         models[repo_id] = commit
     manifest = {"models": models, "downloaded_at": clock(), "unpinned": [repo for repo, _ in unpinned]}

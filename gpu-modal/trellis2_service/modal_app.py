@@ -181,10 +181,7 @@ class Trellis2Worker:
 
     @modal.exit()
     def shut_down(self) -> None:
-        try:
-            self.warm.clear(self.container_id)
-        except Exception as exc:  # the marker then ages out by itself
-            print(f"could not clear the warm marker: {exc}")
+        self._clear_warm_marker()
         compile_cache_volume.commit()  # keep what this container autotuned and compiled
 
     @modal.method()
@@ -207,6 +204,15 @@ class Trellis2Worker:
         self._after_input(None, retire_reason)
         return job_id  # the outcome itself is on the store Volume, committed before this returns
 
+    def _clear_warm_marker(self) -> None:
+        warm = getattr(self, "warm", None)  # absent if @modal.enter failed before writing it
+        if warm is None:
+            return
+        try:
+            warm.clear(self.container_id)
+        except Exception as exc:  # the marker then ages out by itself
+            print(f"could not clear the warm marker: {exc}")
+
     def _mark_active(self) -> None:
         try:
             self.warm.mark_active(self.container_id)
@@ -219,7 +225,7 @@ class Trellis2Worker:
             import modal.experimental
 
             print(f"retiring this container after the current input: {reason}")
-            self.warm.clear(self.container_id)
+            self._clear_warm_marker()
             modal.experimental.stop_fetching_inputs()
         else:
             self._mark_active()
@@ -322,18 +328,19 @@ def purge_expired() -> int:
 @app.function(image=weights_image, secrets=[hf_secret], volumes={HF_CACHE_DIR: hf_cache_volume},
               timeout=WEIGHTS_TIMEOUT_SECONDS, cpu=2.0, memory=4096)
 def download_weights() -> dict:
-    """`modal run -m trellis2_service.modal_app::download_weights`: the three models at their pinned revisions
-    into the HF cache Volume (~16 GB, once; again only when a pin changes)."""
+    """`modal run -m trellis2_service.modal_app::download_weights`: the models at their pinned revisions into
+    the HF cache Volume (~16 GB, once; again only when a pin changes)."""
     import os
 
     from huggingface_hub import HfApi, snapshot_download
 
     from trellis2_service import gpu_runtime
-    from trellis2_service.config import hf_revisions_from_env
+    from trellis2_service.config import HF_MODEL_FILES, hf_revisions_from_env
 
     token = os.environ["HF_TOKEN"]
     manifest = gpu_runtime.download_weights(
         hf_revisions_from_env(), Path(HF_CACHE_DIR), snapshot_download=snapshot_download, token=token,
+        files=HF_MODEL_FILES,
         resolve_main=lambda repo: HfApi(token=token).model_info(repo, revision="main").sha)
     hf_cache_volume.commit()
     print(f"weights on the Volume: {manifest['models']}")
