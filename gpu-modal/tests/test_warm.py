@@ -45,6 +45,26 @@ def test_many_warmups_start_one_container_and_none_when_warm():
     assert signal.warm_or_start(lambda: starts.append(clock.now)).started and len(starts) == 2
 
 
+def test_an_unreadable_signal_starts_nothing():
+    class Broken(dict):
+        def items(self):
+            raise ConnectionError("Dict unreachable")
+
+    starts = []
+    answer = WarmSignal(Broken(), scaledown_window_seconds=300).warm_or_start(lambda: starts.append(1))
+    assert (answer.warm, answer.started, starts) == (False, False, [])
+
+
+def test_a_failed_start_lets_the_next_request_try_again():
+    signal, starts = WarmSignal({}, scaledown_window_seconds=300), []
+
+    def refuse():
+        raise RuntimeError("spawn failed")
+
+    assert signal.warm_or_start(refuse).started is False
+    assert signal.warm_or_start(lambda: starts.append(1)).started is True and starts == [1]
+
+
 def test_the_warmup_route_answers_from_the_signal_without_running_the_backend(settings, backend, tmp_path):
     clock, store, starts = Clock(), {}, []
     signal = WarmSignal(store, scaledown_window_seconds=300, clock=clock)

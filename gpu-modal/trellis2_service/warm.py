@@ -12,10 +12,13 @@ asking at once therefore start at most one container, and none is taken from rea
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger("trellis2.warm")
 
 CONTAINER_PREFIX = "container:"
 WARMING_KEY = "warming_started_at"
@@ -58,7 +61,16 @@ class WarmSignal:
         return None
 
     def warm_or_start(self, start: Callable[[], Any]) -> WarmAnswer:
-        """Nothing if a container is warm; else `start()` one warm-up unless one is already under way."""
+        """Nothing if a container is warm; else `start()` one warm-up unless one is already under way.
+        If the signal cannot be read, nothing is started: a warm-up per asset is what this prevents, and
+        the asset's real work starts a container anyway."""
+        try:
+            return self._warm_or_start(start)
+        except Exception as exc:
+            log.warning("warm signal unavailable (%s); not starting a warm-up", type(exc).__name__)
+            return WarmAnswer(warm=False, started=False)
+
+    def _warm_or_start(self, start: Callable[[], Any]) -> WarmAnswer:
         container = self.warm_container()
         if container is not None:
             return WarmAnswer(warm=True, started=False, container_id=container)
@@ -67,7 +79,11 @@ class WarmSignal:
         if started_at is not None and now - float(started_at) < self.warming_seconds:
             return WarmAnswer(warm=False, started=False)
         self.store[WARMING_KEY] = now  # before start(): a concurrent request sees it and does not start another
-        start()
+        try:
+            start()
+        except Exception:
+            self.store.pop(WARMING_KEY, None)  # nothing is starting: let the next request try again
+            raise
         return WarmAnswer(warm=False, started=True)
 
 
