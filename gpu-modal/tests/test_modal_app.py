@@ -178,3 +178,21 @@ def test_route_root_to_serves_the_seed_style_host(client, image_b64):
         response = seed_host.post("/", json={"image": image_b64}, headers=AUTH)
         assert response.status_code == 200 and response.json()["state"]
         assert seed_host.get("/health").json()["status"] == "ok"  # other paths are untouched
+
+
+def test_the_modal_warmup_answers_from_the_dict_and_spawns_once(modal_app, monkeypatch):
+    spawned = []
+
+    class FakeWorker:
+        class warmup:  # noqa: N801  (stands for the Modal method handle)
+            @staticmethod
+            def spawn(submitted_at):
+                spawned.append(submitted_at)
+
+    monkeypatch.setattr(modal_app, "warm_dict", {})
+    monkeypatch.setattr(modal_app, "Trellis2Worker", FakeWorker)
+    first, second = modal_app._warm_check(), modal_app._warm_check()
+    assert (first["warm"], first["started"], second["started"], len(spawned)) == (False, True, False, 1)
+    assert first["device"] == "A100-80GB" and first["backend"] == "trellis2" and first["cold_start"] is False
+    modal_app._warm_signal().mark_active("ta-1")
+    assert modal_app._warm_check()["warm"] is True and len(spawned) == 1

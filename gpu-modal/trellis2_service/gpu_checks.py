@@ -158,7 +158,7 @@ def check_build_commits(expected: dict[str, str], info_file: Path = BUILD_INFO_F
                  if built.get(name) != commit]
         if wrong:
             raise RuntimeError("; ".join(wrong))
-        return " ".join(f"{name}={commit[:12]}" for name, commit in built.items())
+        return " ".join(f"{name}={commit}" for name, commit in built.items())
 
     return check
 
