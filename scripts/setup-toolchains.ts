@@ -13,7 +13,6 @@ import {
   gpuModalDir,
   pythonVenvDir,
   sdkDownloadDir,
-  venvPython,
 } from '@trellis/devstack';
 
 const quiet = process.argv.includes('--quiet');
@@ -42,27 +41,48 @@ function findPython(): { executable: string; version: string } {
   throw new Error('No Python >= 3.10 found on PATH (3.11 recommended). Install it, then run `npm run setup` again.');
 }
 
-function setUpPython(): void {
-  const requirements = path.join(gpuModalDir, 'requirements.txt');
-  const stampFile = path.join(pythonVenvDir, '.trellis-setup-stamp');
-  const python = findPython();
-  const wanted = `${createHash('sha256').update(fs.readFileSync(requirements)).digest('hex')} python-${python.version}`;
-  if (fs.existsSync(venvPython) && fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === wanted) {
-    if (!quiet) say(`Python environment up to date (gpu-modal/.venv, Python ${python.version})`);
+interface VenvSpec {
+  dir: string;
+  requirements: string;
+  label: string; // as printed: "gpu-modal/.venv"
+}
+
+// A venv is brought in line only when its requirements file or the interpreter changed (stamp file).
+function setUpVenv(spec: VenvSpec, python: { executable: string; version: string }): void {
+  const venvPy = path.join(spec.dir, 'bin', 'python');
+  const stampFile = path.join(spec.dir, '.trellis-setup-stamp');
+  const wanted = `${createHash('sha256').update(fs.readFileSync(spec.requirements)).digest('hex')} python-${python.version}`;
+  if (fs.existsSync(venvPy) && fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === wanted) {
+    if (!quiet) say(`Python environment up to date (${spec.label}, Python ${python.version})`);
     return;
   }
   // Recreate the environment only when the interpreter changed; otherwise pip brings it in line quickly.
-  const venvVersion = fs.existsSync(venvPython) ? pythonVersionOf(venvPython)?.join('.') : undefined;
+  const venvVersion = fs.existsSync(venvPy) ? pythonVersionOf(venvPy)?.join('.') : undefined;
   if (venvVersion !== python.version) {
-    say(`creating gpu-modal/.venv with ${python.executable} (${python.version}) ...`);
-    fs.rmSync(pythonVenvDir, { recursive: true, force: true });
-    execFileSync(python.executable, ['-m', 'venv', pythonVenvDir], { stdio: 'inherit' });
+    say(`creating ${spec.label} with ${python.executable} (${python.version}) ...`);
+    fs.rmSync(spec.dir, { recursive: true, force: true });
+    execFileSync(python.executable, ['-m', 'venv', spec.dir], { stdio: 'inherit' });
   }
-  say('installing gpu-modal/requirements.txt into gpu-modal/.venv ...');
-  execFileSync(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements], {
+  say(`installing ${path.relative(path.dirname(gpuModalDir), spec.requirements)} into ${spec.label} ...`);
+  execFileSync(venvPy, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', spec.requirements], {
     stdio: 'inherit',
   });
   fs.writeFileSync(stampFile, wanted);
+}
+
+function setUpPython(): void {
+  const python = findPython();
+  setUpVenv({ dir: pythonVenvDir, requirements: path.join(gpuModalDir, 'requirements.txt'), label: 'gpu-modal/.venv' }, python);
+  // The CPU proofs of the GPU image (gpu-modal/tests_gpu_parity): the GPU image's exact versions of
+  // opencv, trimesh, imageio(-ffmpeg), numpy, Pillow and PyAV, kept apart from the service's own venv.
+  setUpVenv(
+    {
+      dir: path.join(gpuModalDir, '.venv-gpu-parity'),
+      requirements: path.join(gpuModalDir, 'requirements-gpu-parity.txt'),
+      label: 'gpu-modal/.venv-gpu-parity',
+    },
+    python,
+  );
 }
 
 async function setUpTemporalCli(): Promise<void> {

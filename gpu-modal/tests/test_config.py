@@ -76,3 +76,20 @@ def test_deploy_time_readers():
     assert max_containers_from_env({}) == 4 and max_containers_from_env({"TRELLIS2_MAX_CONTAINERS": "7"}) == 7
     with pytest.raises(ConfigError):
         max_containers_from_env({"TRELLIS2_MAX_CONTAINERS": "-1"})
+
+
+def test_gpu_worker_settings_from_env():
+    from trellis2_service.config import (gpu_cpu_cores_from_env, gpu_memory_mib_from_env, low_vram_from_env,
+                                         preview_resolution_from_env)
+
+    assert low_vram_from_env({}) is False and low_vram_from_env({"TRELLIS2_LOW_VRAM": "1"}) is True
+    assert preview_resolution_from_env({}) == 512 and preview_resolution_from_env({"TRELLIS2_PREVIEW_RESOLUTION": "1024"}) == 1024
+    assert gpu_cpu_cores_from_env({}) == 4.0 and gpu_memory_mib_from_env({}) == 24 * 1024
+    for call, env, name in (
+        (low_vram_from_env, {"TRELLIS2_LOW_VRAM": "maybe"}, "TRELLIS2_LOW_VRAM"),
+        (preview_resolution_from_env, {"TRELLIS2_PREVIEW_RESOLUTION": "500"}, "TRELLIS2_PREVIEW_RESOLUTION"),
+        (gpu_cpu_cores_from_env, {"TRELLIS2_GPU_CPU": "0"}, "TRELLIS2_GPU_CPU"),
+        (gpu_memory_mib_from_env, {"TRELLIS2_GPU_MEMORY_MIB": "100"}, "TRELLIS2_GPU_MEMORY_MIB"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            call(env)

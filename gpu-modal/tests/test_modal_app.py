@@ -41,6 +41,8 @@ def modal_app(tmp_path_factory):
 
         return wrapper
 
+    for method in ("pip_install", "pip_install_from_requirements", "uv_pip_install", "run_commands"):
+        patcher.setattr(modal.Image, method, _recording_image_method(method, getattr(modal.Image, method)))
     patcher.setattr(modal.App, "cls", recording_cls)
     patcher.setattr(modal.App, "function", recording_function)
     sys.modules.pop("trellis2_service.modal_app", None)
@@ -51,6 +53,17 @@ def modal_app(tmp_path_factory):
         sys.modules.pop("trellis2_service.modal_app", None)
 
 
+IMAGE_STEPS: list[tuple[str, tuple, dict]] = []
+
+
+def _recording_image_method(name, original):
+    def record(self, *args, **kwargs):
+        IMAGE_STEPS.append((name, args, kwargs))
+        return original(self, *args, **kwargs)
+
+    return record
+
+
 def _service_function(module):
     return module.Trellis2Worker._get_class_service_function()
 
@@ -58,20 +71,58 @@ def _service_function(module):
 def test_app_name_and_members(modal_app):
     assert modal_app.app.name == "trellis2"
     assert set(RECORDED) >= {"Trellis2Worker", "api", "generate_endpoint", "extract_glb_endpoint",
-                             "warmup_endpoint", "health", "purge_expired", "verify"}
+                             "warmup_endpoint", "health", "purge_expired", "verify", "download_weights"}
 
 
 def test_gpu_class_configuration(modal_app):
     options = RECORDED["Trellis2Worker"]
     assert options["gpu"] == "A100-80GB"
     assert options["timeout"] == 600 and options["scaledown_window"] == 300 and options["max_containers"] == 4
-    assert isinstance(options["retries"], modal.Retries)
-    assert set(options["volumes"]) == {"/cache/huggingface", "/store"}
+    assert options["retries"] == 0  # a timed-out input must not hold an A100 again; jobs count attempts
+    assert set(options["volumes"]) == {"/cache/huggingface", "/cache/compile", "/store"}
     info = _service_function(modal_app).info()
-    assert info.gpus == [("A100-80GB", 1)] and info.timeout == 600 and info.max_retries == 2
+    assert info.gpus == [("A100-80GB", 1)] and info.timeout == 600 and info.max_retries == 0
+    assert info.cpu == 4.0 and info.memory_mib == 24 * 1024  # reserved for UV unwrap, inpainting, encoding
     assert set(info.method_names) == {"generate", "extract", "warmup", "run_job"}
-    assert any("'huggingface'" in secret for secret in info.secrets)
+    assert not any("'huggingface'" in secret for secret in info.secrets)  # offline: weights from the Volume
     assert any("'trellis2-state-signing'" in secret for secret in info.secrets)
+
+
+def test_gpu_image_environment(modal_app):
+    # The env of the GPU image is declared as a dict in modal_app; read it back from the module's constants.
+    assert modal_app.LOW_VRAM is False and modal_app.PREVIEW_RESOLUTION == 512
+    source = open(modal_app.__file__).read()
+    for variable in ("HF_HUB_OFFLINE", "OPENCV_IO_ENABLE_OPENEXR", "TRELLIS2_LOW_VRAM", "TRELLIS2_PREVIEW_RESOLUTION"):
+        assert f'"{variable}"' in source, variable
+    from trellis2_service.gpu_runtime import compile_cache_env
+
+    assert set(compile_cache_env(modal_app.Path("/cache/compile"))) == {
+        "FLEX_GEMM_AUTOTUNE_CACHE_PATH", "TRITON_CACHE_DIR", "TORCH_EXTENSIONS_DIR"}
+
+
+def test_weights_are_downloaded_by_a_cpu_function(modal_app):
+    info = modal_app.download_weights.info()
+    assert info.gpus == [] and list(info.volumes) == ["/cache/huggingface"]
+    assert any("'huggingface'" in secret for secret in info.secrets)
+
+
+def test_gpu_containers_never_purge(modal_app, tmp_path):
+    from trellis2_service.config import Settings
+
+    settings = Settings(auth_mode="none", store_dir=tmp_path / "store", state_ttl_seconds=60)
+    clock = [1000.0]
+    gpu_store = modal_app._volume_store(settings, purge_on_write=False)
+    gpu_store._clock = lambda: clock[0]
+    gpu_store._commit_hook = gpu_store._reload_hook = None  # offline: no Volume behind it
+    old_id, _ = gpu_store.put_state(b"old", None)
+    clock[0] += 10_000  # far past the TTL and the purge interval
+    gpu_store.put_state(b"new", None)
+    assert (tmp_path / "store" / "states" / old_id).is_dir()  # a GPU container left it for the CPU purge
+    api_store = modal_app._volume_store(settings)
+    api_store._clock = lambda: clock[0]
+    api_store._commit_hook = api_store._reload_hook = None
+    api_store.put_state(b"newer", None)
+    assert not (tmp_path / "store" / "states" / old_id).exists()
 
 
 def test_api_is_cpu_only_behind_proxy_auth(modal_app):
@@ -99,7 +150,8 @@ def test_cleanup_runs_hourly_on_the_store_volume(modal_app):
 
 def test_verify_runs_on_the_gpu_image(modal_app):
     info = modal_app.verify.info()
-    assert info.gpus == [("A100-80GB", 1)] and list(info.volumes) == ["/cache/huggingface"]
+    assert info.gpus == [("A100-80GB", 1)] and set(info.volumes) == {"/cache/huggingface", "/cache/compile"}
+    assert any("'huggingface'" in secret for secret in info.secrets)  # the gated-model access check
 
 
 def test_seed_style_labels(modal_app):
@@ -126,3 +178,21 @@ def test_route_root_to_serves_the_seed_style_host(client, image_b64):
         response = seed_host.post("/", json={"image": image_b64}, headers=AUTH)
         assert response.status_code == 200 and response.json()["state"]
         assert seed_host.get("/health").json()["status"] == "ok"  # other paths are untouched
+
+
+def test_the_modal_warmup_answers_from_the_dict_and_spawns_once(modal_app, monkeypatch):
+    spawned = []
+
+    class FakeWorker:
+        class warmup:  # noqa: N801  (stands for the Modal method handle)
+            @staticmethod
+            def spawn(submitted_at):
+                spawned.append(submitted_at)
+
+    monkeypatch.setattr(modal_app, "warm_dict", {})
+    monkeypatch.setattr(modal_app, "Trellis2Worker", FakeWorker)
+    first, second = modal_app._warm_check(), modal_app._warm_check()
+    assert (first["warm"], first["started"], second["started"], len(spawned)) == (False, True, False, 1)
+    assert first["device"] == "A100-80GB" and first["backend"] == "trellis2" and first["cold_start"] is False
+    modal_app._warm_signal().mark_active("ta-1")
+    assert modal_app._warm_check()["warm"] is True and len(spawned) == 1

@@ -58,6 +58,15 @@ def test_writes_purge_now_and_then(tmp_path, clock):
     assert not (tmp_path / "states" / first).exists()
 
 
+def test_a_store_without_purge_on_write_leaves_expiry_to_purge_expired(tmp_path, clock):
+    store = Store(tmp_path, ttl_seconds=60, clock=clock, purge_on_write=False)  # as on GPU containers
+    first, _ = store.put_state(b"1", None)
+    clock.now += 3600
+    store.put_state(b"2", None)
+    assert (tmp_path / "states" / first).exists()
+    assert store.purge_expired() == 1
+
+
 def test_volume_hooks_are_called(tmp_path, clock):
     calls = []
     store = Store(tmp_path, ttl_seconds=3600, clock=clock, commit=lambda: calls.append("commit"),

@@ -42,8 +42,11 @@ MP4_MEDIA_TYPE = "video/mp4"
 
 
 def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name: str | None = None,
-               on_job_created: Callable[[str], None] | None = None) -> FastAPI:
-    """`on_job_created(kind)` is told of each job record made (the local service counts them)."""
+               on_job_created: Callable[[str], None] | None = None,
+               warm_check: Callable[[], dict] | None = None) -> FastAPI:
+    """`on_job_created(kind)` is told of each job record made (the local service counts them).
+    `warm_check` (Modal): answers /warmup from the warm signal (trellis2_service.warm) without waiting
+    for, or taking, a GPU container; locally /warmup loads the model in-process."""
     app = FastAPI(title="trellis2-api", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RequestContextMiddleware, body_limit_for=settings.body_limit_for)
     _install_error_handlers(app)
@@ -71,8 +74,11 @@ def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name
 
     @api.post("/warmup")
     async def warmup(request: Request) -> JSONResponse:
+        if warm_check is not None:
+            return _json(request, await run_in_threadpool(warm_check))
         result = _checked(await runner.warmup(time.time()))
-        return _json(request, {**result.fields, "server_timing": result.server_timing})
+        cold = bool(result.fields.get("cold_start"))  # this call loaded the model: it was not warm, and started it
+        return _json(request, {**result.fields, "warm": not cold, "started": cold, "server_timing": result.server_timing})
 
     @api.post("/generate")
     async def generate(body: GenerateBody, request: Request) -> Response:

@@ -57,6 +57,29 @@ DEFAULT_STATE_TTL_SECONDS = 24 * 3600
 # A job started this many times (each start killed its container) is failed as poison_input, not rerun.
 DEFAULT_MAX_JOB_ATTEMPTS = 2
 
+# --- The GPU worker (read at deploy time / container start; see docs/gpu-cost-model.md) --------------------
+DEFAULT_PREVIEW_RESOLUTION = 512  # the seed's preview size; upstream's render_video default is 1024
+PREVIEW_RESOLUTIONS = (256, 384, 512, 768, 1024)
+DEFAULT_GPU_CPU_CORES = 4.0  # reserved for the CPU stages: xatlas UV unwrap, inpainting, PNG/WebP, MP4
+DEFAULT_GPU_MEMORY_MIB = 24 * 1024  # host RAM: model load passes through it, plus states and textures
+GPU_RETRIES = 0  # Modal re-runs timed-out inputs too; crashes are rescheduled anyway; jobs count attempts
+# Hugging Face revisions (40-hex commits) the weights are downloaded and loaded at. None: download_weights
+# resolves `main` once, prints the commit it got with a warning, and records it on the Volume; pin the
+# printed commits here (or in TRELLIS2_HF_REVISIONS="repo@commit,...") so every deploy loads the same weights.
+HF_MODEL_REVISIONS: dict[str, str | None] = {
+    "microsoft/TRELLIS.2-4B": None,
+    # TRELLIS.2-4B's pipeline.json takes its sparse-structure decoder from TRELLIS v1's repository
+    # ("microsoft/TRELLIS-image-large/ckpts/ss_dec_conv3d_16l8_fp16"): offline loading needs it too.
+    "microsoft/TRELLIS-image-large": None,
+    "facebook/dinov3-vitl16-pretrain-lvd1689m": None,  # gated
+    "briaai/RMBG-2.0": None,  # gated; CC BY-NC 4.0, non-commercial use only
+}
+# Only these files of a repository are downloaded (others: the whole snapshot).
+HF_MODEL_FILES: dict[str, tuple[str, ...]] = {
+    "microsoft/TRELLIS-image-large": ("ckpts/ss_dec_conv3d_16l8_fp16.json", "ckpts/ss_dec_conv3d_16l8_fp16.safetensors"),
+}
+_COMMIT_PATTERN = re.compile(r"[0-9a-f]{40}")
+
 # --- Local defaults --------------------------------------------------------------------------------------
 DEFAULT_PORT = 8787
 DEFAULT_HOST = "127.0.0.1"
@@ -190,3 +213,64 @@ def max_containers_from_env(env: Mapping[str, str] | None = None) -> int:
     if value < 1:
         raise ConfigError(f"TRELLIS2_MAX_CONTAINERS must be at least 1, got {value}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _text(env, name)
+    if value is None:
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1/0 (or true/false), got {value!r}")
+
+
+def low_vram_from_env(env: Mapping[str, str] | None = None) -> bool:
+    """TRELLIS2_LOW_VRAM: keep TRELLIS.2's low-VRAM mode (models shuttle CPU<->GPU per call). Off by default:
+    an 80 GB card holds every model, and the shuttling costs GPU seconds on every call."""
+    return _flag(os.environ if env is None else env, "TRELLIS2_LOW_VRAM", False)
+
+
+def preview_resolution_from_env(env: Mapping[str, str] | None = None) -> int:
+    value = _integer(os.environ if env is None else env, "TRELLIS2_PREVIEW_RESOLUTION", DEFAULT_PREVIEW_RESOLUTION)
+    if value not in PREVIEW_RESOLUTIONS:
+        raise ConfigError(f"TRELLIS2_PREVIEW_RESOLUTION must be one of {PREVIEW_RESOLUTIONS}, got {value}")
+    return value
+
+
+def gpu_cpu_cores_from_env(env: Mapping[str, str] | None = None) -> float:
+    value = _text(os.environ if env is None else env, "TRELLIS2_GPU_CPU") or str(DEFAULT_GPU_CPU_CORES)
+    try:
+        cores = float(value)
+    except ValueError:
+        raise ConfigError(f"TRELLIS2_GPU_CPU must be a number of cores, got {value!r}") from None
+    if not 0.25 <= cores <= 64:
+        raise ConfigError(f"TRELLIS2_GPU_CPU must lie in 0.25..64, got {cores}")
+    return cores
+
+
+def gpu_memory_mib_from_env(env: Mapping[str, str] | None = None) -> int:
+    value = _integer(os.environ if env is None else env, "TRELLIS2_GPU_MEMORY_MIB", DEFAULT_GPU_MEMORY_MIB)
+    if not 4096 <= value <= 512 * 1024:
+        raise ConfigError(f"TRELLIS2_GPU_MEMORY_MIB must lie in 4096..524288, got {value}")
+    return value
+
+
+def hf_revisions_from_env(env: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """HF_MODEL_REVISIONS, with TRELLIS2_HF_REVISIONS="repo@commit,repo@commit" overriding single entries."""
+    revisions = dict(HF_MODEL_REVISIONS)
+    raw = _text(os.environ if env is None else env, "TRELLIS2_HF_REVISIONS")
+    for item in (raw or "").split(","):
+        if not item.strip():
+            continue
+        repo, _, commit = item.strip().partition("@")
+        if repo not in revisions:
+            raise ConfigError(f"TRELLIS2_HF_REVISIONS: unknown model {repo!r}; known: {', '.join(revisions)}")
+        if not _COMMIT_PATTERN.fullmatch(commit):
+            raise ConfigError(f"TRELLIS2_HF_REVISIONS: {repo} needs a full 40-hex commit, got {commit!r}")
+        revisions[repo] = commit
+    for repo, commit in revisions.items():
+        if commit is not None and not _COMMIT_PATTERN.fullmatch(commit):
+            raise ConfigError(f"HF_MODEL_REVISIONS[{repo!r}] must be a full 40-hex commit or None, got {commit!r}")
+    return revisions

@@ -1,17 +1,21 @@
 """TRELLIS.2 on Modal: a CPU-only public API in front of an A100 worker class.
 
-    modal run -m trellis2_service.modal_app::verify   # build the GPU image, check every dependency + HF access
-    modal deploy -m trellis2_service.modal_app        # deploy (run from gpu-modal/)
+    modal run -m trellis2_service.modal_app::download_weights  # once: weights into the HF cache Volume (CPU)
+    modal run -m trellis2_service.modal_app::verify            # build the image, run the pipeline end to end
+    modal deploy -m trellis2_service.modal_app                 # deploy (run from gpu-modal/)
 
 Layout:
-- `Trellis2Worker` (GPU): loads the model once per container in @modal.enter and runs the plain work
-  functions of trellis2_service.work; retires itself when the backend asks (modal.experimental).
+- `Trellis2Worker` (GPU): loads the model once per container in @modal.enter (weights from the Volume,
+  offline) and runs the plain work functions of trellis2_service.work; retires itself when the backend
+  asks (modal.experimental); keeps a warm marker in a modal.Dict for /warmup (trellis2_service.warm).
 - `api` (CPU, proxy auth): the FastAPI app of trellis2_service.app, path-routed (`<base>/generate`, ...).
   Synchronous routes call the worker with `.remote`; jobs `spawn` it and are tracked by FunctionCall id.
 - `generate_endpoint`, `extract_glb_endpoint`, `warmup_endpoint` (CPU, proxy auth): the same app on
   seed-style hosts (`...-generate.modal.run`), for clients written for the seed's subdomain routing.
 - `health` (CPU, no auth): so probes never wake, or wait for, a GPU.
-- `purge_expired` (CPU, hourly): Volumes never expire files; this deletes expired states and jobs.
+- `purge_expired` (CPU, hourly): Volumes never expire files; this deletes expired states and jobs
+  (GPU containers never purge: that is CPU work at GPU rates).
+- `download_weights` (CPU), `verify` (GPU): see the commands above; docs/gpu-cost-model.md for the costs.
 
 Importing this module needs the `modal` package but no token or network (tests do so offline).
 """
@@ -20,22 +24,36 @@ from __future__ import annotations
 
 import modal
 
+from pathlib import Path
+
+from trellis2_service import gpu_image as pins
 from trellis2_service.config import (
     DEFAULT_STATE_TTL_SECONDS,
+    GPU_RETRIES,
     GPU_TIMEOUT_SECONDS,
     SCALEDOWN_WINDOW_SECONDS,
+    gpu_cpu_cores_from_env,
     gpu_from_env,
+    gpu_memory_mib_from_env,
+    low_vram_from_env,
     max_containers_from_env,
+    preview_resolution_from_env,
 )
+from trellis2_service.gpu_runtime import compile_cache_env
 
-# --- Configuration ---------------------------------------------------------------------------------------
+# --- Configuration (read at deploy time) -----------------------------------------------------------------
 APP_NAME = "trellis2"
 GPU = gpu_from_env()  # env TRELLIS2_GPU at deploy time, default "A100-80GB"
 MAX_CONTAINERS = max_containers_from_env()  # env TRELLIS2_MAX_CONTAINERS at deploy time, default 4
-GPU_RETRIES = modal.Retries(max_retries=2, backoff_coefficient=2.0, initial_delay=5.0)
+GPU_CPU_CORES = gpu_cpu_cores_from_env()  # env TRELLIS2_GPU_CPU, default 4 cores for the CPU stages
+GPU_MEMORY_MIB = gpu_memory_mib_from_env()  # env TRELLIS2_GPU_MEMORY_MIB, default 24 GiB
+LOW_VRAM = low_vram_from_env()  # env TRELLIS2_LOW_VRAM, default off (80 GB cards keep every model resident)
+PREVIEW_RESOLUTION = preview_resolution_from_env()  # env TRELLIS2_PREVIEW_RESOLUTION, default 512
 API_TIMEOUT_SECONDS = GPU_TIMEOUT_SECONDS + 60  # a synchronous route waits for a whole GPU call
 API_MAX_CONCURRENT_INPUTS = 32  # status polls must not queue behind a waiting /generate
 PURGE_SCHEDULE = modal.Period(hours=1)
+VERIFY_TIMEOUT_SECONDS = 1800  # a cold verify builds FlexGEMM's autotune cache and loads the model
+WEIGHTS_TIMEOUT_SECONDS = 3600
 
 API_LABEL = "trellis2-api"  # https://<workspace>--trellis2-api.modal.run/<route>
 SEED_STYLE_LABELS = {"/generate": "trellis2-generate", "/extract_glb": "trellis2-extract-glb",
@@ -43,85 +61,42 @@ SEED_STYLE_LABELS = {"/generate": "trellis2-generate", "/extract_glb": "trellis2
 HEALTH_LABEL = "trellis2-health"
 
 HF_CACHE_DIR = "/cache/huggingface"
+COMPILE_CACHE_DIR = "/cache/compile"
 STORE_DIR = "/store"
-TRELLIS2_REPO_DIR = "/opt/TRELLIS.2"
+TRELLIS2_REPO_DIR = pins.TRELLIS2_REPO_DIR
 
 hf_cache_volume = modal.Volume.from_name("trellis2-hf-cache", create_if_missing=True)
+compile_cache_volume = modal.Volume.from_name("trellis2-compile-cache", create_if_missing=True)
 store_volume = modal.Volume.from_name("trellis2-store", create_if_missing=True)
+warm_dict = modal.Dict.from_name("trellis2-warm", create_if_missing=True)  # see trellis2_service/warm.py
 hf_secret = modal.Secret.from_name("huggingface", required_keys=["HF_TOKEN"])
 state_secret = modal.Secret.from_name("trellis2-state-signing", required_keys=["TRELLIS2_STATE_SECRET"])
 
-# --- The GPU image ---------------------------------------------------------------------------------------
-CUDA_BASE_IMAGE = "nvidia/cuda:12.4.0-devel-ubuntu22.04"
-GPU_PYTHON = "3.10"
-TORCH_INDEX_URL = "https://download.pytorch.org/whl/cu124"
-TORCH_VERSION, TORCHVISION_VERSION = "2.6.0", "0.21.0"
-FLASH_ATTN_VERSION = "2.7.3"
-CUDA_ARCH_LIST = "8.0;8.6;8.9;9.0"  # A100, A10G/L4-class, L40S, H100: extensions build for all of them
-BUILD_GPU = "A10G"  # a GPU on the builder so CUDA extensions see a device while compiling
-
-UTILS3D_COMMIT = "9a4eb15e4021b67b12c460c7057d642626897ec8"
-NVDIFFRAST_REF = "v0.4.0"
-TRELLIS2_COMMIT = "1762f49"  # MUST BE SET TO THE FULL 40-HEX HASH AND VERIFIED BEFORE DEPLOY (known prefix)
-# These three are branch names, not commits: pin each to the commit `verify` prints under "built from:".
-NVDIFFREC_REF = "renderutils"  # MUST BE PINNED BEFORE DEPLOY
-CUMESH_REF = "main"  # MUST BE PINNED BEFORE DEPLOY
-FLEXGEMM_REF = "main"  # MUST BE PINNED BEFORE DEPLOY
-
-# TRELLIS.2's own Python dependencies (its setup.sh "basic" set), and the service's.
-PIPELINE_PACKAGES = [
-    "imageio", "imageio-ffmpeg", "tqdm", "easydict", "opencv-python-headless", "trimesh", "plyfile",
-    "zstandard", "kornia", "timm", "lpips", "transformers>=4.56,<5", "huggingface_hub>=0.25",
-]
-# pip picks the newest releases that support Python 3.10 (numpy 2.3+, pillow 13 and av 18 need 3.11).
-SERVICE_PACKAGES = ["lz4==4.4.5", "numpy>=1.26,<2.3", "pillow>=10", "av>=14"]
-
-
-def _clone(url: str, ref: str, path: str, *, recursive: bool = False) -> str:
-    submodules = " && git submodule update --init --recursive" if recursive else ""
-    return f"git clone {url} {path} && cd {path} && git checkout {ref}{submodules}"
-
-
+# --- The GPU image: every version pinned (trellis2_service/gpu_image.py, gpu-image.lock.txt) --------------
 gpu_image = (
-    modal.Image.from_registry(CUDA_BASE_IMAGE, add_python=GPU_PYTHON)
+    modal.Image.from_registry(pins.CUDA_BASE_IMAGE, add_python=pins.GPU_PYTHON)
     .apt_install("git", "clang", "build-essential", "ninja-build", "libgl1", "libglib2.0-0", "libjpeg-dev",
                  "libwebp-dev")
-    .pip_install(f"torch=={TORCH_VERSION}", f"torchvision=={TORCHVISION_VERSION}", index_url=TORCH_INDEX_URL)
-    .pip_install("packaging", "ninja", "wheel", "setuptools", "psutil")
-    .pip_install(f"flash-attn=={FLASH_ATTN_VERSION}", extra_options="--no-build-isolation")
-    .pip_install(*PIPELINE_PACKAGES, *SERVICE_PACKAGES)
-    .pip_install(f"git+https://github.com/EasternJournalist/utils3d.git@{UTILS3D_COMMIT}")
-    .env({"TORCH_CUDA_ARCH_LIST": CUDA_ARCH_LIST})
-    .run_commands(
-        # Some submodules (CuMesh's cubvh) are declared with SSH URLs; the builder has no SSH key.
-        'git config --global url."https://github.com/".insteadOf "git@github.com:"',
-        _clone("https://github.com/NVlabs/nvdiffrast.git", NVDIFFRAST_REF, "/opt/ext/nvdiffrast"),
-        "pip install --no-build-isolation /opt/ext/nvdiffrast",
-        _clone("https://github.com/JeffreyXiang/nvdiffrec.git", NVDIFFREC_REF, "/opt/ext/nvdiffrec"),
-        "pip install --no-build-isolation /opt/ext/nvdiffrec",
-        _clone("https://github.com/JeffreyXiang/CuMesh.git", CUMESH_REF, "/opt/ext/CuMesh", recursive=True),
-        "pip install --no-build-isolation /opt/ext/CuMesh",
-        _clone("https://github.com/JeffreyXiang/FlexGEMM.git", FLEXGEMM_REF, "/opt/ext/FlexGEMM", recursive=True),
-        "pip install --no-build-isolation /opt/ext/FlexGEMM",
-        _clone("https://github.com/microsoft/TRELLIS.2.git", TRELLIS2_COMMIT, TRELLIS2_REPO_DIR, recursive=True),
-        # o-voxel names CuMesh and FlexGEMM as git dependencies: they are built above, so no deps here.
-        f"pip install --no-build-isolation --no-deps {TRELLIS2_REPO_DIR}/o-voxel",
-        # Record what was built, so `verify` can print the commits to pin.
-        "for d in /opt/ext/* " + TRELLIS2_REPO_DIR + "; do echo \"$(basename $d)=$(git -C $d rev-parse HEAD)\"; "
-        "done > /opt/trellis2-build-commits.txt",
-        gpu=BUILD_GPU,
-    )
+    # All Python packages, torch 2.6.0 (cu124) included, exactly as locked; --no-deps: nothing else enters.
+    .pip_install_from_requirements(str(pins.GPU_LOCK_FILE), extra_options="--no-deps")
+    .env({"TORCH_CUDA_ARCH_LIST": pins.CUDA_ARCH_LIST})
+    .run_commands(pins.flash_attn_command(), gpu=pins.BUILD_GPU)
+    .run_commands(*pins.source_commands(), gpu=pins.BUILD_GPU)
     .env({
         "ATTN_BACKEND": "flash_attn",
         "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True",
         "OPENCV_IO_ENABLE_OPENEXR": "1",
         "HF_HOME": HF_CACHE_DIR,
+        "HF_HUB_OFFLINE": "1",  # weights come from the Volume only (download_weights fills it)
         "PYTHONPATH": TRELLIS2_REPO_DIR,  # `import trellis2` from the checkout
-        "TRELLIS2_ROOT": TRELLIS2_REPO_DIR,  # read by backends/trellis2.py and gpu_checks.py
+        "TRELLIS2_ROOT": TRELLIS2_REPO_DIR,  # read by backends/trellis2.py
         "TRELLIS2_HDRI_PATH": f"{TRELLIS2_REPO_DIR}/assets/hdri/forest.exr",
         "TRELLIS2_STORE_DIR": STORE_DIR,
         "TRELLIS2_BACKEND": "trellis2",
         "TRELLIS2_GPU": GPU,  # so containers know the GPU type they were deployed with
+        "TRELLIS2_LOW_VRAM": "1" if LOW_VRAM else "0",
+        "TRELLIS2_PREVIEW_RESOLUTION": str(PREVIEW_RESOLUTION),
+        **compile_cache_env(Path(COMPILE_CACHE_DIR)),  # FlexGEMM autotune, Triton, torch extensions
     })
     .add_local_python_source("trellis2_service")
 )
@@ -132,6 +107,14 @@ api_image = (
     .pip_install("fastapi==0.165.0", "pydantic==2.14.4", "numpy==2.4.6", "pillow==13.0.0", "lz4==4.4.5")
     .env({"TRELLIS2_STORE_DIR": STORE_DIR, "TRELLIS2_BACKEND": "trellis2",
           "TRELLIS2_STATE_TTL_SECONDS": str(DEFAULT_STATE_TTL_SECONDS)})
+    .add_local_python_source("trellis2_service")
+)
+
+# --- The weights image (CPU only): huggingface_hub at the GPU image's version ----------------------------
+weights_image = (
+    modal.Image.debian_slim(python_version=pins.GPU_PYTHON)
+    .pip_install_from_requirements(str(pins.WEIGHTS_LOCK_FILE), extra_options="--no-deps")
+    .env({"HF_HOME": HF_CACHE_DIR})
     .add_local_python_source("trellis2_service")
 )
 
@@ -146,61 +129,102 @@ def _settings():
                              store_dir=STORE_DIR)
 
 
-def _volume_store(settings):
+def _volume_store(settings, *, purge_on_write: bool = True):
     from trellis2_service.store import Store
 
+    # GPU containers never purge: the API purges at its writes and `purge_expired` every hour.
     return Store(settings.store_dir, ttl_seconds=settings.state_ttl_seconds,
-                 commit=store_volume.commit, reload=store_volume.reload)
+                 commit=store_volume.commit, reload=store_volume.reload, purge_on_write=purge_on_write)
+
+
+def _warm_signal():
+    from trellis2_service.warm import WarmSignal
+
+    return WarmSignal(warm_dict, scaledown_window_seconds=SCALEDOWN_WINDOW_SECONDS)
 
 
 # --- The GPU worker --------------------------------------------------------------------------------------
 @app.cls(
     image=gpu_image,
     gpu=GPU,
+    cpu=GPU_CPU_CORES,
+    memory=GPU_MEMORY_MIB,
     scaledown_window=SCALEDOWN_WINDOW_SECONDS,
     timeout=GPU_TIMEOUT_SECONDS,
     max_containers=MAX_CONTAINERS,
-    retries=GPU_RETRIES,
-    volumes={HF_CACHE_DIR: hf_cache_volume, STORE_DIR: store_volume},
-    secrets=[hf_secret, state_secret],
+    retries=GPU_RETRIES,  # 0: a timed-out input is not re-run; jobs count attempts themselves
+    volumes={HF_CACHE_DIR: hf_cache_volume, COMPILE_CACHE_DIR: compile_cache_volume, STORE_DIR: store_volume},
+    secrets=[state_secret],  # no HF token: GPU containers only read the weights Volume (HF_HUB_OFFLINE=1)
 )
 class Trellis2Worker:
     @modal.enter()
     def load_model(self) -> None:
+        from trellis2_service import gpu_runtime
         from trellis2_service.backends import create_backend
-        from trellis2_service.work import Worker
+        from trellis2_service.config import hf_revisions_from_env
+        from trellis2_service.work import Worker, container_id
 
+        gpu_runtime.prepare_compile_caches(Path(COMPILE_CACHE_DIR))
+        # Raises WeightsMissing naming `modal run -m trellis2_service.modal_app::download_weights`.
+        gpu_runtime.require_weights(Path(HF_CACHE_DIR), hf_revisions_from_env())
         settings = _settings()
-        self.worker = Worker(create_backend("trellis2"), _volume_store(settings), settings, device_name=GPU)
+        store = _volume_store(settings, purge_on_write=False)
+        self.worker = Worker(create_backend("trellis2"), store, settings, device_name=GPU)
         self.worker.load()  # ~2 min on a cold container; the first call reports it as cold_start
+        self.container_id = container_id()
+        self.warm = _warm_signal()
+        self._mark_active()
+
+    @modal.exit()
+    def shut_down(self) -> None:
+        self._clear_warm_marker()
+        compile_cache_volume.commit()  # keep what this container autotuned and compiled
 
     @modal.method()
     def generate(self, request: dict, submitted_at: float):
-        return self._retire_if_asked(self.worker.generate(request, submitted_at))
+        return self._after_input(self.worker.generate(request, submitted_at))
 
     @modal.method()
     def extract(self, request: dict, submitted_at: float):
-        return self._retire_if_asked(self.worker.extract(request, submitted_at))
+        return self._after_input(self.worker.extract(request, submitted_at))
 
     @modal.method()
     def warmup(self, submitted_at: float):
-        return self._retire_if_asked(self.worker.warmup(submitted_at))
+        return self._after_input(self.worker.warmup(submitted_at))
 
     @modal.method()
     def run_job(self, job_id: str, kind: str, request: dict, submitted_at: float) -> str:
         from trellis2_service.jobs import execute_job
 
         retire_reason = execute_job(self.worker, self.worker.store, job_id, kind, request, submitted_at)
-        self._retire_if_asked(None, retire_reason)
+        self._after_input(None, retire_reason)
         return job_id  # the outcome itself is on the store Volume, committed before this returns
 
-    def _retire_if_asked(self, result, reason: str | None = None):
+    def _clear_warm_marker(self) -> None:
+        warm = getattr(self, "warm", None)  # absent if @modal.enter failed before writing it
+        if warm is None:
+            return
+        try:
+            warm.clear(self.container_id)
+        except Exception as exc:  # the marker then ages out by itself
+            print(f"could not clear the warm marker: {exc}")
+
+    def _mark_active(self) -> None:
+        try:
+            self.warm.mark_active(self.container_id)
+        except Exception as exc:  # the warm signal is an optimisation; never fail work over it
+            print(f"could not write the warm marker: {exc}")
+
+    def _after_input(self, result, reason: str | None = None):
         reason = reason or getattr(result, "retire_reason", None)
         if reason:
             import modal.experimental
 
             print(f"retiring this container after the current input: {reason}")
+            self._clear_warm_marker()
             modal.experimental.stop_fetching_inputs()
+        else:
+            self._mark_active()
         return result
 
 
@@ -214,7 +238,19 @@ def _api_app():
     settings = _settings()
     store = _volume_store(settings)
     return create_app(settings=settings, runner=ModalRunner(Trellis2Worker(), store), store=store,
-                      backend_name="trellis2")
+                      backend_name="trellis2", warm_check=_warm_check)
+
+
+def _warm_check() -> dict:
+    """/warmup on Modal: answer from the warm signal; start one warm-up call (not waited for) only when no
+    GPU container is warm and none is starting. Never waits for, or takes, a container from real work."""
+    import time
+
+    from trellis2_service.warm import warmup_body
+
+    started = time.perf_counter()
+    answer = _warm_signal().warm_or_start(lambda: Trellis2Worker().warmup.spawn(time.time()))
+    return warmup_body(answer, device=GPU, backend="trellis2", compute_seconds=time.perf_counter() - started)
 
 
 def _seed_style_app(path: str):
@@ -284,9 +320,54 @@ def purge_expired() -> int:
     return removed
 
 
-@app.function(image=gpu_image, gpu=GPU, secrets=[hf_secret], volumes={HF_CACHE_DIR: hf_cache_volume}, timeout=600)
-def verify() -> bool:
-    """Print PASSED/FAILED for each dependency and each gated model, then a verdict."""
-    from trellis2_service.gpu_checks import run_checks
+# --- Weights: filled once by a CPU function, read by every GPU container ----------------------------------
+@app.function(image=weights_image, secrets=[hf_secret], volumes={HF_CACHE_DIR: hf_cache_volume},
+              timeout=WEIGHTS_TIMEOUT_SECONDS, cpu=2.0, memory=4096)
+def download_weights() -> dict:
+    """`modal run -m trellis2_service.modal_app::download_weights`: the models at their pinned revisions into
+    the HF cache Volume (~16 GB, once; again only when a pin changes)."""
+    import os
 
-    return run_checks()
+    from huggingface_hub import HfApi, snapshot_download
+
+    from trellis2_service import gpu_runtime
+    from trellis2_service.config import HF_MODEL_FILES, hf_revisions_from_env
+
+    token = os.environ["HF_TOKEN"]
+    manifest = gpu_runtime.download_weights(
+        hf_revisions_from_env(), Path(HF_CACHE_DIR), snapshot_download=snapshot_download, token=token,
+        files=HF_MODEL_FILES,
+        resolve_main=lambda repo: HfApi(token=token).model_info(repo, revision="main").sha)
+    hf_cache_volume.commit()
+    print(f"weights on the Volume: {manifest['models']}")
+    return manifest
+
+
+# --- verify: proves a deployment by running it ------------------------------------------------------------
+@app.function(image=gpu_image, gpu=GPU, cpu=GPU_CPU_CORES, memory=GPU_MEMORY_MIB, secrets=[hf_secret],
+              volumes={HF_CACHE_DIR: hf_cache_volume, COMPILE_CACHE_DIR: compile_cache_volume},
+              timeout=VERIFY_TIMEOUT_SECONDS)
+def verify() -> bool:
+    """Imports, pins, HDRI, gated access, weights, then the 512 pipeline, a short preview and a GLB at
+    texture 512, each timed with its peak GPU memory; ends with VERDICT: PASSED or raises (non-zero exit)."""
+    import os
+
+    from trellis2_service import gpu_checks, gpu_runtime
+    from trellis2_service.backends.trellis2 import Trellis2Backend
+    from trellis2_service.config import hf_revisions_from_env
+
+    gpu_runtime.prepare_compile_caches(Path(COMPILE_CACHE_DIR))
+    revisions = hf_revisions_from_env()
+    steps = gpu_checks.verify_steps(
+        expected_commits=pins.PINNED_COMMITS,
+        hdri_path=os.environ["TRELLIS2_HDRI_PATH"],
+        require_weights=lambda: gpu_runtime.require_weights(Path(HF_CACHE_DIR), revisions),
+        make_backend=lambda: Trellis2Backend(preview_frames=gpu_checks.VERIFY_PREVIEW_FRAMES),
+    )
+    header = [f"verify on {GPU} (deployed), low_vram={LOW_VRAM}, preview {PREVIEW_RESOLUTION} px",
+              "pinned: " + " ".join(f"{name}={commit}" for name, commit in pins.PINNED_COMMITS.items())]
+    passed = gpu_checks.run_verify(steps, memory=gpu_checks.torch_memory_or_none(), header=header)
+    compile_cache_volume.commit()
+    if not passed:
+        raise RuntimeError("VERDICT: FAILED (see the report above)")
+    return True

@@ -43,6 +43,7 @@ class ExtractBody(_Body):
     remesh: bool = True
     remesh_band: float = Field(c.DEFAULT_REMESH_BAND, gt=0, le=c.MAX_REMESH_BAND)
     remesh_project: float = Field(c.DEFAULT_REMESH_PROJECT, ge=0, le=1)
+    extension_webp: bool = False  # WebP textures (EXT_texture_webp): smaller, but not every viewer reads them
 
     @field_validator("state_id")
     @classmethod

@@ -49,8 +49,12 @@ class Store:
         commit: Callable[[], None] | None = None,
         reload: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        purge_on_write: bool = True,
     ) -> None:
+        """`purge_on_write=False` leaves expiry to `purge_expired()` callers: GPU containers use it, since
+        walking the store is CPU work that must not be paid at A100 rates."""
         self.root = Path(root).resolve()
+        self._purge_on_write = purge_on_write
         self.ttl_seconds = ttl_seconds
         self._commit_hook = commit
         self._reload_hook = reload
@@ -295,7 +299,7 @@ class Store:
         return removed
 
     def _maybe_purge(self) -> None:
-        if self._clock() - self._last_purge >= PURGE_INTERVAL_SECONDS:
+        if self._purge_on_write and self._clock() - self._last_purge >= PURGE_INTERVAL_SECONDS:
             self.purge_expired()
 
     def _remove(self, directory: Path) -> None:

@@ -37,6 +37,7 @@ class ExtractParams:
     remesh: bool = True
     remesh_band: float = 1.0
     remesh_project: float = 0.0
+    extension_webp: bool = False  # WebP textures (EXT_texture_webp) instead of PNG
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from .base import BackendError, ExtractParams, GenerateOutput, GenerateParams, GenerationState, LoadInfo
-from .relief_glb import texture_png, write_glb
+from .relief_glb import texture_image, write_glb
 from .relief_mask import extract_foreground
 from .relief_mesh import ReliefShape, build_relief_mesh, mask_for_triangle_budget
 from .relief_render import turntable_frames
@@ -84,7 +84,8 @@ class ReliefBackend:
             raise BackendError("validation_error", f"texture_size must be 1..{MAX_TEXTURE_SIZE}", retryable=False)
         try:
             mesh = build_relief_mesh(mask_for_triangle_budget(mask, params.decimation_target), shape)
-            return write_glb(mesh, texture_png(texture, params.texture_size))
+            webp = params.extension_webp
+            return write_glb(mesh, texture_image(texture, params.texture_size, webp=webp), webp=webp)
         except Exception as error:
             raise BackendError("extraction_error", f"relief extraction failed: {error}", retryable=True) from error
 

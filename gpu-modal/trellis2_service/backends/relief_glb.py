@@ -29,15 +29,26 @@ PNG_COMPRESS_LEVEL = 1
 
 def texture_png(texture: np.ndarray, size: int) -> bytes:
     """The texture resampled to exactly size x size pixels, as PNG bytes (deterministic)."""
+    return texture_image(texture, size, webp=False)
+
+
+def texture_image(texture: np.ndarray, size: int, *, webp: bool) -> bytes:
+    """The texture at size x size pixels as PNG, or as lossy WebP (what trimesh writes for
+    extension_webp on the GPU backend) when `webp`."""
     image = Image.fromarray(np.ascontiguousarray(texture), "RGB")
     if image.size != (size, size):
         image = image.resize((size, size), Image.BILINEAR)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    if webp:
+        image.save(buffer, format="WEBP", quality=90, method=4)
+    else:
+        image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
-def write_glb(mesh: ReliefMesh, png: bytes, *, name: str = "relief") -> bytes:
+def write_glb(mesh: ReliefMesh, png: bytes, *, name: str = "relief", webp: bool = False) -> bytes:
+    """`png` holds the texture bytes: PNG, or WebP when `webp` (then referenced through EXT_texture_webp,
+    required, since there is no PNG fallback)."""
     positions = np.ascontiguousarray(mesh.positions, dtype="<f4")
     normals = np.ascontiguousarray(mesh.normals, dtype="<f4")
     uvs = np.ascontiguousarray(mesh.uvs, dtype="<f4")
@@ -97,13 +108,16 @@ def write_glb(mesh: ReliefMesh, png: bytes, *, name: str = "relief") -> bytes:
                 "pbrMetallicRoughness": {"baseColorTexture": {"index": 0}, "metallicFactor": 0.0, "roughnessFactor": 0.8},
             }
         ],
-        "textures": [{"sampler": 0, "source": 0}],
+        "textures": [{"sampler": 0, "extensions": {"EXT_texture_webp": {"source": 0}}} if webp
+                     else {"sampler": 0, "source": 0}],
         "samplers": [{"magFilter": LINEAR, "minFilter": LINEAR_MIPMAP_LINEAR, "wrapS": CLAMP_TO_EDGE, "wrapT": CLAMP_TO_EDGE}],
-        "images": [{"bufferView": image_view, "mimeType": "image/png"}],
+        "images": [{"bufferView": image_view, "mimeType": "image/webp" if webp else "image/png"}],
         "accessors": accessors,
         "bufferViews": buffer_views,
         "buffers": [{"byteLength": len(binary)}],
     }
+    if webp:
+        document["extensionsUsed"] = document["extensionsRequired"] = ["EXT_texture_webp"]
     json_chunk = json.dumps(document, separators=(",", ":")).encode("utf-8")
     json_chunk += b" " * (-len(json_chunk) % 4)  # the spec pads JSON with spaces, BIN with zeros
 

@@ -7,15 +7,20 @@ the TRELLIS.2 checkout (with its o-voxel submodule) lives at TRELLIS2_ROOT (defa
 Calls follow the official example at the pinned commit: `pipeline.run(...)[0]` -> `mesh.simplify(16M)`
 (nvdiffrast's face limit: the preview renderer and the GLB baker both rasterise this mesh, so it is
 applied once, right after decoding and before the state is packed) -> preview
-`render_utils.make_pbr_vis_frames(render_utils.render_video(mesh, envmap=...))` at 15 fps ->
-`o_voxel.postprocess.to_glb(...)`. Failures map to the API's error codes; after a failure the CUDA cache
-is emptied so the container can take the next input.
+`render_utils.make_pbr_vis_frames(render_utils.render_video(mesh, resolution=R, envmap=...), resolution=R)`
+at 15 fps (R = 512 by default, the seed's size; upstream's default is 1024, four times the pixels) ->
+`o_voxel.postprocess.to_glb(...)`. The HDRI read, the GLB export and the MP4 encoding are the shared
+functions of trellis2_io, which the CPU proofs (tests_gpu_parity/) run with the GPU image's versions.
+
+`low_vram` (upstream's default: on) moves every stage's model to the GPU and back on each call; on an
+80 GB card it is switched off before `.cuda()` so the models stay resident (TRELLIS2_LOW_VRAM=1 restores
+it for smaller cards). Failures map to the API's error codes; after a failure the CUDA cache is emptied so
+the container can take the next input.
 """
 
 from __future__ import annotations
 
 import gc
-import io
 import logging
 import os
 import re
@@ -28,10 +33,11 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
+from ..config import low_vram_from_env, preview_resolution_from_env
 from .base import BackendError, ExtractParams, GenerateOutput, GenerateParams, GenerationState, LoadInfo
 from .gpu_hygiene import GpuHygienePolicy
 from .trellis2_state import BACKEND_NAME, ExtractInputs, extract_inputs, state_from_mesh
-from .video_encode import encode_mp4
+from .trellis2_io import encode_preview_mp4, export_glb_bytes, read_hdri_rgb
 
 LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,7 +49,7 @@ HDRI_PATH_ENV = "TRELLIS2_HDRI_PATH"
 HDRI_RELATIVE_PATH = os.path.join("assets", "hdri", "forest.exr")
 MAX_NUM_TOKENS = 49152
 NVDIFFRAST_MAX_FACES = 16_777_216
-PREVIEW_FPS = 15
+DEFAULT_PREVIEW_FRAMES = 120  # 8 s at 15 fps, the seed's turntable
 GLB_AABB = [[-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]]
 CUDA = "cuda"
 # Set before torch / cv2 are first imported (they read them once). The image sets them too; these are
@@ -66,11 +72,18 @@ class Trellis2Backend:
         trellis_root: str | None = None,
         hdri_path: str | None = None,
         hygiene: GpuHygienePolicy | None = None,
+        low_vram: bool | None = None,
+        preview_resolution: int | None = None,
+        preview_frames: int = DEFAULT_PREVIEW_FRAMES,
     ) -> None:
         self.model_id = model_id
         self.trellis_root = trellis_root or os.environ.get(TRELLIS_ROOT_ENV) or DEFAULT_TRELLIS_ROOT
         self.hdri_path = hdri_path or os.environ.get(HDRI_PATH_ENV) or os.path.join(self.trellis_root, HDRI_RELATIVE_PATH)
         self.hygiene = hygiene or GpuHygienePolicy.from_env()
+        # Unset: from TRELLIS2_LOW_VRAM (default off) and TRELLIS2_PREVIEW_RESOLUTION (default 512).
+        self.low_vram = low_vram_from_env() if low_vram is None else low_vram
+        self.preview_resolution = preview_resolution_from_env() if preview_resolution is None else preview_resolution
+        self.preview_frames = preview_frames
         self._lock = threading.RLock()  # one GPU job at a time, and one load
         self._torch: Any = None
         self._pipeline: Any = None
@@ -96,14 +109,22 @@ class Trellis2Backend:
     def generate(self, image: Image.Image, params: GenerateParams) -> GenerateOutput:
         self.load()
         with self._lock:
-            mesh, state = self._on_gpu("generation_error", "generation", lambda: self._run_pipeline(image, params))
+            mesh, state = self.generate_mesh(image, params)
             try:
-                preview = None
-                if params.render_preview:
-                    preview = self._on_gpu("rendering_error", "preview rendering", lambda: self._render_preview(mesh))
+                preview = self.render_preview(mesh) if params.render_preview else None
             finally:
                 del mesh  # GPU tensors: release before the caller's after_call() cleanup
             return GenerateOutput(state=state, preview_mp4=preview)
+
+    # The two halves of generate(), separately, for `verify` (which times each step).
+    def generate_mesh(self, image: Image.Image, params: GenerateParams) -> tuple[Any, GenerationState]:
+        self.load()
+        with self._lock:
+            return self._on_gpu("generation_error", "generation", lambda: self._run_pipeline(image, params))
+
+    def render_preview(self, mesh: Any) -> bytes:
+        with self._lock:
+            return self._on_gpu("rendering_error", "preview rendering", lambda: self._render_preview(mesh))
 
     def extract_glb(self, state: GenerationState, params: ExtractParams) -> bytes:
         inputs = extract_inputs(state)  # validation_error before touching the GPU
@@ -125,7 +146,6 @@ class Trellis2Backend:
             os.environ.setdefault(key, value)
         if os.path.isdir(self.trellis_root) and self.trellis_root not in sys.path:
             sys.path.insert(0, self.trellis_root)
-        import cv2
         import o_voxel.postprocess
         import torch
         from trellis2.pipelines import Trellis2ImageTo3DPipeline
@@ -134,12 +154,11 @@ class Trellis2Backend:
 
         if not torch.cuda.is_available():
             raise RuntimeError("no CUDA device")
+        # The HDRI first: it is cheap, and a cv2 without OpenEXR should fail before minutes of model loading.
+        envmap = EnvMap(torch.tensor(read_hdri_rgb(self.hdri_path), dtype=torch.float32, device=CUDA))
         pipeline = Trellis2ImageTo3DPipeline.from_pretrained(self.model_id)
+        pipeline.low_vram = self.low_vram  # must be set before .cuda(): to() skips the move when it is on
         pipeline.cuda()
-        hdri = cv2.imread(self.hdri_path, cv2.IMREAD_UNCHANGED)
-        if hdri is None:
-            raise FileNotFoundError(f"cannot read the HDRI environment map {self.hdri_path}")
-        envmap = EnvMap(torch.tensor(cv2.cvtColor(hdri[..., :3], cv2.COLOR_BGR2RGB), dtype=torch.float32, device=CUDA))
 
         self._torch, self._render_utils, self._postprocess = torch, render_utils, o_voxel.postprocess
         self._pipeline, self._envmap = pipeline, envmap
@@ -164,8 +183,9 @@ class Trellis2Backend:
 
     def _render_preview(self, mesh: Any) -> bytes:
         render_utils = self._render_utils
-        frames = render_utils.make_pbr_vis_frames(render_utils.render_video(mesh, envmap=self._envmap))
-        return encode_mp4(frames, fps=PREVIEW_FPS)
+        size = self.preview_resolution
+        views = render_utils.render_video(mesh, resolution=size, num_frames=self.preview_frames, envmap=self._envmap)
+        return encode_preview_mp4(render_utils.make_pbr_vis_frames(views, resolution=size))
 
     def _to_glb(self, inputs: ExtractInputs, params: ExtractParams) -> bytes:
         torch = self._torch
@@ -184,9 +204,7 @@ class Trellis2Backend:
             remesh_project=params.remesh_project,
             verbose=False,
         )
-        buffer = io.BytesIO()
-        scene.export(buffer, file_type="glb")
-        return buffer.getvalue()
+        return export_glb_bytes(scene, extension_webp=params.extension_webp)
 
     def _on_gpu(self, code: str, what: str, work: Callable[[], T]) -> T:
         """Run `work`, turning its failure into the API's error. The cache is emptied only after the

@@ -52,6 +52,25 @@ export function usageOf(computeSeconds: number, device: string, tableSeconds: nu
   };
 }
 
+/** The fields of a service call's server_timing that usage depends on. */
+export interface TimingForUsage {
+  compute_seconds: number;
+  device: string;
+  cold_start: boolean;
+  load_seconds?: number | null;
+}
+
+/**
+ * Usage of one service call from its server_timing. On a priced GPU the measured seconds are the call's
+ * compute plus, when this very call loaded the model (`cold_start`), the load: the container was paid for
+ * both. Elsewhere (CPU, simulated) the seed table, as in `usageOf`.
+ */
+export function usageOfTiming(timing: TimingForUsage, tableSeconds: number): Usage {
+  const load = timing.cold_start ? (timing.load_seconds ?? 0) : 0;
+  const onGpu = usageOf(timing.compute_seconds + load, timing.device, tableSeconds);
+  return onGpu.costBasis === 'measured' ? onGpu : usageOf(timing.compute_seconds, timing.device, tableSeconds);
+}
+
 export function addUsage(a: Usage, b: Usage): Usage {
   return {
     gpuSeconds: a.gpuSeconds + b.gpuSeconds,

@@ -39,6 +39,13 @@ export const ExtractSettings = z.object({
   remesh: z.boolean().default(true),
   remesh_band: z.number().gt(0).max(10).default(1.0),
   remesh_project: z.number().min(0).max(1).default(0.0),
+  /**
+   * WebP textures (glTF extension EXT_texture_webp, required: no PNG fallback) instead of PNG: smaller
+   * files and a faster encode at 2048-4096 px, but only viewers that read the extension show them
+   * (gpu-modal/README.md lists them). Off unless set; left out when unset, so existing presets keep
+   * their input hashes.
+   */
+  extension_webp: z.boolean().optional(),
 });
 export type ExtractSettings = z.infer<typeof ExtractSettings>;
 

@@ -58,6 +58,10 @@ export const WarmupResponse = z.object({
   load_seconds: z.number().min(0).nullable(),
   cold_start: z.boolean(),
   container_id: z.string(),
+  /** A GPU container (locally: the process) had the model loaded before this call. */
+  warm: z.boolean().optional(),
+  /** This call started loading one (on Modal: spawned one warm-up call, not waited for; ready is false). */
+  started: z.boolean().optional(),
   request_id: RequestId,
   server_timing: ServerTiming,
 });

@@ -7,6 +7,7 @@ import {
   GPU_PRICE_USD_PER_SECOND,
   noUsage,
   usageOf,
+  usageOfTiming,
   type Usage,
 } from '../src';
 
@@ -55,6 +56,20 @@ describe('usageOf', () => {
     expect(fast).toBeDefined();
     expect(fast!).toBeLessThan(balanced!);
     expect(balanced!).toBeLessThan(quality!);
+  });
+});
+
+describe('usageOfTiming', () => {
+  it('on a GPU, counts the model load of a cold call as measured GPU seconds too', () => {
+    const cold = usageOfTiming({ compute_seconds: 30, device: 'A100-80GB', cold_start: true, load_seconds: 120 }, 30);
+    expect(cold).toEqual({ gpuSeconds: 150, estimatedCostUsd: 150 * A100_80, costBasis: 'measured' });
+    const warm = usageOfTiming({ compute_seconds: 30, device: 'A100-80GB', cold_start: false, load_seconds: null }, 30);
+    expect(warm.gpuSeconds).toBe(30);
+  });
+
+  it('on the CPU backend, keeps the seed table and the measured compute only', () => {
+    const local = usageOfTiming({ compute_seconds: 2, device: 'cpu', cold_start: true, load_seconds: 0.25 }, 30);
+    expect(local).toEqual(usageOf(2, 'cpu', 30));
   });
 });
 

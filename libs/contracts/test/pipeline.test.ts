@@ -88,6 +88,16 @@ describe('PresetName and PresetsFile', () => {
   });
 });
 
+describe('extension_webp', () => {
+  it('is off unless set, and left out when unset so existing presets hash as before', () => {
+    expect(ExtractSettings.parse({})).not.toHaveProperty('extension_webp');
+    expect(ExtractSettings.parse({ extension_webp: true }).extension_webp).toBe(true);
+    expect(ExtractSettings.safeParse({ extension_webp: 'yes' }).success).toBe(false);
+    const file = PresetsFile.parse({ presets: { web: { texture_size: 2048, extension_webp: true } } });
+    expect(file.presets.web).toMatchObject({ texture_size: 2048, extension_webp: true });
+  });
+});
+
 describe('ExtractSettings limits', () => {
   const issuePath = (value: unknown) => ExtractSettings.safeParse(value).error?.issues.map((issue) => issue.path.join('.'));
 

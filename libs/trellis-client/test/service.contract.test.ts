@@ -62,6 +62,8 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
     expect(await client.health()).toMatchObject({ status: 'ok', service: 'trellis2-api', backend: 'relief' });
     const warm = await client.warmup();
     expect(warm).toMatchObject({ ready: true, backend: 'relief', device: 'cpu' });
+    expect(warm.warm).toBe(!warm.started); // locally: either it was loaded, or this call loaded it
+    expect(await client.warmup()).toMatchObject({ warm: true, started: false });
   });
 
   it('generate inline (the seed default): state and video in the body', async () => {
@@ -102,6 +104,14 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
     const glb = await readBinary(raw);
     expect(isGlb(glb)).toBe(true);
     expect(raw.sha256).toBe(sha256(glb));
+  });
+
+  it('extract GLB with WebP textures when the preset asks (extension_webp)', async () => {
+    const jsonChunk = (glb: Buffer) => JSON.parse(glb.subarray(20, 20 + glb.readUInt32LE(12)).toString('utf8'));
+    const webp = await readBinary(await client.extractGlbRaw({ state_id: reference.state_id!, ...fastExtract, extension_webp: true }));
+    expect(jsonChunk(webp)).toMatchObject({ extensionsRequired: ['EXT_texture_webp'], images: [{ mimeType: 'image/webp' }] });
+    const png = await readBinary(await client.extractGlbRaw({ state_id: reference.state_id!, ...fastExtract }));
+    expect(jsonChunk(png).images[0].mimeType).toBe('image/png');
   });
 
   it('a generate job: submit, poll, JSON result and the preview raw', async () => {

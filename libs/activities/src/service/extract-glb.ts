@@ -5,7 +5,7 @@ import {
   A100_EXTRACT_SECONDS,
   ExtractGlbJobSummary,
   noUsage,
-  usageOf,
+  usageOfTiming,
   type OutputFile,
   type Preset,
   type Usage,
@@ -58,5 +58,5 @@ export async function extractGlb(client: TrellisClient, pollIntervalMs: number, 
   });
   const timing = summary.server_timing;
   const tableSeconds = A100_EXTRACT_SECONDS[input.preset.settings.texture_size] ?? A100_EXTRACT_SECONDS[4096]!;
-  return { file, usage: usageOf(timing.compute_seconds, timing.device, tableSeconds) };
+  return { file, usage: usageOfTiming(timing, tableSeconds) };
 }

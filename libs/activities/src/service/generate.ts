@@ -5,7 +5,7 @@ import { heartbeat } from '@temporalio/activity';
 import {
   A100_GENERATE_SECONDS,
   GenerateJobSummary,
-  usageOf,
+  usageOfTiming,
   type ConvertAssetInput,
   type OutputFile,
   type Usage,
@@ -75,6 +75,6 @@ export async function generate(client: TrellisClient, pollIntervalMs: number, in
     stateId: summary.state_id,
     stateExpiresAt: summary.state_expires_at,
     preview,
-    usage: usageOf(timing.compute_seconds, timing.device, A100_GENERATE_SECONDS[input.pipelineType]),
+    usage: usageOfTiming(timing, A100_GENERATE_SECONDS[input.pipelineType]),
   };
 }
