@@ -1,14 +1,20 @@
 // The one error type of the client, and the rule that decides whether a failure is worth retrying.
 import type { KnownErrorCode } from '@trellis/contracts';
 
-/** Codes the client itself produces (never sent by the service). */
-export type ClientErrorCode = 'bad_response' | 'configuration_error' | 'connection_error' | 'timeout';
+/** Codes the client itself produces (never sent by the service); `forbidden` is a non-JSON 403 (a proxy's). */
+export type ClientErrorCode = 'bad_response' | 'configuration_error' | 'connection_error' | 'timeout' | 'forbidden';
+
+/**
+ * Service codes newer than the contracts' list: `idempotency_key_reused` (422) is a job submit whose
+ * Idempotency-Key was already used with a different body, i.e. a bug in how the caller derives keys.
+ */
+export type JobSubmitErrorCode = 'idempotency_key_reused';
 
 /**
  * Retry decision per known code (docs/service-api.md). Typed over every code in the contracts, so a code
  * added there fails to compile here until someone decides whether it is retryable.
  */
-const retryableByCode: Record<KnownErrorCode | ClientErrorCode, boolean> = {
+const retryableByCode: Record<KnownErrorCode | ClientErrorCode | JobSubmitErrorCode, boolean> = {
   validation_error: false,
   unauthorized: false,
   // The state is gone: retrying the same extract cannot help; the caller regenerates instead.
@@ -16,6 +22,8 @@ const retryableByCode: Record<KnownErrorCode | ClientErrorCode, boolean> = {
   job_not_found: false,
   job_not_finished: true,
   payload_too_large: false,
+  // Sending the same again gets the same 422: the caller's key derivation has to be fixed.
+  idempotency_key_reused: false,
   cuda_oom: true,
   not_ready: true,
   generation_error: true,
@@ -28,6 +36,7 @@ const retryableByCode: Record<KnownErrorCode | ClientErrorCode, boolean> = {
   configuration_error: false,
   connection_error: true,
   timeout: true,
+  forbidden: false,
 };
 
 export interface RetryableInputs {
@@ -53,6 +62,8 @@ export interface TrellisServiceErrorFields {
   retryable?: boolean;
   requestId?: string;
   jobId?: string;
+  /** From a `Retry-After` header: how long the server asked us to wait. */
+  retryAfterMs?: number;
   cause?: unknown;
 }
 
@@ -68,6 +79,7 @@ export class TrellisServiceError extends Error {
   readonly retryable: boolean;
   readonly requestId?: string;
   readonly jobId?: string;
+  readonly retryAfterMs?: number;
 
   constructor(message: string, fields: TrellisServiceErrorFields) {
     super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
@@ -76,6 +88,7 @@ export class TrellisServiceError extends Error {
     this.status = fields.status;
     this.requestId = fields.requestId;
     this.jobId = fields.jobId;
+    this.retryAfterMs = fields.retryAfterMs;
     this.retryable = fields.retryable ?? isRetryable({ code: fields.code, status: fields.status });
   }
 }

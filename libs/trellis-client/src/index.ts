@@ -1,11 +1,14 @@
 export { TrellisClient, isExtractGlbResult, GLB_MEDIA_TYPE, MP4_MEDIA_TYPE } from './client';
-export type { TrellisClientOptions, JobResult, JobResultMediaType } from './client';
+export type { TrellisClientOptions, JobResult, JobResultMediaType, JobSubmitOptions } from './client';
+export { idempotencyKeyOf, IDEMPOTENCY_KEY_HEADER } from './idempotency';
+export { defaultRequestRetry, isTransientRequestFailure, parseRetryAfter, retryDelayMs, sleep, withRequestRetries } from './retry';
+export type { RequestRetryPolicy, RetryObserver } from './retry';
 export { defaultTimeoutsMs } from './call-deadline';
 export type { CallOptions, TimeoutKind } from './call-deadline';
 export type { BinaryResult } from './binary-result';
 export type { WaitForJobOptions } from './wait-for-job';
 export { TrellisServiceError, isTrellisServiceError, isRetryable } from './errors';
-export type { ClientErrorCode, RetryableInputs, TrellisServiceErrorFields } from './errors';
+export type { ClientErrorCode, JobSubmitErrorCode, RetryableInputs, TrellisServiceErrorFields } from './errors';
 export { resolveCredentials, CredentialsError, SecretsFile, defaultSecretsFile, KEY_ENV, SECRET_ENV } from './credentials';
 export type { ModalCredentials, CredentialSources } from './credentials';
 export { ServiceEndpoints, EndpointError, resolveBaseUrl, API_URL_ENV } from './endpoints';
