@@ -23,7 +23,7 @@ export const defaultTimeoutsMs = {
    */
   job: 15_000,
   /** The wait for the headers of a job result or a preview (the body then runs under `downloadIdle`). */
-  download: 15_000,
+  download: 20_000,
   /**
    * Idle limit of a result body (tens of MB): no byte for this long aborts it. An idle limit, not a total
    * one, so a slow but moving download is never cut and a stalled one is cut in seconds, not minutes.
