@@ -45,6 +45,10 @@ export function jobIdempotencyKey(kind: JobKind, workParts: readonly string[]): 
  * Heartbeats the current progress at once, on every `update`, and on a timer until `stop`: through the
  * image read, the submit, the polls, the download and the output record alike, so no slow step can
  * outlast the heartbeat timeout and make the retry think the job was lost.
+ *
+ * The worker sends heartbeats to Temporal at most every ~0.8 x heartbeat timeout and sends the latest
+ * with a failure, but a worker killed in between loses the latest (e.g. a job id named seconds ago). The
+ * retry then finds only the key, submits again with it, and the service answers with the same job.
  */
 export class ProgressHeartbeat {
   private details: JobProgress;
