@@ -193,6 +193,17 @@ describe('result downloads: an idle limit, not a total one', () => {
     expect([...(await readAll(result.body))]).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('a JSON result whose body stalls is cut by the same idle limit', async () => {
+    const server = await serve((_, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': 10_000 });
+      response.write('{"state": "'); // then nothing more
+    });
+    const client = clientFor(server.url, { timeoutsMs: { downloadIdle: 100 } });
+    const error = await rejectionOf(client.getJobResult(jobId));
+    expect(error).toMatchObject({ code: 'timeout', retryable: true });
+    expect((error as Error).message).toContain('stalled');
+  });
+
   it('opening a result is retried through 503s; headers are awaited under the download limit', async () => {
     const video: Handler = (_, response) => {
       response.writeHead(200, { ...mp4Headers, 'content-length': 4 });
