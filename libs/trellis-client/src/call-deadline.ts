@@ -37,8 +37,8 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /**
  * Our own timer (clearable, unlike AbortSignal.timeout) joined with the caller's signal by AbortSignal.any.
- * A binary download clears the timer once headers arrive: the stream then lives as long as its reader
- * wants, still cancelled by the caller's signal.
+ * A download clears the timer once headers arrive: the body then lives as long as it keeps moving (the
+ * idle limit, `watchIdle`, when set) and is still cancelled by the caller's signal.
  */
 export class CallDeadline {
   readonly signal: AbortSignal;
