@@ -1,24 +1,30 @@
-// A GPU activity whose worker died after submitting a job must not pay for the GPU again: its retry reads
-// the job id from the previous attempt's heartbeat details and resumes polling that job. Run against the
-// real local service with the real activity code, in Temporal's activity test environment.
+// A GPU activity must never pay for the GPU twice: it heartbeats its job (kind, Idempotency-Key, job id,
+// phase) on a timer for its whole life, and a retried attempt resumes from those details: polling the same
+// job, or only downloading its result again. Run against the real local service with the real activity
+// code in Temporal's activity test environment; faults are made by a small HTTP proxy in between that cuts
+// result bodies mid-stream, drops answers, or holds requests (the true edge: sockets, not mocks).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities, type GenerateResult } from '@trellis/activities';
+import { createActivities, JobProgress, type ExtractGlbResult, type GenerateResult } from '@trellis/activities';
 import { startLocalService, type LocalService } from '@trellis/devstack';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { exampleImagesDir } from '../harness/catalogs';
 import { CountingTrellisClient } from '../harness/conversion-stack';
 
 let service: LocalService;
+let storeDir: string;
 let trellis: CountingTrellisClient;
 let workDir: string;
 let image: Buffer;
 
 beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(inject('workDir'), 'resume-'));
-  service = await startLocalService({ workDir });
+  storeDir = path.join(workDir, 'store');
+  service = await startLocalService({ workDir, storeDir });
   trellis = new CountingTrellisClient({ baseUrl: service.url, credentials: service.credentials });
   image = fs.readFileSync(path.join(exampleImagesDir, 'mug.png'));
   fs.copyFileSync(path.join(exampleImagesDir, 'mug.png'), path.join(workDir, 'mug.png'));
@@ -28,33 +34,120 @@ afterAll(async () => {
   await service?.stop();
 });
 
-function generateInput() {
+/** Each test writes to its own output folder, so one test's recorded outputs are never another's reuse. */
+function generateInput(outName: string) {
   return {
     catalogId: 'resume',
     sku: 'MUG',
     image: 'mug.png',
     catalogPath: path.join(workDir, 'catalog.csv'),
-    outDir: path.join(workDir, 'out'),
+    outDir: path.join(workDir, outName),
     seed: 42,
     pipelineType: '512' as const,
-    generateHash: 'c'.repeat(64),
+    generateHash: createHash('sha256').update(outName).digest('hex'),
     imageSha256: createHash('sha256').update(image).digest('hex'),
   };
 }
 
+const fastPreset = { name: 'fast', settings: { decimation_target: 1000, texture_size: 512, remesh: false, remesh_band: 1, remesh_project: 0 } } as const;
+
+/** GPU jobs the service accepted: its job store is the ground truth, whatever the client believes. */
+function serviceJobCount(): number {
+  const jobs = path.join(storeDir, 'jobs');
+  return fs.existsSync(jobs) ? fs.readdirSync(jobs).filter((name) => name.startsWith('job_')).length : 0;
+}
+
+/** An activity environment that records every heartbeat's details as sent. */
+function recordingEnvironment(options: ConstructorParameters<typeof MockActivityEnvironment>[0] = {}) {
+  const environment = new MockActivityEnvironment(options);
+  const heartbeats: unknown[] = [];
+  environment.on('heartbeat', (details: unknown) => heartbeats.push(details));
+  return { environment, heartbeats };
+}
+
+/**
+ * The invariant: every heartbeat is a full progress record (never empty), of this kind, with the key it
+ * started with; the job that ran is on every heartbeat from the one that named it to the last one.
+ */
+function expectJobOnEveryHeartbeat(heartbeats: unknown[], kind: 'generate' | 'extract_glb'): JobProgress {
+  expect(heartbeats.length).toBeGreaterThan(0);
+  const parsed = heartbeats.map((details) => JobProgress.strict().parse(details));
+  const key = parsed[0]!.idempotencyKey;
+  expect(key).toMatch(/^[0-9a-f]{64}$/);
+  for (const progress of parsed) expect(progress).toMatchObject({ kind, idempotencyKey: key });
+  const last = parsed.at(-1)!;
+  expect(last.jobId).toMatch(/^job_[0-9a-f]{32}$/);
+  const firstWithIt = parsed.findIndex((progress) => progress.jobId === last.jobId);
+  for (const progress of parsed.slice(firstWithIt)) expect(progress.jobId).toBe(last.jobId);
+  return last;
+}
+
+type ProxyAction = 'pass' | 'cut-body' | 'lose-answer' | { holdMs: number };
+
+/** A forwarding HTTP proxy to the service whose `decide` picks, per request, what goes wrong. */
+async function startFaultProxy(target: string, decide: (method: string, url: string) => ProxyAction) {
+  const seen: { method: string; url: string; idempotencyKey?: string }[] = [];
+  const server = http.createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const method = request.method ?? 'GET';
+    const url = request.url ?? '/';
+    const key = request.headers['idempotency-key'];
+    seen.push({ method, url, idempotencyKey: typeof key === 'string' ? key : undefined });
+    const action = decide(method, url);
+    if (typeof action === 'object') await new Promise((resolve) => setTimeout(resolve, action.holdMs));
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name)),
+    ) as Record<string, string>;
+    const upstream = await fetch(`${target}${url}`, { method, headers, body: method === 'GET' ? undefined : Buffer.concat(chunks) });
+    const body = Buffer.from(await upstream.arrayBuffer());
+    if (action === 'lose-answer') {
+      request.socket.destroy(); // the service did the work; its answer never arrives
+      return;
+    }
+    const responseHeaders = Object.fromEntries(upstream.headers);
+    delete responseHeaders['transfer-encoding'];
+    response.writeHead(upstream.status, { ...responseHeaders, 'content-length': body.length });
+    if (action === 'cut-body') {
+      response.write(body.subarray(0, Math.floor(body.length / 2)), () => setTimeout(() => response.socket?.destroy(), 10));
+      return;
+    }
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+const isResultDownload = (method: string, url: string) => method === 'GET' && /^\/jobs\/job_[0-9a-f]+\/result$/.test(url);
+
 describe('GPU job resumption', () => {
-  it('heartbeats the job id it submitted', async () => {
-    const activities = createActivities({ client: trellis, pollIntervalMs: 50 });
-    const environment = new MockActivityEnvironment();
-    const heartbeats: unknown[] = [];
-    environment.on('heartbeat', (details: unknown) => heartbeats.push(details));
-    const result = await environment.run(activities.generate, generateInput()) as GenerateResult;
+  it('heartbeats the job on every beat, from before the submit through the output record', async () => {
+    const activities = createActivities({ client: trellis, pollIntervalMs: 50, heartbeatIntervalMs: 20 });
+    const { environment, heartbeats } = recordingEnvironment();
+    const result = (await environment.run(activities.generate, generateInput('beats'))) as GenerateResult;
     expect(result.stateId).toMatch(/^st_[0-9a-f]{32}$/);
-    expect(heartbeats).toContainEqual({ jobId: expect.stringMatching(/^job_[0-9a-f]{32}$/), kind: 'generate' });
+    const last = expectJobOnEveryHeartbeat(heartbeats, 'generate');
+    expect(last.phase).toBe('recording');
+    // The key was heartbeated before the submit, so a retry of a lost submit sends the same one.
+    expect(JobProgress.parse(heartbeats[0])).toMatchObject({ phase: 'submitting' });
+    expect(JobProgress.parse(heartbeats[0])).not.toHaveProperty('jobId');
+
+    const extract = recordingEnvironment();
+    const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('beats').outDir, preset: fastPreset, stateId: result.stateId, generateHash: 'e'.repeat(64) };
+    await extract.environment.run(activities.extractGlb, input);
+    expect(expectJobOnEveryHeartbeat(extract.heartbeats, 'extract_glb').phase).toBe('recording');
   });
 
   it('a retried attempt resumes the job of the attempt that died, submitting nothing new', async () => {
-    // Attempt 1 submitted a job, heartbeated its id, then its worker died.
+    // Attempt 1 submitted a job, heartbeated its id (in the details of a worker older than phases), died.
     const accepted = await trellis.submitGenerate({
       image: image.toString('base64'),
       seed: 42,
@@ -63,41 +156,46 @@ describe('GPU job resumption', () => {
       include_video: false,
     });
     const submitsBefore = trellis.generateSubmits;
+    const jobsBefore = serviceJobCount();
     const activities = createActivities({ client: trellis, pollIntervalMs: 50 });
-    const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { jobId: accepted.job_id, kind: 'generate' } });
-    const result = await retry.run(activities.generate, generateInput()) as GenerateResult;
+    const { environment, heartbeats } = recordingEnvironment({ attempt: 2, heartbeatDetails: { jobId: accepted.job_id, kind: 'generate' } });
+    const result = (await environment.run(activities.generate, generateInput('resume-poll'))) as GenerateResult;
 
     expect(trellis.generateSubmits).toBe(submitsBefore);
+    expect(serviceJobCount()).toBe(jobsBefore);
+    expect(expectJobOnEveryHeartbeat(heartbeats, 'generate').jobId).toBe(accepted.job_id);
     const job = await trellis.getJob(accepted.job_id);
     expect(result.stateId).toBe(job.result?.state_id);
-    expect(fs.statSync(path.join(workDir, 'out', 'resume', 'MUG', 'preview.mp4')).size).toBe(result.preview.bytes);
+    expect(fs.statSync(path.join(workDir, 'resume-poll', 'resume', 'MUG', 'preview.mp4')).size).toBe(result.preview.bytes);
   });
 
   it('submits anew only when the service no longer knows the job', async () => {
     const submitsBefore = trellis.generateSubmits;
     const activities = createActivities({ client: trellis, pollIntervalMs: 50 });
     const unknownJob = `job_${'0'.repeat(32)}`;
-    const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { jobId: unknownJob, kind: 'generate' } });
-    const result = await retry.run(activities.generate, generateInput()) as GenerateResult;
+    const { environment, heartbeats } = recordingEnvironment({ attempt: 2, heartbeatDetails: { jobId: unknownJob, kind: 'generate' } });
+    const result = (await environment.run(activities.generate, generateInput('resume-unknown'))) as GenerateResult;
     expect(trellis.generateSubmits).toBe(submitsBefore + 1);
     expect(result.stateId).toMatch(/^st_/);
+    expect(JobProgress.parse(heartbeats[0]).jobId).toBe(unknownJob);
+    expect(expectJobOnEveryHeartbeat(heartbeats, 'generate').jobId).not.toBe(unknownJob);
   });
 
   it('redoes the work when the resumed job failed, e.g. the service restarted while running it', async () => {
-    const storeDir = path.join(workDir, 'restart-store');
+    const restartStore = path.join(workDir, 'restart-store');
     // Slow enough (A100 timings x 0.05) that the job is still running when the service goes away.
-    const first = await startLocalService({ workDir, storeDir, latencyScale: 0.05 });
+    const first = await startLocalService({ workDir, storeDir: restartStore, latencyScale: 0.05 });
     const firstClient = new CountingTrellisClient({ baseUrl: first.url, credentials: first.credentials });
     const accepted = await firstClient.submitGenerate({ image: image.toString('base64'), pipeline_type: '512', state_mode: 'reference' });
     await first.stop();
 
-    const restarted = await startLocalService({ workDir, storeDir, credentials: first.credentials });
+    const restarted = await startLocalService({ workDir, storeDir: restartStore, credentials: first.credentials });
     try {
       const client = new CountingTrellisClient({ baseUrl: restarted.url, credentials: restarted.credentials });
       expect((await client.getJob(accepted.job_id)).status).toBe('failed');
       const activities = createActivities({ client, pollIntervalMs: 50 });
       const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { jobId: accepted.job_id, kind: 'generate' } });
-      const result = (await retry.run(activities.generate, generateInput())) as GenerateResult;
+      const result = (await retry.run(activities.generate, generateInput('resume-failed'))) as GenerateResult;
       expect(client.generateSubmits).toBe(1);
       expect(result.stateId).toMatch(/^st_/);
     } finally {
@@ -106,3 +204,127 @@ describe('GPU job resumption', () => {
   });
 });
 
+describe('faults between worker and service', () => {
+  it('a result cut mid-stream is downloaded again within the attempt: one job, a whole file, no temp files', async () => {
+    let cutNext = false;
+    let downloads = 0;
+    const proxy = await startFaultProxy(service.url, (method, url) => {
+      if (!isResultDownload(method, url)) return 'pass';
+      downloads += 1;
+      if (!cutNext) return 'pass';
+      cutNext = false;
+      return 'cut-body';
+    });
+    try {
+      const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
+      const activities = createActivities({ client, pollIntervalMs: 50 });
+      const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('cut-once'))) as GenerateResult;
+      const jobsBefore = serviceJobCount();
+      const { environment, heartbeats } = recordingEnvironment();
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('cut-once').outDir, preset: fastPreset, stateId: generated.stateId, generateHash: 'f'.repeat(64) };
+      const downloadsBefore = downloads;
+      cutNext = true;
+      const result = (await environment.run(activities.extractGlb, input)) as ExtractGlbResult;
+
+      expect(cutNext).toBe(false);
+      expect(downloads - downloadsBefore).toBe(2); // the cut download and the one after it
+      expect(client.extractSubmits).toBe(1);
+      expect(serviceJobCount()).toBe(jobsBefore + 1);
+      expectJobOnEveryHeartbeat(heartbeats, 'extract_glb');
+      const assetFolder = path.join(input.outDir, 'resume', 'MUG');
+      const glb = fs.readFileSync(path.join(assetFolder, 'fast.glb'));
+      expect(createHash('sha256').update(glb).digest('hex')).toBe(result.file.sha256);
+      expect(fs.readdirSync(assetFolder).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('an attempt whose downloads all failed leaves its job in the heartbeat; the retry downloads that job, submitting nothing', async () => {
+    let failing = true;
+    const proxy = await startFaultProxy(service.url, (method, url) => (failing && isResultDownload(method, url) ? 'cut-body' : 'pass'));
+    try {
+      const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
+      const activities = createActivities({ client, pollIntervalMs: 50 });
+      const first = recordingEnvironment();
+      const input = generateInput('cut-always');
+      const jobsBefore = serviceJobCount();
+      await expect(first.environment.run(activities.generate, input)).rejects.toMatchObject({ type: 'connection_error' });
+      const lastOfFirst = expectJobOnEveryHeartbeat(first.heartbeats, 'generate');
+      expect(lastOfFirst.phase).toBe('downloading');
+      expect(serviceJobCount()).toBe(jobsBefore + 1);
+
+      failing = false;
+      const retry = recordingEnvironment({ attempt: 2, heartbeatDetails: first.heartbeats.at(-1) });
+      const result = (await retry.environment.run(activities.generate, input)) as GenerateResult;
+      expect(client.generateSubmits).toBe(1);
+      expect(serviceJobCount()).toBe(jobsBefore + 1);
+      expect(expectJobOnEveryHeartbeat(retry.heartbeats, 'generate').jobId).toBe(lastOfFirst.jobId);
+      expect(result.preview.bytes).toBe(fs.statSync(path.join(input.outDir, 'resume', 'MUG', 'preview.mp4')).size);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('heartbeats keep coming on the timer, with the key, while a submit hangs on the network', async () => {
+    const proxy = await startFaultProxy(service.url, (method, url) => (method === 'POST' && url === '/jobs/generate' ? { holdMs: 600 } : 'pass'));
+    try {
+      const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
+      const activities = createActivities({ client, pollIntervalMs: 50, heartbeatIntervalMs: 50 });
+      const { environment, heartbeats } = recordingEnvironment();
+      await environment.run(activities.generate, generateInput('slow-submit'));
+      const beforeJob = heartbeats.map((details) => JobProgress.parse(details)).filter((progress) => progress.jobId === undefined);
+      // 600 ms held at a 50 ms timer: far more than the one heartbeat sent when the activity started.
+      expect(beforeJob.length).toBeGreaterThanOrEqual(4);
+      for (const progress of beforeJob) expect(progress).toMatchObject({ phase: 'submitting', idempotencyKey: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expectJobOnEveryHeartbeat(heartbeats, 'generate');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a submit whose answer was lost is retried with the same Idempotency-Key', async () => {
+    let lost = 0;
+    const proxy = await startFaultProxy(service.url, (method, url) => (method === 'POST' && url === '/jobs/extract_glb' && lost++ === 0 ? 'lose-answer' : 'pass'));
+    try {
+      const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
+      const activities = createActivities({ client, pollIntervalMs: 50 });
+      const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('lost-answer'))) as GenerateResult;
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('lost-answer').outDir, preset: fastPreset, stateId: generated.stateId, generateHash: 'a'.repeat(64) };
+      const { environment, heartbeats } = recordingEnvironment();
+      await environment.run(activities.extractGlb, input);
+
+      const submits = proxy.seen.filter((request) => request.method === 'POST' && request.url === '/jobs/extract_glb');
+      expect(submits).toHaveLength(2);
+      expect(submits[1]!.idempotencyKey).toBe(submits[0]!.idempotencyKey);
+      expect(JobProgress.parse(heartbeats[0]).idempotencyKey).toBe(submits[0]!.idempotencyKey);
+      // With the service's key -> job map (docs/service-api.md) the second submit returns the first job;
+      // the reliability suite counts the service's jobs for that.
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('reuse of what a previous attempt recorded', () => {
+  it('generate reuses a recorded preview whose state the service still keeps, and regenerates when it does not', async () => {
+    const activities = createActivities({ client: trellis, pollIntervalMs: 50 });
+    const input = generateInput('reuse');
+    const first = (await new MockActivityEnvironment().run(activities.generate, input)) as GenerateResult;
+    const submitsBefore = trellis.generateSubmits;
+
+    // The retry of an attempt that recorded its output and then died before reporting it.
+    const again = (await new MockActivityEnvironment({ attempt: 2 }).run(activities.generate, input)) as GenerateResult;
+    expect(trellis.generateSubmits).toBe(submitsBefore);
+    expect(again).toMatchObject({ stateId: first.stateId, preview: { reused: true, sha256: first.preview.sha256 }, usage: { gpuSeconds: 0 } });
+
+    // The same record, but the service no longer has that state (another store, or expired early).
+    const recordPath = path.join(input.outDir, 'resume', 'MUG', '.trellis', 'preview.json');
+    const record = JSON.parse(fs.readFileSync(recordPath, 'utf8'));
+    fs.writeFileSync(recordPath, JSON.stringify({ ...record, extra: { ...record.extra, stateId: `st_${'0'.repeat(32)}` } }));
+    const regenerated = (await new MockActivityEnvironment({ attempt: 3 }).run(activities.generate, input)) as GenerateResult;
+    expect(trellis.generateSubmits).toBe(submitsBefore + 1);
+    expect(regenerated.stateId).not.toBe(`st_${'0'.repeat(32)}`);
+    expect(regenerated.preview.reused).toBe(false);
+  });
+});

@@ -14,22 +14,27 @@ export type { ExtractGlbInput, ExtractGlbResult } from './service/extract-glb';
 export type { GenerateInput, GenerateResult } from './service/generate';
 export type { PrepareAssetInput, PrepareAssetResult, ReusableState } from './service/prepare-asset';
 export type { WarmUpResult } from './service/warm-up';
+export { JobPhase, JobProgress, DEFAULT_HEARTBEAT_INTERVAL_MS } from './service/job-progress';
+export type { JobTiming } from './service/job-runner';
 export type { RunningAsset } from './service/reconcile-assets';
 
 export interface ActivityDependencies {
   client: TrellisClient;
   /** First interval between job polls (grows gently to 2 s). */
   pollIntervalMs?: number;
+  /** Heartbeat timer of the GPU activities (default 5 s; their heartbeat timeout is 30 s). */
+  heartbeatIntervalMs?: number;
 }
 
-export function createActivities({ client, pollIntervalMs = 1000 }: ActivityDependencies) {
+export function createActivities({ client, pollIntervalMs = 1000, heartbeatIntervalMs }: ActivityDependencies) {
+  const timing = { pollIntervalMs, heartbeatIntervalMs };
   return {
     loadCatalogPage: (catalogPath: string, offset: number, limit: number) =>
       classifyingFailures(() => loadCatalogPage(catalogPath, offset, limit)),
     prepareAsset: (input: PrepareAssetInput) => classifyingFailures(() => prepareAsset(client, input)),
     warmUp: () => classifyingFailures(() => warmUp(client)),
-    generate: (input: GenerateInput) => classifyingFailures(() => generate(client, pollIntervalMs, input)),
-    extractGlb: (input: ExtractGlbInput) => classifyingFailures(() => extractGlb(client, pollIntervalMs, input)),
+    generate: (input: GenerateInput) => classifyingFailures(() => generate(client, timing, input)),
+    extractGlb: (input: ExtractGlbInput) => classifyingFailures(() => extractGlb(client, timing, input)),
     writeAssetManifest: (manifest: AssetManifest, outDir: string) => writeManifest(manifest, outDir),
     writeCatalogReport,
     reconcileAssets: (catalogId: string, running: RunningAsset[]) => reconcileAssets(catalogId, running),

@@ -30,6 +30,15 @@ describe('atomic writes', () => {
     expect(await readdir(path.dirname(target))).toEqual(['out.json']);
   });
 
+  it('a complete write removes the temp files a killed writer of the same target left, and only those', async () => {
+    const dir = await tempDir();
+    const target = path.join(dir, 'fast.glb');
+    await writeFile(path.join(dir, '.fast.glb.4242-abcdef012345.tmp'), 'half a glb'); // its writer got kill -9
+    await writeFile(path.join(dir, '.quality.glb.4242-abcdef012345.tmp'), 'another target, still being written');
+    await writeStreamAtomic(target, Readable.from([Buffer.from('glb')]));
+    expect((await readdir(dir)).sort()).toEqual(['.quality.glb.4242-abcdef012345.tmp', 'fast.glb']);
+  });
+
   it('writeStreamAtomic takes web and Node streams and reports size and sha256', async () => {
     const dir = await tempDir();
     const parts = [Buffer.from('hello '), Buffer.from('glb '), Buffer.from('bytes')];

@@ -19,17 +19,22 @@ export interface BinaryResult {
  * The headers of a 2xx binary response → a BinaryResult whose stream reports errors through `mapError`.
  * A malformed X-Server-Timing throws `bad_response` (the body is then cancelled by the caller).
  */
-export function binaryResultFrom(
-  response: Response,
-  route: string,
-  mapError: (error: unknown) => unknown,
-): BinaryResult {
+/** What the stream reports back to the call that opened it (errors to translate, progress for the idle limit). */
+export interface BodyHooks {
+  mapError: (error: unknown) => unknown;
+  /** Called with every chunk read. */
+  onChunk?: () => void;
+  /** Called once the body ended: read to the end, failed or cancelled. */
+  onEnd?: () => void;
+}
+
+export function binaryResultFrom(response: Response, route: string, hooks: BodyHooks): BinaryResult {
   const header = (name: string) => response.headers.get(name) ?? undefined;
   const requestId = header('x-request-id');
   const serverTiming = parseServerTimingHeader(header('x-server-timing'), route, requestId);
   const length = Number(header('content-length') ?? Number.NaN);
   return {
-    body: response.body ? mapStreamErrors(response.body, mapError) : emptyStream(),
+    body: response.body ? watchedStream(response.body, hooks) : emptyStream(),
     contentType: header('content-type'),
     contentLength: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
     requestId,
@@ -47,22 +52,32 @@ function parseServerTimingHeader(value: string | undefined, route: string, reque
 
 /**
  * A pass-through stream (no read-ahead: highWaterMark 0) whose errors are translated, so a connection reset
- * mid-download surfaces as a retryable `connection_error` and a caller abort still as its AbortError.
+ * mid-download surfaces as a retryable `connection_error`, a stall as a retryable `timeout`, and a caller
+ * abort still as its AbortError. Every chunk is reported (`onChunk`), which restarts the idle limit.
  */
-function mapStreamErrors(source: ReadableStream<Uint8Array>, mapError: (error: unknown) => unknown): ReadableStream<Uint8Array> {
+function watchedStream(source: ReadableStream<Uint8Array>, hooks: BodyHooks): ReadableStream<Uint8Array> {
   const reader = source.getReader();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
           const { done, value } = await reader.read();
-          if (done) controller.close();
-          else controller.enqueue(value);
+          if (done) {
+            hooks.onEnd?.();
+            controller.close();
+          } else {
+            hooks.onChunk?.();
+            controller.enqueue(value);
+          }
         } catch (error) {
-          controller.error(mapError(error));
+          hooks.onEnd?.();
+          controller.error(hooks.mapError(error));
         }
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: (reason) => {
+        hooks.onEnd?.();
+        return reader.cancel(reason);
+      },
     },
     { highWaterMark: 0 },
   );

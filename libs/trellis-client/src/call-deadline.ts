@@ -17,10 +17,18 @@ export const defaultTimeoutsMs = {
   health: 10_000,
   warmup: 10 * 60_000,
   sync: 15 * 60_000,
-  /** Job submit and status polls: the service answers these at once. */
-  job: 30_000,
-  /** JSON job results and the headers of binary downloads (bodies of tens of MB). */
-  download: 5 * 60_000,
+  /**
+   * Job submit and status polls: the service answers these at once, so a request still unanswered after
+   * 15 s is hung; it is cut and retried well inside an activity's 30 s heartbeat timeout.
+   */
+  job: 15_000,
+  /** The wait for the headers of a job result or a preview (the body then runs under `downloadIdle`). */
+  download: 20_000,
+  /**
+   * Idle limit of a result body (tens of MB): no byte for this long aborts it. An idle limit, not a total
+   * one, so a slow but moving download is never cut and a stalled one is cut in seconds, not minutes.
+   */
+  downloadIdle: 20_000,
 } as const;
 
 export type TimeoutKind = keyof typeof defaultTimeoutsMs;
@@ -29,13 +37,17 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /**
  * Our own timer (clearable, unlike AbortSignal.timeout) joined with the caller's signal by AbortSignal.any.
- * A binary download clears the timer once headers arrive: the stream then lives as long as its reader
- * wants, still cancelled by the caller's signal.
+ * A download clears the timer once headers arrive: the body then lives as long as it keeps moving (the
+ * idle limit, `watchIdle`, when set) and is still cancelled by the caller's signal.
  */
 export class CallDeadline {
   readonly signal: AbortSignal;
   private readonly timer = new AbortController();
   private readonly handle: NodeJS.Timeout | undefined;
+  private idleMs: number | undefined;
+  private idleHandle: NodeJS.Timeout | undefined;
+  private idleFired = false;
+  private idleMsFired = 0;
 
   /** `timeoutMs` Infinity: no time limit, only the caller's signal. */
   constructor(
@@ -61,6 +73,35 @@ export class CallDeadline {
   }
 
   /**
+   * From now on the call is aborted when `touch()` is not called for `idleMs` (a body that stopped
+   * flowing). The signal stays the same one fetch was given, so aborting it also errors the body stream.
+   */
+  watchIdle(idleMs: number): void {
+    if (!(idleMs > 0)) throw new RangeError(`idleTimeoutMs must be a positive number of milliseconds, not ${idleMs}`);
+    this.idleMs = idleMs;
+    this.touch();
+  }
+
+  /** Bytes arrived: the idle limit starts again. */
+  touch(): void {
+    const idleMs = this.idleMs;
+    if (idleMs === undefined || this.timer.signal.aborted) return;
+    clearTimeout(this.idleHandle);
+    this.idleHandle = setTimeout(() => {
+      this.idleFired = true;
+      this.idleMsFired = idleMs;
+      this.timer.abort(new DOMException('no bytes within the idle limit', 'TimeoutError'));
+    }, idleMs);
+    this.idleHandle.unref();
+  }
+
+  /** The body ended (read to the end, failed or cancelled): nothing left to watch. */
+  stopIdle(): void {
+    clearTimeout(this.idleHandle);
+    this.idleMs = undefined;
+  }
+
+  /**
    * What to throw for an error raised while sending or reading: the caller's abort as is; our timer as
    * `timeout`; a TrellisServiceError as is; anything else (ECONNREFUSED, socket hang up, `fetch failed`)
    * as `connection_error`. Both of the latter are retryable.
@@ -69,7 +110,10 @@ export class CallDeadline {
     if (this.callerSignal?.aborted) return error;
     if (error instanceof TrellisServiceError) return error;
     if (this.timedOut) {
-      return new TrellisServiceError(`${route}: no answer from ${url} within ${formatSeconds(this.timeoutMs)}`, {
+      const what = this.idleFired
+        ? `the body from ${url} stalled (no bytes for ${formatSeconds(this.idleMsFired)})`
+        : `no answer from ${url} within ${formatSeconds(this.timeoutMs)}`;
+      return new TrellisServiceError(`${route}: ${what}`, {
         code: 'timeout',
         route,
         retryable: true,

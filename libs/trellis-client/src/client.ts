@@ -18,7 +18,9 @@ import { defaultTimeoutsMs, type CallOptions, type TimeoutKind } from './call-de
 import { resolveCredentials, type ModalCredentials } from './credentials';
 import { EndpointError, resolveBaseUrl, ServiceEndpoints } from './endpoints';
 import { TrellisServiceError } from './errors';
+import { IDEMPOTENCY_KEY_HEADER, requireIdempotencyKey } from './idempotency';
 import { describeIssues } from './response-errors';
+import { defaultRequestRetry, type RequestRetryPolicy } from './retry';
 import { ServiceTransport, type ServiceRequest } from './transport';
 import { waitForJob, type WaitForJobOptions } from './wait-for-job';
 
@@ -33,6 +35,17 @@ export interface TrellisClientOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides of the per-kind default time limits. */
   timeoutsMs?: Partial<Record<TimeoutKind, number>>;
+  /**
+   * In-client retries of requests that cannot start work twice (GETs, and job submits with an
+   * Idempotency-Key) after a transient failure. Default `defaultRequestRetry`; false: one try each.
+   */
+  retry?: Partial<RequestRetryPolicy> | false;
+}
+
+/** A job submit's options: with `idempotencyKey`, a lost answer is retried and the service returns the same job. */
+export interface JobSubmitOptions extends CallOptions {
+  /** Sent as `Idempotency-Key`: 1-64 of [A-Za-z0-9_-], the same for every try of the same work. */
+  idempotencyKey?: string;
 }
 
 /** What a job result is: the full body of the synchronous route of the job's kind. */
@@ -54,6 +67,7 @@ export class TrellisClient {
   readonly endpoints: ServiceEndpoints;
   private readonly transport: ServiceTransport;
   private readonly timeoutsMs: Record<TimeoutKind, number>;
+  private readonly retryPolicy: RequestRetryPolicy | undefined;
 
   /** Throws at once (EndpointError, CredentialsError) when the URL or credentials are missing or malformed. */
   constructor(options: TrellisClientOptions = {}) {
@@ -65,12 +79,13 @@ export class TrellisClient {
         : resolveCredentials({ explicit: options.credentials, env, secretsFile: options.secretsFile });
     this.transport = new ServiceTransport(credentials);
     this.timeoutsMs = { ...defaultTimeoutsMs, ...options.timeoutsMs };
+    this.retryPolicy = options.retry === false ? undefined : { ...defaultRequestRetry, ...options.retry };
   }
 
   // --- Synchronous routes ------------------------------------------------------------------------------
 
   health(options?: CallOptions): Promise<HealthResponse> {
-    const request = this.request('GET /health', this.endpoints.route('health'), 'health', options);
+    const request = this.request('GET /health', this.endpoints.route('health'), 'health', options, { retry: true });
     // Credentials go along: on Modal the API host's /health sits behind proxy auth (the separate
     // -health host does not), and an open health route ignores them.
     return this.transport.json(request, HealthResponse);
@@ -100,18 +115,22 @@ export class TrellisClient {
 
   // --- Jobs (path routing only) -------------------------------------------------------------------------
 
-  async submitGenerate(body: GenerateRequest, options?: CallOptions): Promise<JobAccepted> {
+  /**
+   * Queues a generation. With `idempotencyKey` the submit is retried on transient failures (a lost answer
+   * included) and the service answers a repeated key with the same job; without one it is tried once.
+   */
+  async submitGenerate(body: GenerateRequest, options?: JobSubmitOptions): Promise<JobAccepted> {
     return this.submit('generate', validated(GenerateRequest, body, 'POST /jobs/generate'), options);
   }
 
-  async submitExtractGlb(body: ExtractGlbRequest, options?: CallOptions): Promise<JobAccepted> {
+  async submitExtractGlb(body: ExtractGlbRequest, options?: JobSubmitOptions): Promise<JobAccepted> {
     return this.submit('extract_glb', validated(ExtractGlbRequest, body, 'POST /jobs/extract_glb'), options);
   }
 
   async getJob(jobId: string, options?: CallOptions): Promise<JobStatus> {
     const route: Route = 'GET /jobs/{job_id}';
     const url = this.pathRouted(route, () => this.endpoints.job(validated(JobId, jobId, route)));
-    return this.transport.json(this.request(route, url, 'job', options), JobStatus);
+    return this.transport.json(this.request(route, url, 'job', options, { retry: true }), JobStatus);
   }
 
   /** The full JSON body of a succeeded job; `409 job_not_finished` (retryable) while it runs. */
@@ -144,30 +163,59 @@ export class TrellisClient {
   async openStatePreview(stateId: string, options?: CallOptions): Promise<BinaryResult> {
     const route: Route = 'GET /states/{state_id}/preview.mp4';
     const url = this.pathRouted(route, () => this.endpoints.statePreview(validated(StateId, stateId, route)));
-    return this.transport.binary(this.request(route, url, 'download', options), MP4_MEDIA_TYPE);
+    return this.transport.binary(this.request(route, url, 'download', options, { retry: true, idle: true }), MP4_MEDIA_TYPE);
+  }
+
+  /**
+   * Whether the service still keeps a reference-mode state (it is deleted at `state_expires_at`, and a
+   * different service or store never had it). Asks for its preview and reads none of it.
+   */
+  async stateExists(stateId: string, options?: CallOptions): Promise<boolean> {
+    try {
+      const preview = await this.openStatePreview(stateId, options);
+      await preview.body.cancel();
+      return true;
+    } catch (error) {
+      if (error instanceof TrellisServiceError && error.code === 'state_not_found') return false;
+      throw error;
+    }
   }
 
   // --- Helpers ------------------------------------------------------------------------------------------
 
-  private submit(kind: JobKind, body: unknown, options?: CallOptions): Promise<JobAccepted> {
+  private submit(kind: JobKind, body: unknown, options?: JobSubmitOptions): Promise<JobAccepted> {
     const route = `POST /jobs/${kind}` as const;
     const url = this.pathRouted(route, () => this.endpoints.submitJob(kind));
-    return this.transport.json({ ...this.request(route, url, 'job', options), body }, JobAccepted);
+    const key = options?.idempotencyKey;
+    if (key === undefined) return this.transport.json({ ...this.request(route, url, 'job', options), body }, JobAccepted);
+    // Safe to retry: the service maps the key to the job it started, so a repeat starts nothing new.
+    const request = this.request(route, url, 'job', options, { retry: true });
+    const headers = { [IDEMPOTENCY_KEY_HEADER]: requireIdempotencyKey(key, route) };
+    return this.transport.json({ ...request, body, headers }, JobAccepted);
   }
 
   private jobResultRequest(jobId: string, options?: CallOptions): ServiceRequest {
     const route: Route = 'GET /jobs/{job_id}/result';
     const url = this.pathRouted(route, () => this.endpoints.jobResult(validated(JobId, jobId, route)));
-    return this.request(route, url, 'download', options);
+    return this.request(route, url, 'download', options, { retry: true, idle: true });
   }
 
-  private request(route: Route, url: string, kind: TimeoutKind, options?: CallOptions): ServiceRequest {
+  /** `retry`: the request cannot start work twice, so transient failures are retried here. */
+  private request(
+    route: Route,
+    url: string,
+    kind: TimeoutKind,
+    options?: CallOptions,
+    traits: { retry?: boolean; idle?: boolean } = {},
+  ): ServiceRequest {
     return {
       method: route.startsWith('GET ') ? 'GET' : 'POST',
       route,
       url,
       authenticated: true,
       timeoutMs: options?.timeoutMs ?? this.timeoutsMs[kind],
+      idleTimeoutMs: traits.idle ? this.timeoutsMs.downloadIdle : undefined,
+      retry: traits.retry ? this.retryPolicy : undefined,
       signal: options?.signal,
     };
   }

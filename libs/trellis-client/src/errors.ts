@@ -1,8 +1,8 @@
 // The one error type of the client, and the rule that decides whether a failure is worth retrying.
 import type { KnownErrorCode } from '@trellis/contracts';
 
-/** Codes the client itself produces (never sent by the service). */
-export type ClientErrorCode = 'bad_response' | 'configuration_error' | 'connection_error' | 'timeout';
+/** Codes the client itself produces (never sent by the service); `forbidden` is a non-JSON 403 (a proxy's). */
+export type ClientErrorCode = 'bad_response' | 'configuration_error' | 'connection_error' | 'timeout' | 'forbidden';
 
 /**
  * Retry decision per known code (docs/service-api.md). Typed over every code in the contracts, so a code
@@ -16,6 +16,11 @@ const retryableByCode: Record<KnownErrorCode | ClientErrorCode, boolean> = {
   job_not_found: false,
   job_not_finished: true,
   payload_too_large: false,
+  // An Idempotency-Key sent again with a different body: the caller's key derivation has to be fixed.
+  idempotency_key_reused: false,
+  rate_limited: true,
+  // The job was started as often as the service allows and each start killed its GPU container.
+  poison_input: false,
   cuda_oom: true,
   not_ready: true,
   generation_error: true,
@@ -28,6 +33,7 @@ const retryableByCode: Record<KnownErrorCode | ClientErrorCode, boolean> = {
   configuration_error: false,
   connection_error: true,
   timeout: true,
+  forbidden: false,
 };
 
 export interface RetryableInputs {
@@ -53,6 +59,8 @@ export interface TrellisServiceErrorFields {
   retryable?: boolean;
   requestId?: string;
   jobId?: string;
+  /** From a `Retry-After` header: how long the server asked us to wait. */
+  retryAfterMs?: number;
   cause?: unknown;
 }
 
@@ -68,6 +76,7 @@ export class TrellisServiceError extends Error {
   readonly retryable: boolean;
   readonly requestId?: string;
   readonly jobId?: string;
+  readonly retryAfterMs?: number;
 
   constructor(message: string, fields: TrellisServiceErrorFields) {
     super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
@@ -76,6 +85,7 @@ export class TrellisServiceError extends Error {
     this.status = fields.status;
     this.requestId = fields.requestId;
     this.jobId = fields.jobId;
+    this.retryAfterMs = fields.retryAfterMs;
     this.retryable = fields.retryable ?? isRetryable({ code: fields.code, status: fields.status });
   }
 }

@@ -1,5 +1,8 @@
 export { TrellisClient, isExtractGlbResult, GLB_MEDIA_TYPE, MP4_MEDIA_TYPE } from './client';
-export type { TrellisClientOptions, JobResult, JobResultMediaType } from './client';
+export type { TrellisClientOptions, JobResult, JobResultMediaType, JobSubmitOptions } from './client';
+export { idempotencyKeyOf, IDEMPOTENCY_KEY_HEADER } from './idempotency';
+export { defaultRequestRetry, isTransientRequestFailure, parseRetryAfter, retryDelayMs, sleep, withRequestRetries } from './retry';
+export type { RequestRetryPolicy, RetryObserver } from './retry';
 export { defaultTimeoutsMs } from './call-deadline';
 export type { CallOptions, TimeoutKind } from './call-deadline';
 export type { BinaryResult } from './binary-result';

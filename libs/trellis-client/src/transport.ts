@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { binaryResultFrom, type BinaryResult } from './binary-result';
 import { CallDeadline } from './call-deadline';
 import type { ModalCredentials } from './credentials';
+import { withRequestRetries, type RequestRetryPolicy } from './retry';
 import {
   asServiceErrorBody,
   badResponse,
@@ -21,7 +22,14 @@ export interface ServiceRequest {
   body?: unknown;
   /** Health is the only route without auth. */
   authenticated: boolean;
+  /** Limit of each try until the response headers (and, without `idleTimeoutMs`, the whole body). */
   timeoutMs: number;
+  /** After the headers, the body is aborted when no byte arrives for this long (result downloads). */
+  idleTimeoutMs?: number;
+  /** Extra request headers, e.g. `Idempotency-Key`. */
+  headers?: Record<string, string>;
+  /** Set only for requests that cannot start work twice; absent: one try. */
+  retry?: RequestRetryPolicy;
   signal?: AbortSignal;
 }
 
@@ -32,11 +40,24 @@ export class ServiceTransport {
   constructor(private readonly credentials: ModalCredentials | 'none') {}
 
   /** A JSON response parsed with `schema`; a seed-style HTTP 200 `{"error": ...}` body throws that error. */
-  async json<Schema extends z.ZodType>(request: ServiceRequest, schema: Schema): Promise<z.output<Schema>> {
+  json<Schema extends z.ZodType>(request: ServiceRequest, schema: Schema): Promise<z.output<Schema>> {
+    return withRequestRetries(() => this.jsonOnce(request, schema), request.retry, request.signal);
+  }
+
+  /**
+   * A raw body of media type `accept`, streamed. The time limit covers the wait for the response headers;
+   * then `idleTimeoutMs` (if set) and the caller's signal cover the stream. Retries (if set) cover only
+   * the wait for the headers: a body that fails mid-stream is the caller's to open again.
+   */
+  binary(request: ServiceRequest, accept: string): Promise<BinaryResult> {
+    return withRequestRetries(() => this.binaryOnce(request, accept), request.retry, request.signal);
+  }
+
+  private async jsonOnce<Schema extends z.ZodType>(request: ServiceRequest, schema: Schema): Promise<z.output<Schema>> {
     const deadline = new CallDeadline(request.timeoutMs, request.signal);
     try {
       const response = await this.send(request, 'application/json', deadline);
-      const json = parseJsonOrUndefined(await response.text());
+      const json = parseJsonOrUndefined(await readText(response, request, deadline));
       const requestIdHeader = response.headers.get('x-request-id');
       const parsed = schema.safeParse(json);
       if (parsed.success) return parsed.data;
@@ -47,14 +68,11 @@ export class ServiceTransport {
       throw deadline.interpret(error, request.route, request.url);
     } finally {
       deadline.clear();
+      deadline.stopIdle();
     }
   }
 
-  /**
-   * A raw body of media type `accept`, streamed. The time limit covers the wait for the response headers;
-   * the caller's signal also covers the stream.
-   */
-  async binary(request: ServiceRequest, accept: string): Promise<BinaryResult> {
+  private async binaryOnce(request: ServiceRequest, accept: string): Promise<BinaryResult> {
     const deadline = new CallDeadline(request.timeoutMs, request.signal);
     try {
       const response = await this.send(request, accept, deadline);
@@ -62,22 +80,28 @@ export class ServiceTransport {
       if (!contentType.startsWith(accept)) throw await unexpectedBinaryBody(response, request.route, accept);
       let result: BinaryResult;
       try {
-        result = binaryResultFrom(response, request.route, (error) => deadline.interpret(error, request.route, request.url));
+        result = binaryResultFrom(response, request.route, {
+          mapError: (error) => deadline.interpret(error, request.route, request.url),
+          onChunk: () => deadline.touch(),
+          onEnd: () => deadline.stopIdle(),
+        });
       } catch (error) {
         await response.body?.cancel();
         throw error;
       }
       deadline.clear();
+      if (request.idleTimeoutMs !== undefined) deadline.watchIdle(request.idleTimeoutMs);
       return result;
     } catch (error) {
       deadline.clear();
+      deadline.stopIdle();
       throw deadline.interpret(error, request.route, request.url);
     }
   }
 
   /** The final 2xx response; a non-2xx one throws its error. */
   private async send(request: ServiceRequest, accept: string, deadline: CallDeadline): Promise<Response> {
-    const headers: Record<string, string> = { accept, 'user-agent': USER_AGENT };
+    const headers: Record<string, string> = { ...request.headers, accept, 'user-agent': USER_AGENT };
     if (request.authenticated && this.credentials !== 'none') {
       headers['modal-key'] = this.credentials.modalKey;
       headers['modal-secret'] = this.credentials.modalSecret;
@@ -114,6 +138,20 @@ export class ServiceTransport {
       url = next.href;
     }
   }
+}
+
+/** The body as text; with an idle limit, the total limit ends at the headers and each chunk restarts the idle one. */
+async function readText(response: Response, request: ServiceRequest, deadline: CallDeadline): Promise<string> {
+  if (request.idleTimeoutMs === undefined || !response.body) return response.text();
+  deadline.clear();
+  deadline.watchIdle(request.idleTimeoutMs);
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    deadline.touch();
+    text += decoder.decode(chunk, { stream: true });
+  }
+  return text + decoder.decode();
 }
 
 function isRedirect(status: number): boolean {

@@ -59,9 +59,10 @@ describe('extractGlbRaw', () => {
     const server = await serve((_, response) => {
       response.writeHead(200, rawHeaders('model/gltf-binary', 3));
       response.flushHeaders();
-      setTimeout(() => response.end(Buffer.from([7, 8, 9])), 150);
+      setTimeout(() => response.end(Buffer.from([7, 8, 9])), 1000);
     });
-    const result = await clientFor(server.url).extractGlbRaw({ state: 'c3RhdGU=' }, { timeoutMs: 50 });
+    // Limits well apart (headers at once, body after 5x the limit), so a loaded machine cannot blur them.
+    const result = await clientFor(server.url).extractGlbRaw({ state: 'c3RhdGU=' }, { timeoutMs: 200 });
     expect([...(await readAll(result.body))]).toEqual([7, 8, 9]);
   });
 

@@ -83,10 +83,33 @@ describe('errorFromResponse', () => {
   it.each([
     [502, 'http_502', true],
     [429, 'http_429', true],
-    [403, 'http_403', false],
+    [403, 'forbidden', false],
   ])('reads a non-JSON %i as %s (retryable %s)', async (status, code, retryable) => {
     const error = await errorFromResponse(new Response('<html>bad gateway</html>', { status }), route);
     expect(error).toMatchObject({ status, code, retryable });
+  });
+
+  it.each([401, 403])('an auth failure %i names where credentials come from and is never retried, even if the body says so', async (status) => {
+    const body = JSON.stringify(errorBody('unauthorized', 'credentials were revoked', true));
+    const error = await errorFromResponse(new Response(body, { status, headers: { 'content-type': 'application/json' } }), route);
+    expect(error).toMatchObject({ status, retryable: false });
+    for (const source of ['TRELLIS2_MODAL_KEY', 'TRELLIS2_MODAL_SECRET', '~/.trellis2_modal_secrets.json']) expect(error.message).toContain(source);
+  });
+
+  it('reads Retry-After (seconds or an HTTP date) into retryAfterMs', async () => {
+    const inSeconds = await errorFromResponse(new Response('busy', { status: 503, headers: { 'retry-after': '2' } }), route);
+    expect(inSeconds).toMatchObject({ code: 'http_503', retryable: true, retryAfterMs: 2000 });
+    const date = new Date(Date.now() + 60_000).toUTCString();
+    const asDate = await errorFromResponse(new Response('busy', { status: 429, headers: { 'retry-after': date } }), route);
+    expect(asDate.retryAfterMs).toBeGreaterThan(50_000);
+    expect(asDate.retryAfterMs).toBeLessThanOrEqual(60_000);
+  });
+
+  it('idempotency_key_reused is a permanent error that says the key derivation is at fault', async () => {
+    const body = JSON.stringify(errorBody('idempotency_key_reused', 'key used with another body'));
+    const error = await errorFromResponse(new Response(body, { status: 422 }), route);
+    expect(error).toMatchObject({ code: 'idempotency_key_reused', retryable: false, status: 422 });
+    expect(error.message).toContain('different body');
   });
 
   it('takes the request id from the header when the body has none', async () => {

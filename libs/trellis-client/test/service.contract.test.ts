@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ExtractGlbJobSummary, GenerateJobSummary, RequestId, type GenerateResponse } from '@trellis/contracts';
 import { startLocalService, type LocalService } from '@trellis/devstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TrellisClient, type BinaryResult } from '../src';
+import { idempotencyKeyOf, TrellisClient, type BinaryResult } from '../src';
 import { rejectionOf } from './helpers/client';
 import { readAll } from './helpers/fixtures';
 import { discPng } from './helpers/png';
@@ -149,6 +149,20 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
 
     const json = await client.getJobResult(accepted.job_id);
     expect(json).toMatchObject({ glb_sha256: summary.glb_sha256, glb_bytes: glb.length });
+  });
+
+  it('a submit with an Idempotency-Key is accepted as a job (the header is part of the contract)', async () => {
+    const accepted = await client.submitExtractGlb(
+      { state_id: reference.state_id!, ...fastExtract },
+      { idempotencyKey: idempotencyKeyOf(['contract', reference.state_id!, 'fast-extract']) },
+    );
+    expect(accepted).toMatchObject({ kind: 'extract_glb' });
+    expect((await client.waitForJob(accepted.job_id, { pollIntervalMs: 50 })).status).toBe('succeeded');
+  });
+
+  it('stateExists: true for a state the service keeps, false for one it never had', async () => {
+    expect(await client.stateExists(reference.state_id!)).toBe(true);
+    expect(await client.stateExists(`st_${'0'.repeat(32)}`)).toBe(false);
   });
 
   describe('error bodies are read with their codes', () => {

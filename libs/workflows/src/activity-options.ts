@@ -7,11 +7,18 @@ import type { ActivityOptions } from '@temporalio/workflow';
 // as non-retryable ApplicationFailures whose `type` is the error code, so these policies need no list of
 // them (which would also be repeated in every ActivityTaskScheduled event).
 
+/**
+ * By the time a GPU activity fails, the client has already retried the network fault behind it for ~10 s
+ * (0.25 s -> 8 s, honouring Retry-After), so the next attempt starts after 1 s: it resumes the same job
+ * from its heartbeat, costing no GPU time. Failures of the GPU work itself (cuda_oom, a cold start,
+ * generation_error, ...) set their own longer `nextRetryDelay` (activities' failures.ts), which wins over
+ * this interval.
+ */
 const gpuRetry = {
-  initialInterval: '5 seconds',
+  initialInterval: '1 second',
   backoffCoefficient: 2,
-  maximumInterval: '2 minutes',
-  maximumAttempts: 8,
+  maximumInterval: '1 minute',
+  maximumAttempts: 10,
 };
 
 /** An asset's file work (prepare, manifest): quick; retried for flaky disks or network images. */
@@ -38,8 +45,9 @@ export const warmUpOptions: ActivityOptions = {
 };
 
 /**
- * GPU jobs: the activity heartbeats every poll with the job id, so a dead worker is noticed in ~30 s and
- * the retry resumes the same job instead of paying for the GPU again.
+ * GPU jobs: the activity heartbeats its job (kind, Idempotency-Key, job id, phase) every 5 s for its whole
+ * life, so a dead worker is noticed in ~30 s and the retry resumes the same job (or its download) instead
+ * of paying for the GPU again.
  */
 export const gpuJobOptions: ActivityOptions = {
   startToCloseTimeout: '30 minutes',

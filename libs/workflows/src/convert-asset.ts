@@ -43,7 +43,7 @@ interface Tally {
 }
 
 /** Failure types meaning the service refused the worker's credentials: no retry can help until fixed. */
-const CREDENTIAL_FAILURES = new Set(['unauthorized', 'http_403']);
+const CREDENTIAL_FAILURES = new Set(['unauthorized', 'forbidden']);
 
 export async function convertAsset(input: ConvertAssetInput): Promise<AssetSummary> {
   const tally: Tally = { usage: noUsage, generateCalls: 0, extractCalls: 0 };
@@ -95,7 +95,12 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     const regenerate = async (): Promise<string> => {
       await reportStage(input, 'generating');
       const generated: GenerateResult = await untilCredentialsWork(() =>
-        generate({ ...generationInputOf(input), generateHash: prepared!.generateHash, imageSha256: prepared!.imageSha256 }),
+        generate({
+          ...generationInputOf(input),
+          generateHash: prepared!.generateHash,
+          imageSha256: prepared!.imageSha256,
+          generation: tally.generateCalls,
+        }),
       );
       tally.generateCalls += 1;
       tally.usage = addUsage(tally.usage, generated.usage);

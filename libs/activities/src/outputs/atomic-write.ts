@@ -1,9 +1,10 @@
 // Outputs appear whole or not at all: bytes go to a temp file beside the target (same folder, so the
 // rename is atomic on one file system), are fsynced, then renamed over the target. On any failure, or a
-// checksum that does not match, the temp file is removed and the target is left as it was.
+// checksum that does not match, the temp file is removed and the target is left as it was. A writer
+// killed mid-write (kill -9) cannot remove its temp file; the next complete write of the same target does.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,6 +39,7 @@ export async function writeFileAtomic(filePath: string, data: string | Uint8Arra
     throw error;
   }
   await syncFolder(path.dirname(filePath));
+  await removeAbandonedTemps(filePath);
 }
 
 export interface WriteStreamOptions {
@@ -76,6 +78,7 @@ export async function writeStreamAtomic(
     }
     await rename(tempPath, filePath);
     await syncFolder(path.dirname(filePath));
+    await removeAbandonedTemps(filePath);
     return { bytes, sha256 };
   } catch (error) {
     await rm(tempPath, { force: true });
@@ -106,6 +109,21 @@ async function prepareTempPath(filePath: string): Promise<string> {
   const folder = path.dirname(filePath);
   await mkdir(folder, { recursive: true });
   return path.join(folder, `.${path.basename(filePath)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Temp files of the same target left by writers that died: the target is now complete, so any other
+ * partial write of it is obsolete (a writer still going would only fail its rename, and retry).
+ */
+async function removeAbandonedTemps(filePath: string): Promise<void> {
+  const folder = path.dirname(filePath);
+  const prefix = `.${path.basename(filePath)}.`;
+  const names = await readdir(folder).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith(prefix) && name.endsWith('.tmp'))
+      .map((name) => rm(path.join(folder, name), { force: true })),
+  );
 }
 
 /** Makes the rename itself durable; some file systems (and Windows) cannot fsync a folder, which is fine. */

@@ -1,10 +1,12 @@
 // Generation as a service job in reference mode: the state stays on the service (only its id travels),
-// and the preview video is streamed from the service straight into the asset folder.
+// and the preview video is streamed from the service straight into the asset folder. The job runner
+// heartbeats the job for the whole attempt, so a retry resumes it (or only its download) instead of
+// paying for the GPU again; a generation a previous attempt already recorded is reused outright.
 import { ApplicationFailure } from '@temporalio/common';
-import { heartbeat } from '@temporalio/activity';
 import {
   A100_GENERATE_SECONDS,
   GenerateJobSummary,
+  noUsage,
   usageOfTiming,
   type ConvertAssetInput,
   type OutputFile,
@@ -12,13 +14,18 @@ import {
 } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
 import { assetDir, catalogDirOf, loadImage, previewPath, writeOutputRecord, writeStreamAtomic } from '../files';
-import { runJob } from './job-runner';
-import { PREVIEW_RECORD } from './prepare-asset';
+import { runGpuJob, type JobTiming } from './job-runner';
+import { PREVIEW_RECORD, reusableGeneration } from './prepare-asset';
 
 export type GenerateInput = Pick<
   ConvertAssetInput,
   'catalogId' | 'sku' | 'image' | 'catalogPath' | 'outDir' | 'seed' | 'pipelineType' | 'sampler'
-> & { generateHash: string; imageSha256: string };
+> & {
+  generateHash: string;
+  imageSha256: string;
+  /** Generations this asset execution asked for before (1 after a lost state): part of the job's key. */
+  generation?: number;
+};
 
 export interface GenerateResult {
   stateId: string;
@@ -27,12 +34,20 @@ export interface GenerateResult {
   usage: Usage;
 }
 
-export async function generate(client: TrellisClient, pollIntervalMs: number, input: GenerateInput): Promise<GenerateResult> {
-  const job = await runJob({
+export async function generate(client: TrellisClient, timing: JobTiming, input: GenerateInput): Promise<GenerateResult> {
+  const dir = assetDir(input.outDir, input.catalogId, input.sku);
+  return runGpuJob({
     client,
     kind: 'generate',
-    pollIntervalMs,
-    submit: async (signal) => {
+    // The input hash covers the image bytes, seed, pipeline, sampler and backend: everything in the body.
+    workParts: [input.generateHash, `generation ${input.generation ?? 0}`],
+    timing,
+    reuse: async (signal) => {
+      const reusable = await reusableGeneration(client, dir, input.generateHash, signal);
+      if (!reusable) return undefined;
+      return { stateId: reusable.state.stateId, stateExpiresAt: reusable.state.expiresAt, preview: reusable.preview, usage: noUsage };
+    },
+    submit: async ({ signal, idempotencyKey }) => {
       // Read here, not earlier: a resumed job needs no image, and the bytes never leave this activity.
       const image = await loadImage(input.image, catalogDirOf(input.catalogPath), { signal });
       if (image.sha256 !== input.imageSha256) {
@@ -50,31 +65,31 @@ export async function generate(client: TrellisClient, pollIntervalMs: number, in
           state_mode: 'reference',
           include_video: false,
         },
-        { signal },
+        { signal, idempotencyKey },
       );
     },
+    collect: async (job, progress, signal) => {
+      const summary = GenerateJobSummary.parse(job.result);
+      if (!summary.state_id) throw ApplicationFailure.nonRetryable('the service returned no state_id in reference mode', 'bad_response');
+      const video = await client.openJobResult(job.job_id, 'video/mp4', { signal });
+      const written = await writeStreamAtomic(previewPath(input.outDir, input.catalogId, input.sku), video.body, { signal });
+      progress.update({ phase: 'recording' });
+      const preview: OutputFile = { file: 'preview.mp4', bytes: written.bytes, sha256: written.sha256, reused: false };
+      await writeOutputRecord(dir, PREVIEW_RECORD, {
+        inputHash: input.generateHash,
+        file: preview.file,
+        bytes: preview.bytes,
+        sha256: preview.sha256,
+        writtenAt: new Date().toISOString(),
+        extra: { stateId: summary.state_id, stateExpiresAt: summary.state_expires_at },
+      });
+      const serverTiming = summary.server_timing;
+      return {
+        stateId: summary.state_id,
+        stateExpiresAt: summary.state_expires_at,
+        preview,
+        usage: usageOfTiming(serverTiming, A100_GENERATE_SECONDS[input.pipelineType]),
+      };
+    },
   });
-  const summary = GenerateJobSummary.parse(job.result);
-  if (!summary.state_id) throw ApplicationFailure.nonRetryable('the service returned no state_id in reference mode', 'bad_response');
-
-  heartbeat();
-  const target = previewPath(input.outDir, input.catalogId, input.sku);
-  const video = await client.openJobResult(job.job_id, 'video/mp4');
-  const written = await writeStreamAtomic(target, video.body);
-  const preview: OutputFile = { file: 'preview.mp4', bytes: written.bytes, sha256: written.sha256, reused: false };
-  await writeOutputRecord(assetDir(input.outDir, input.catalogId, input.sku), PREVIEW_RECORD, {
-    inputHash: input.generateHash,
-    file: preview.file,
-    bytes: preview.bytes,
-    sha256: preview.sha256,
-    writtenAt: new Date().toISOString(),
-    extra: { stateId: summary.state_id, stateExpiresAt: summary.state_expires_at },
-  });
-  const timing = summary.server_timing;
-  return {
-    stateId: summary.state_id,
-    stateExpiresAt: summary.state_expires_at,
-    preview,
-    usage: usageOfTiming(timing, A100_GENERATE_SECONDS[input.pipelineType]),
-  };
 }

@@ -1,50 +1,79 @@
-// Runs one GPU job on the service so that it is paid for once: submit, then poll while heartbeating the
-// job id. A retried attempt (its worker died, or the poll timed out) finds the id in the heartbeat details
-// of the previous attempt and resumes polling that job instead of submitting new GPU work.
-import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
-import { JobId, type JobAccepted, type JobKind, type JobStatus } from '@trellis/contracts';
-import { TrellisServiceError, type TrellisClient } from '@trellis/trellis-client';
-import { z } from 'zod';
+// Runs one GPU job on the service so that it is paid for once, whatever the network or the worker does:
+// - the progress (kind, Idempotency-Key, job id, phase) is heartbeated on a timer for the whole attempt;
+// - a retried attempt finds the previous job in those details and resumes it (polling, or downloading the
+//   result again when only the download failed) instead of submitting new GPU work;
+// - every submit carries the same Idempotency-Key, so a submit whose answer was lost is retried (here or
+//   by the next attempt) and the service hands back the job it already started;
+// - a result download cut by a reset or a stall is opened again here, a few times, before the attempt fails.
+import { cancellationSignal } from '@temporalio/activity';
+import type { JobAccepted, JobKind, JobStatus } from '@trellis/contracts';
+import {
+  defaultRequestRetry,
+  isTransientRequestFailure,
+  retryDelayMs,
+  sleep,
+  TrellisServiceError,
+  type TrellisClient,
+} from '@trellis/trellis-client';
+import { ChecksumMismatchError } from '../files';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, jobIdempotencyKey, previousProgress, ProgressHeartbeat, type JobProgress } from './job-progress';
 
-const JobHeartbeat = z.object({ jobId: JobId, kind: z.enum(['generate', 'extract_glb']) });
-export type JobHeartbeat = z.infer<typeof JobHeartbeat>;
+export interface JobTiming {
+  /** First interval between job polls (grows gently to 2 s). */
+  pollIntervalMs: number;
+  /** Heartbeat timer of the activity (default 5 s). */
+  heartbeatIntervalMs?: number;
+}
 
-export interface JobRunOptions {
+export interface GpuJobRun<T> {
   client: TrellisClient;
   kind: JobKind;
-  submit: (signal: AbortSignal) => Promise<JobAccepted>;
-  pollIntervalMs: number;
+  /** What identifies the work besides the workflow and activity: input hash, state id, ... */
+  workParts: readonly string[];
+  timing: JobTiming;
+  /** An output a previous attempt already finished and recorded: returned without any GPU work. */
+  reuse?: (signal: AbortSignal) => Promise<T | undefined>;
+  /** Sends the work; must pass `idempotencyKey` on to the client. */
+  submit: (options: { signal: AbortSignal; idempotencyKey: string }) => Promise<JobAccepted>;
+  /** Downloads the finished job's result and records it; run again from the start after a transient failure. */
+  collect: (job: JobStatus, progress: ProgressHeartbeat, signal: AbortSignal) => Promise<T>;
 }
 
-/** The job id a previous attempt of this activity was waiting for, if any. */
-export function resumableJob(kind: JobKind): JobHeartbeat | undefined {
-  const parsed = JobHeartbeat.safeParse(activityInfo().heartbeatDetails);
-  return parsed.success && parsed.data.kind === kind ? parsed.data : undefined;
-}
+/** Tries of `collect` within one attempt; then the activity retry resumes the download from the heartbeat. */
+const COLLECT_ATTEMPTS = 4;
 
-export async function runJob({ client, kind, submit, pollIntervalMs }: JobRunOptions): Promise<JobStatus> {
+export async function runGpuJob<T>(run: GpuJobRun<T>): Promise<T> {
   const signal = cancellationSignal();
-  const previous = resumableJob(kind);
-  if (previous && (await stillWorthWaitingFor(client, previous, signal))) {
-    return waitWithHeartbeats(client, previous, pollIntervalMs, signal);
-  }
-  const accepted = await submit(signal);
-  const job: JobHeartbeat = { jobId: accepted.job_id, kind };
-  heartbeat(job);
-  return waitWithHeartbeats(client, job, pollIntervalMs, signal);
-}
-
-/**
- * A previous attempt's job is resumed while it is queued, running or done. When the service no longer
- * knows it (restarted, expired) or it failed (e.g. interrupted), the work has to be done again.
- */
-async function stillWorthWaitingFor(client: TrellisClient, job: JobHeartbeat, signal: AbortSignal): Promise<boolean> {
+  const idempotencyKey = jobIdempotencyKey(run.kind, run.workParts);
+  const previous = previousProgress(run.kind);
+  const initial: JobProgress = previous?.jobId
+    ? { kind: run.kind, jobId: previous.jobId, idempotencyKey, phase: previous.phase }
+    : { kind: run.kind, idempotencyKey, phase: 'submitting' };
+  const progress = new ProgressHeartbeat(initial, run.timing.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS);
   try {
-    const status = await client.getJob(job.jobId, { signal });
-    return status.status !== 'failed';
-  } catch (error) {
-    if (error instanceof TrellisServiceError && error.code === 'job_not_found') return false;
-    throw error;
+    const reused = await run.reuse?.(signal);
+    if (reused !== undefined) return reused;
+
+    let jobId = progress.current.jobId;
+    if (jobId !== undefined && !(await stillWorthWaitingFor(run.client, jobId, signal))) {
+      progress.forgetJob();
+      jobId = undefined;
+    }
+    if (jobId === undefined) {
+      const accepted = await run.submit({ signal, idempotencyKey });
+      jobId = accepted.job_id;
+      progress.update({ jobId, phase: 'running' });
+    }
+    const done = await run.client.waitForJob(jobId, {
+      pollIntervalMs: run.timing.pollIntervalMs,
+      maxPollIntervalMs: Math.max(run.timing.pollIntervalMs, MAX_POLL_INTERVAL_MS),
+      signal,
+      onPoll: () => progress.beat(),
+    });
+    progress.update({ phase: 'downloading' });
+    return await collectWithRetries(() => run.collect(done, progress, signal), signal);
+  } finally {
+    progress.stop();
   }
 }
 
@@ -54,11 +83,31 @@ async function stillWorthWaitingFor(client: TrellisClient, job: JobHeartbeat, si
  */
 const MAX_POLL_INTERVAL_MS = 2000;
 
-function waitWithHeartbeats(client: TrellisClient, job: JobHeartbeat, pollIntervalMs: number, signal: AbortSignal) {
-  return client.waitForJob(job.jobId, {
-    pollIntervalMs,
-    maxPollIntervalMs: Math.max(pollIntervalMs, MAX_POLL_INTERVAL_MS),
-    signal,
-    onPoll: () => heartbeat(job),
-  });
+/**
+ * A previous attempt's job is resumed while it is queued, running or done (its result stays on the service).
+ * When the service no longer knows it (restarted without its store, expired) or it failed (e.g. interrupted),
+ * the work has to be asked for again.
+ */
+async function stillWorthWaitingFor(client: TrellisClient, jobId: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    const status = await client.getJob(jobId, { signal });
+    return status.status !== 'failed';
+  } catch (error) {
+    if (error instanceof TrellisServiceError && error.code === 'job_not_found') return false;
+    throw error;
+  }
+}
+
+/** A download cut by a reset or a stall, or damaged on the way (checksum), is simply fetched again. */
+async function collectWithRetries<T>(collect: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await collect();
+    } catch (error) {
+      const transient = isTransientRequestFailure(error) || error instanceof ChecksumMismatchError;
+      if (!transient || attempt >= COLLECT_ATTEMPTS || signal.aborted) throw error;
+      const retryAfterMs = error instanceof TrellisServiceError ? error.retryAfterMs : undefined;
+      await sleep(retryDelayMs(attempt, defaultRequestRetry, retryAfterMs), signal);
+    }
+  }
 }

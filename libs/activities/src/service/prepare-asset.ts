@@ -46,14 +46,38 @@ export async function prepareAsset(client: TrellisClient, input: PrepareAssetInp
     const reusable = await findReusableOutput(dir, preset.name, presetHashOf(generateHash, preset));
     if (reusable) reusableGlbs[preset.name] = reusable;
   }
-  const reusablePreview = await findReusableOutput(dir, PREVIEW_RECORD, generateHash);
+  const reusable = await reusableGeneration(client, dir, generateHash, signal);
   return {
     imageSha256: image.sha256,
     generateHash,
     reusableGlbs,
-    reusablePreview,
-    reusableState: reusablePreview ? await stateStillOnService(dir) : undefined,
+    reusablePreview: reusable?.preview ?? (await findReusableOutput(dir, PREVIEW_RECORD, generateHash)),
+    reusableState: reusable?.state,
   };
+}
+
+export interface ReusableGeneration {
+  preview: OutputFile;
+  state: ReusableState;
+}
+
+/**
+ * A generation made earlier from exactly these inputs (a previous run, or a previous attempt of `generate`
+ * that died after recording it) whose state the service still keeps: reusing it saves a generation.
+ * The service is asked (not just the recorded expiry), since a restarted local service or another
+ * deployment no longer has the state; then the generation is redone.
+ */
+export async function reusableGeneration(
+  client: TrellisClient,
+  dir: string,
+  generateHash: string,
+  signal?: AbortSignal,
+): Promise<ReusableGeneration | undefined> {
+  const preview = await findReusableOutput(dir, PREVIEW_RECORD, generateHash);
+  if (!preview) return undefined;
+  const state = await recordedState(dir);
+  if (!state || !(await client.stateExists(state.stateId, { signal }))) return undefined;
+  return { preview, state };
 }
 
 /** Input hash of one GLB: the generation's inputs plus the preset's settings. */
@@ -61,8 +85,8 @@ export function presetHashOf(generateHash: string, preset: Preset): string {
   return inputHashOf({ generateHash, preset: preset.settings });
 }
 
-/** Reusing a state saves a generation when only some presets are missing; a minute of slack for the call. */
-async function stateStillOnService(dir: string): Promise<ReusableState | undefined> {
+/** The state recorded with the preview, unless it expires within a minute (slack for the calls that use it). */
+async function recordedState(dir: string): Promise<ReusableState | undefined> {
   const extra = (await readOutputRecord(dir, PREVIEW_RECORD))?.extra ?? {};
   const stateId = typeof extra.stateId === 'string' ? extra.stateId : undefined;
   const expiresAt = typeof extra.stateExpiresAt === 'string' ? extra.stateExpiresAt : null;

@@ -1,0 +1,198 @@
+// Pay each GPU second once, whatever breaks: one small catalog converted again and again on a stack
+// whose worker, Temporal server and network to the service are broken on purpose. Every case asserts
+// that the catalog completes, that each SKU has exactly one set of outputs and no temp files, and that
+// the service ran exactly one generate job per SKU and one extract job per preset per SKU.
+import fs from 'node:fs';
+import path from 'node:path';
+import { getCatalogHandle, getCatalogProgress, resumeCatalog, startCatalogConversion } from '@trellis/cli';
+import type { CatalogProgress, CatalogResult } from '@trellis/contracts';
+import { assetDir } from '@trellis/activities/files';
+import { readServiceStats, resetServiceStats, setServiceFaults } from '@trellis/devstack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareConversion } from '../../apps/cli/src/conversion-input';
+import { writeCatalog } from '../harness/catalogs';
+import { FaultStack } from '../harness/fault-stack';
+
+const IMAGES = ['chair.png', 'lamp.png', 'mug.png', 'bottle.png', 'sneaker.png', 'plant-pot.png'];
+const SKUS = Array.from({ length: 8 }, (_, index) => `R-${String(index + 1).padStart(2, '0')}`);
+const PRESETS = { tiny: 512, small: 512, medium: 1024 } as const;
+const CONCURRENCY = 4;
+
+let stack: FaultStack;
+let catalogPath: string;
+let presetsFile: string;
+let caseNumber = 0;
+/** Wall time of the clean run, the baseline the fault cases are compared with. */
+let cleanSeconds: number | undefined;
+
+beforeAll(async () => {
+  stack = await FaultStack.start('reliability', { gpuWorkers: CONCURRENCY });
+  const catalogDir = path.join(stack.workDir, 'catalog');
+  catalogPath = writeCatalog(catalogDir, { rows: SKUS.map((sku, index) => ({ sku, image: IMAGES[index % IMAGES.length]! })) });
+  presetsFile = path.join(catalogDir, 'presets.json');
+  const presets = Object.fromEntries(
+    Object.entries(PRESETS).map(([name, texture]) => [name, { decimation_target: 5_000, texture_size: texture }]),
+  );
+  fs.writeFileSync(presetsFile, JSON.stringify({ presets }));
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+interface Run {
+  catalogId: string;
+  outDir: string;
+  startedAt: number;
+}
+
+async function startRun(name: string): Promise<Run> {
+  caseNumber += 1;
+  await resetServiceStats(stack.service);
+  const catalogId = `rel-${caseNumber}-${name}`;
+  const outDir = path.join(stack.workDir, 'out');
+  const prepared = await prepareConversion({
+    catalog: catalogPath,
+    out: outDir,
+    catalogId,
+    presets: Object.keys(PRESETS).join(','),
+    presetsFile,
+    pipeline: '512',
+  });
+  const startedAt = Date.now();
+  await startCatalogConversion(stack.client, { ...prepared.input, concurrency: CONCURRENCY }, { taskQueue: stack.taskQueue });
+  return { catalogId, outDir, startedAt };
+}
+
+/** Result through whatever client is current (the dev server may have been replaced). */
+async function finish(run: Run): Promise<{ result: CatalogResult; seconds: number }> {
+  const result = await getCatalogHandle(stack.client, run.catalogId).result();
+  return { result, seconds: (Date.now() - run.startedAt) / 1000 };
+}
+
+async function progressOf(run: Run): Promise<CatalogProgress> {
+  return getCatalogProgress(stack.client, run.catalogId);
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Everything below a folder, relative to it. */
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)));
+}
+
+async function expectPaidOnce(run: Run, result: CatalogResult): Promise<void> {
+  expect(result.status).toBe('completed');
+  expect(result.counts).toMatchObject({ succeeded: SKUS.length, failed: 0, cancelled: 0, running: 0, pending: 0 });
+  const presetNames = Object.keys(PRESETS);
+  for (const sku of SKUS) {
+    const outputs = filesUnder(assetDir(run.outDir, run.catalogId, sku)).filter((file) => !file.startsWith('.trellis'));
+    expect(outputs.sort()).toEqual(['manifest.json', 'preview.mp4', ...presetNames.map((name) => `${name}.glb`)].sort());
+  }
+  const leftovers = filesUnder(path.join(run.outDir, run.catalogId)).filter((file) => file.endsWith('.tmp'));
+  expect(leftovers).toEqual([]);
+  const stats = await readServiceStats(stack.service);
+  expect(stats.work_runs).toMatchObject({ generate: SKUS.length, extract_glb: SKUS.length * presetNames.length });
+  expect(stats.jobs_created).toMatchObject({ generate: SKUS.length, extract_glb: SKUS.length * presetNames.length });
+  console.log(
+    `${run.catalogId}: ${stats.work_runs.generate} generate and ${stats.work_runs.extract_glb} extract jobs for ` +
+      `${SKUS.length} SKUs x ${presetNames.length} presets: 0 extra GPU jobs; faults injected ${JSON.stringify(stats.faults_injected)}`,
+  );
+}
+
+function reportRatio(name: string, seconds: number): void {
+  const ratio = cleanSeconds ? seconds / cleanSeconds : Number.NaN;
+  console.log(`${name}: ${seconds.toFixed(1)} s, x${ratio.toFixed(2)} the clean run (${cleanSeconds?.toFixed(1)} s)`);
+}
+
+describe('pay each GPU second once', () => {
+  it('clean run (the baseline)', async () => {
+    const run = await startRun('clean');
+    const { result, seconds } = await finish(run);
+    await expectPaidOnce(run, result);
+    cleanSeconds = seconds;
+    console.log(`clean: ${seconds.toFixed(1)} s`);
+  });
+
+  it('c. 20% 503, 5% connection resets, 2% hung requests', async () => {
+    await setServiceFaults(stack.service, { spec: '503=0.2,reset=0.05,hang=0.02', seed: 7 });
+    try {
+      const run = await startRun('flaky');
+      const { result, seconds } = await finish(run);
+      await expectPaidOnce(run, result);
+      reportRatio('c. 503/reset/hang', seconds);
+    } finally {
+      await setServiceFaults(stack.service, { spec: '' });
+    }
+  });
+
+  it('d. 10% of answers lost after the service did the work', async () => {
+    await setServiceFaults(stack.service, { spec: 'lost=0.1', seed: 11 });
+    try {
+      const run = await startRun('lost');
+      const { result, seconds } = await finish(run);
+      await expectPaidOnce(run, result);
+      reportRatio('d. lost responses', seconds);
+    } finally {
+      await setServiceFaults(stack.service, { spec: '' });
+    }
+  });
+
+  it('e. credentials revoked mid-run: the catalog stops and says what to fix; after the fix and a resume it completes', async () => {
+    await setServiceFaults(stack.service, { spec: 'revoke_after=25', seed: 3 });
+    const run = await startRun('revoked');
+    const paused = await until('the catalog to pause itself', async () => {
+      const progress = await progressOf(run);
+      return progress.status === 'paused' && progress.pauseReason ? progress : undefined;
+    });
+    expect(paused.pauseReason).toMatch(/TRELLIS2_MODAL_KEY/);
+    expect(paused.pauseReason).toContain(`trellis resume ${run.catalogId}`);
+    // No new work starts while paused.
+    const settled = await until('running assets to block', async () => {
+      const progress = await progressOf(run);
+      return progress.running.every(({ stage }) => stage === 'blocked') ? progress : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await progressOf(run)).counts).toEqual(settled.counts);
+
+    await setServiceFaults(stack.service, { spec: '' }); // the operator puts valid credentials back
+    await resumeCatalog(stack.client, run.catalogId);
+    const { result } = await finish(run);
+    await expectPaidOnce(run, result);
+  });
+
+  it('a. the worker killed with kill -9 three times mid-catalog', async () => {
+    const run = await startRun('worker-kills');
+    for (let kill = 1; kill <= 3; kill += 1) {
+      await until(`GPU work in flight before kill ${kill}`, async () => {
+        const progress = await progressOf(run);
+        return progress.running.some(({ stage }) => stage === 'generating' || stage === 'extracting');
+      });
+      await stack.crashWorker();
+      await stack.startWorker();
+    }
+    const { result } = await finish(run);
+    await expectPaidOnce(run, result);
+  });
+
+  it('b. the Temporal dev server killed with kill -9 mid-catalog and restarted on the same database', async () => {
+    const run = await startRun('server-kill');
+    await until('GPU work in flight', async () => {
+      const progress = await progressOf(run);
+      return progress.running.some(({ stage }) => stage === 'generating' || stage === 'extracting');
+    });
+    await stack.crashAndRestartTemporal();
+    const { result } = await finish(run);
+    await expectPaidOnce(run, result);
+  });
+});
