@@ -78,7 +78,7 @@ export class FaultStack {
         TEMPORAL_NAMESPACE: this.temporal.namespace,
         TRELLIS_TASK_QUEUE: this.taskQueue,
         TRELLIS_WORKFLOW_BUNDLE: this.bundlePath,
-        TRELLIS_POLL_INTERVAL_MS: '200',
+        TRELLIS_POLL_INTERVAL_MS: '500',
         TRELLIS2_API_URL: this.service.url,
         TRELLIS2_MODAL_KEY: this.service.credentials.modalKey,
         TRELLIS2_MODAL_SECRET: this.service.credentials.modalSecret,

@@ -22,6 +22,12 @@ export const defaultTimeoutsMs = {
    * 15 s is hung; it is cut and retried well inside an activity's 30 s heartbeat timeout.
    */
   job: 15_000,
+  /**
+   * The first try of a job submit, poll or result download (until its headers): a hung request is cut
+   * after this; each retry gets twice as long, up to `job` or `download` (so a cold front end that
+   * answers in 6 s still gets through on the second try).
+   */
+  firstTry: 4_000,
   /** The wait for the headers of a job result or a preview (the body then runs under `downloadIdle`). */
   download: 20_000,
   /**

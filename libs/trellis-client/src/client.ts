@@ -214,6 +214,7 @@ export class TrellisClient {
       url,
       authenticated: true,
       timeoutMs: options?.timeoutMs ?? this.timeoutsMs[kind],
+      firstTryTimeoutMs: (kind === 'job' || kind === 'download') && traits.retry ? this.timeoutsMs.firstTry : undefined,
       idleTimeoutMs: traits.idle ? this.timeoutsMs.downloadIdle : undefined,
       retry: traits.retry ? this.retryPolicy : undefined,
       signal: options?.signal,

@@ -47,7 +47,7 @@ export interface RetryObserver {
 
 /** Runs `call` until it succeeds, fails for good, runs out of attempts, or `signal` aborts (its reason is thrown). */
 export async function withRequestRetries<T>(
-  call: () => Promise<T>,
+  call: (attempt: number) => Promise<T>,
   policy: RequestRetryPolicy | undefined,
   signal?: AbortSignal,
   observer: RetryObserver = {},
@@ -55,7 +55,7 @@ export async function withRequestRetries<T>(
   const maxAttempts = Math.max(1, policy?.maxAttempts ?? 1);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await call();
+      return await call(attempt);
     } catch (error) {
       if (!policy || attempt >= maxAttempts || signal?.aborted || !isTransientRequestFailure(error)) throw error;
       if (error.retryAfterMs !== undefined && error.retryAfterMs > policy.maxRetryAfterMs) throw error;

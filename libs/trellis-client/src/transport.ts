@@ -24,6 +24,11 @@ export interface ServiceRequest {
   authenticated: boolean;
   /** Limit of each try until the response headers (and, without `idleTimeoutMs`, the whole body). */
   timeoutMs: number;
+  /**
+   * A shorter limit for the first try, doubled on each retry up to `timeoutMs`: a hung request is cut in
+   * seconds, while a slow answer (a cold front end) still gets the full limit on a later try.
+   */
+  firstTryTimeoutMs?: number;
   /** After the headers, the body is aborted when no byte arrives for this long (result downloads). */
   idleTimeoutMs?: number;
   /** Extra request headers, e.g. `Idempotency-Key`. */
@@ -34,6 +39,12 @@ export interface ServiceRequest {
 }
 
 const MAX_REDIRECTS = 20;
+
+/** The time limit of try number `attempt` (1-based). */
+export function tryLimitMs(request: Pick<ServiceRequest, 'timeoutMs' | 'firstTryTimeoutMs'>, attempt: number): number {
+  if (request.firstTryTimeoutMs === undefined) return request.timeoutMs;
+  return Math.min(request.timeoutMs, request.firstTryTimeoutMs * 2 ** (attempt - 1));
+}
 const USER_AGENT = 'trellis-client/0.1.0';
 
 export class ServiceTransport {
@@ -41,7 +52,7 @@ export class ServiceTransport {
 
   /** A JSON response parsed with `schema`; a seed-style HTTP 200 `{"error": ...}` body throws that error. */
   json<Schema extends z.ZodType>(request: ServiceRequest, schema: Schema): Promise<z.output<Schema>> {
-    return withRequestRetries(() => this.jsonOnce(request, schema), request.retry, request.signal);
+    return withRequestRetries((attempt) => this.jsonOnce(request, schema, tryLimitMs(request, attempt)), request.retry, request.signal);
   }
 
   /**
@@ -50,11 +61,11 @@ export class ServiceTransport {
    * the wait for the headers: a body that fails mid-stream is the caller's to open again.
    */
   binary(request: ServiceRequest, accept: string): Promise<BinaryResult> {
-    return withRequestRetries(() => this.binaryOnce(request, accept), request.retry, request.signal);
+    return withRequestRetries((attempt) => this.binaryOnce(request, accept, tryLimitMs(request, attempt)), request.retry, request.signal);
   }
 
-  private async jsonOnce<Schema extends z.ZodType>(request: ServiceRequest, schema: Schema): Promise<z.output<Schema>> {
-    const deadline = new CallDeadline(request.timeoutMs, request.signal);
+  private async jsonOnce<Schema extends z.ZodType>(request: ServiceRequest, schema: Schema, limitMs: number): Promise<z.output<Schema>> {
+    const deadline = new CallDeadline(limitMs, request.signal);
     try {
       const response = await this.send(request, 'application/json', deadline);
       const json = parseJsonOrUndefined(await readText(response, request, deadline));
@@ -72,8 +83,8 @@ export class ServiceTransport {
     }
   }
 
-  private async binaryOnce(request: ServiceRequest, accept: string): Promise<BinaryResult> {
-    const deadline = new CallDeadline(request.timeoutMs, request.signal);
+  private async binaryOnce(request: ServiceRequest, accept: string, limitMs: number): Promise<BinaryResult> {
+    const deadline = new CallDeadline(limitMs, request.signal);
     try {
       const response = await this.send(request, accept, deadline);
       const contentType = response.headers.get('content-type') ?? '';

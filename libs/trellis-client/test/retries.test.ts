@@ -107,6 +107,16 @@ describe('transient failures of requests that cannot start work twice', () => {
     expect(server.requests).toHaveLength(5);
   });
 
+  it('a hung first try is cut early; each retry gets twice as long, so a slow answer still gets through', async () => {
+    let seen = 0;
+    const slow: Handler = (request, response) => void setTimeout(() => running(request, response), 150);
+    const server = await serve((request, response) => (seen++ === 0 ? hang(request, response) : slow(request, response)));
+    // Tries get 100 ms, then 200 ms: the 150 ms answer arrives on the second (a fixed 100 ms never would).
+    const client = clientFor(server.url, { retry: quick, timeoutsMs: { job: 1000, firstTry: 100 } });
+    expect((await client.getJob(jobId)).status).toBe('running');
+    expect(server.requests).toHaveLength(2);
+  });
+
   it('honours Retry-After, and leaves a Retry-After beyond the policy to the caller', async () => {
     const busy: Handler = (_, response) => sendJson(response, 429, errorBody('internal_error', 'slow down', true), { 'retry-after': '0' });
     const server = await serve(failingFirst(1, busy, running));
