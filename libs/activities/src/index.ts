@@ -2,7 +2,7 @@
 // service client (credentials stay in the worker's environment); workflows import only the type.
 import type { AssetManifest, ConvertAssetInput } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
-import { loadCatalogPage, writeCatalogReport, writeManifest } from './files';
+import { loadCatalogPage, snapshotCatalog, writeCatalogReport, writeManifest, type LoadCatalogPageInput, type SnapshotCatalogInput } from './files';
 import { extractGlb, type ExtractGlbInput } from './service/extract-glb';
 import { classifyingFailures } from './service/failures';
 import { generate, type GenerateInput } from './service/generate';
@@ -15,6 +15,7 @@ export type { GenerateInput, GenerateResult } from './service/generate';
 export type { PrepareAssetInput, PrepareAssetResult, ReusableState } from './service/prepare-asset';
 export type { WarmUpResult } from './service/warm-up';
 export type { RunningAsset } from './service/reconcile-assets';
+export type { LoadCatalogPageInput, SnapshotCatalogInput } from './files';
 
 export interface ActivityDependencies {
   client: TrellisClient;
@@ -24,8 +25,10 @@ export interface ActivityDependencies {
 
 export function createActivities({ client, pollIntervalMs = 1000 }: ActivityDependencies) {
   return {
-    loadCatalogPage: (catalogPath: string, offset: number, limit: number) =>
-      classifyingFailures(() => loadCatalogPage(catalogPath, offset, limit)),
+    /** Parses and validates the catalog once per run into a snapshot; returns counts only. */
+    snapshotCatalog: (input: SnapshotCatalogInput) => classifyingFailures(() => snapshotCatalog(input)),
+    /** A page of the snapshot: O(page), whatever the catalog's size. */
+    loadCatalogPage: (input: LoadCatalogPageInput) => classifyingFailures(() => loadCatalogPage(input)),
     prepareAsset: (input: PrepareAssetInput) => classifyingFailures(() => prepareAsset(client, input)),
     warmUp: () => classifyingFailures(() => warmUp(client)),
     generate: (input: GenerateInput) => classifyingFailures(() => generate(client, pollIntervalMs, input)),

@@ -1,14 +1,15 @@
 // Workflow inputs, results, progress, and the files they leave behind (manifest, report).
 // Everything here travels through Temporal history or lands on disk: small, no image/GLB bytes.
 import { z } from 'zod';
-import { CatalogId, CatalogRowProblem, Sku } from './catalog';
+import { CatalogId, CatalogReadOptions, CatalogRowProblem, Sku } from './catalog';
 import { Usage } from './cost';
 import { PipelineType, Preset, PresetName, SamplerSettings, Seed } from './pipeline';
+import { skuFolderName } from './sku-folder';
 
 export const TASK_QUEUE = 'trellis';
 export const catalogWorkflowId = (catalogId: string) => `catalog/${catalogId}`;
-export const assetWorkflowId = (catalogId: string, sku: string) => `asset/${catalogId}/${sku}`;
-
+/** From the SKU's folder name, never the raw SKU: safe characters, stable, at most ~130 characters. */
+export const assetWorkflowId = (catalogId: string, sku: string) => `asset/${catalogId}/${skuFolderName(sku)}`;
 
 /** Settings a catalog run applies to every row that does not set its own. */
 export const ConversionSettings = z.object({
@@ -27,6 +28,10 @@ export const ConvertCatalogInput = z.object({
   /** Absolute output root; outputs go to `<outDir>/<catalogId>/<sku>/`. */
   outDir: z.string().min(1),
   settings: ConversionSettings,
+  /** Column mapping, sheet and image position for catalogs not written with `sku`/`image` columns. */
+  catalog: CatalogReadOptions.optional(),
+  /** Pause before the estimated cost so far plus the next asset's would pass this many USD. */
+  maxCostUsd: z.number().positive().optional(),
   /** Assets converted at once: size it to the GPU containers available (Modal max_containers). */
   concurrency: z.number().int().min(1).max(500).default(4),
   /** Rows loaded per catalog page activity. */
@@ -100,6 +105,8 @@ export type AssetSummary = z.infer<typeof AssetSummary>;
 /** `manifest.json` in each asset folder: what was made, from what, and by which settings. */
 export const AssetManifest = AssetResult.extend({
   catalogId: CatalogId,
+  /** The asset folder's name derived from the SKU (skuFolderName): the SKU -> folder mapping. */
+  folder: z.string().optional(),
   image: z.string(),
   imageSha256: z.string().optional(),
   inputHash: z.string(),
@@ -136,12 +143,16 @@ export const CatalogProgress = z.object({
   usage: Usage,
   runNumber: z.number().int().min(1),
   reportPath: z.string().optional(),
+  /** Why the catalog is paused when it paused itself (the cost budget), for `trellis status`. */
+  pauseReason: z.string().optional(),
+  maxCostUsd: z.number().optional(),
 });
 export type CatalogProgress = z.infer<typeof CatalogProgress>;
 
 export const ReportRow = z.object({
   row: z.number().int().min(1),
   sku: z.string(),
+  folder: z.string().optional(),
   status: z.enum(['succeeded', 'skipped', 'failed', 'cancelled', 'invalid', 'not_converted']),
   error: z.string().optional(),
   glbs: z.record(PresetName, OutputFile),
@@ -186,9 +197,18 @@ export const CatalogRunState = z.object({
   usage: Usage,
   paused: z.boolean(),
   cancelRequested: z.boolean(),
+  /** The snapshot this catalog run reads its pages from (set by the first run, carried after). */
+  snapshotId: z.string().optional(),
+  /** The budget in force: the input's maxCostUsd until a resume lifts or replaces it. */
+  maxCostUsd: z.number().optional(),
+  pauseReason: z.string().optional(),
 });
 export type CatalogRunState = z.infer<typeof CatalogRunState>;
 
 /** Signals children send their parent. */
+/** Payload of `resume`: none lifts a cost budget; `maxCostUsd` sets a new one. */
+export const ResumeRequest = z.object({ maxCostUsd: z.number().positive().optional() });
+export type ResumeRequest = z.infer<typeof ResumeRequest>;
+
 export const AssetStageUpdate = z.object({ sku: Sku, stage: AssetStage });
 export type AssetStageUpdate = z.infer<typeof AssetStageUpdate>;

@@ -6,12 +6,13 @@ import {
   pipelineTypes,
   type CatalogRow,
   type CatalogRowProblem,
+  skuFolderName,
 } from '@trellis/contracts';
 import type { z } from 'zod';
 import { describePosition, type RawCatalogRow, type RowPosition } from './raw-row';
 
 const ADVICE_BY_FIELD: Record<string, string> = {
-  sku: 'fix the SKU: it names the output folder and the workflow id',
+  sku: 'a SKU is any printable text (letters of any script, digits, spaces, punctuation) of 1-256 characters',
   image: 'give a path relative to the catalog folder, or an http(s) URL',
   seed: `use a whole number from 0 to ${MAX_SEED}, or leave it blank for the run's seed`,
   pipeline_type: `use one of ${pipelineTypes.join(', ')}, or leave it blank for the run's pipeline type`,
@@ -35,8 +36,7 @@ export function validateRows(rawRows: Iterable<RawCatalogRow>, options: Validati
   const checkField = fieldChecker();
   const rows: CatalogRow[] = [];
   const problems: CatalogRowProblem[] = [];
-  // Keyed by lower-case SKU: "Mug-1" and "mug-1" would share an output folder on macOS and Windows disks.
-  const firstRowBySku = new Map<string, { row: number; sku: string }>();
+  const firstRowBySku = new Map<string, number>();
 
   for (const raw of rawRows) {
     if (raw.kind === 'unreadable') {
@@ -64,22 +64,49 @@ export function validateRows(rawRows: Iterable<RawCatalogRow>, options: Validati
     }
     checked['row'] = raw.row;
     const row = checked as CatalogRow;
-    const skuKey = row.sku.toLowerCase();
-    const first = firstRowBySku.get(skuKey);
+    const first = firstRowBySku.get(row.sku);
     if (first !== undefined) {
-      const caseNote = first.sku === row.sku ? '' : ` ("${first.sku}" there; output folders would collide on disks that ignore letter case)`;
       problems.push({
         row: raw.row,
         sku: row.sku,
         field: 'sku',
-        message: `${whereAndSku(raw, row.sku)}: duplicate SKU, first seen at row ${first.row}${caseNote}; give this row its own SKU or remove it`,
+        message: `${whereAndSku(raw, row.sku)}: duplicate SKU, first seen at row ${first}; give this row its own SKU or remove it`,
       });
       continue;
     }
-    firstRowBySku.set(skuKey, { row: raw.row, sku: row.sku });
+    firstRowBySku.set(row.sku, raw.row);
     rows.push(row);
   }
-  return { rows, problems };
+  return withoutFolderCollisions(rows, problems, rawRows);
+}
+
+/**
+ * Different SKUs whose folders would be one on a disk that ignores letter case ("Mug-1" and "mug-1"):
+ * neither can own the folder, so every row involved is reported, naming the others.
+ */
+function withoutFolderCollisions(rows: CatalogRow[], problems: CatalogRowProblem[], rawRows: Iterable<RawCatalogRow>): ValidatedRows {
+  const rowsByFolder = new Map<string, CatalogRow[]>();
+  for (const row of rows) {
+    const key = skuFolderName(row.sku).toLowerCase();
+    rowsByFolder.set(key, [...(rowsByFolder.get(key) ?? []), row]);
+  }
+  const colliding = new Set<CatalogRow>([...rowsByFolder.values()].filter((group) => group.length > 1).flat());
+  if (colliding.size === 0) return { rows, problems };
+  const positionByRow = new Map<number, RowPosition>();
+  for (const raw of rawRows) positionByRow.set(raw.row, raw);
+  for (const row of colliding) {
+    const others = rowsByFolder.get(skuFolderName(row.sku).toLowerCase())!.filter((other) => other !== row);
+    problems.push({
+      row: row.row,
+      sku: row.sku,
+      field: 'sku',
+      message:
+        `${whereAndSku(positionByRow.get(row.row) ?? row, row.sku)}: its output folder "${skuFolderName(row.sku)}" would be the same as that of ` +
+        `${others.map((other) => `SKU "${other.sku}" (row ${other.row})`).join(', ')} on disks that ignore letter case; make the SKUs differ by more than case`,
+    });
+  }
+  problems.sort((a, b) => a.row - b.row);
+  return { rows: rows.filter((row) => !colliding.has(row)), problems };
 }
 
 const ROW_FIELDS = Object.keys(CatalogRowInput.shape) as (keyof typeof CatalogRowInput.shape)[];
