@@ -145,7 +145,7 @@ export const CatalogProgress = z.object({
   reportPath: z.string().optional(),
   /** Why the catalog is paused when it paused itself (the cost budget), for `trellis status`. */
   pauseReason: z.string().optional(),
-  maxCostUsd: z.number().optional(),
+  maxCostUsd: z.number().nullable().optional(),
 });
 export type CatalogProgress = z.infer<typeof CatalogProgress>;
 
@@ -192,15 +192,15 @@ export const CatalogRunState = z.object({
   nextOffset: z.number().int().min(0),
   totalRows: z.number().int().min(0).nullable(),
   invalidRows: z.number().int().min(0),
-  inFlight: z.record(Sku, z.object({ row: z.number().int().min(1), stage: AssetStage })),
+  inFlight: z.record(Sku, z.object({ row: z.number().int().min(1), stage: AssetStage, estimatedCostUsd: z.number().min(0).optional() })),
   finished: StatusCounts.omit({ pending: true, running: true }),
   usage: Usage,
   paused: z.boolean(),
   cancelRequested: z.boolean(),
   /** The snapshot this catalog run reads its pages from (set by the first run, carried after). */
   snapshotId: z.string().optional(),
-  /** The budget in force: the input's maxCostUsd until a resume lifts or replaces it. */
-  maxCostUsd: z.number().optional(),
+  /** The budget in force: the input's maxCostUsd until a resume lifts (null) or replaces it. */
+  maxCostUsd: z.number().nullable().optional(),
   pauseReason: z.string().optional(),
 });
 export type CatalogRunState = z.infer<typeof CatalogRunState>;

@@ -1,6 +1,6 @@
 // One catalog row: warm-up → generate (state kept on the service) → one GLB per preset in parallel →
-// manifest. Never throws for a failed asset: it returns (and tells its parent) a failed result, so one
-// bad image never sinks a catalog. Deterministic: all I/O happens in activities.
+// manifest. A failed asset writes its manifest, tells its parent, then ends Failed (so the Web UI shows
+// it); the parent counts it as that row failed, so one bad image never sinks a catalog. Deterministic: all I/O happens in activities.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -124,8 +124,16 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
       await finish('cancelled', { code: 'cancelled', message: 'the conversion was cancelled' });
       throw error;
     }
-    return await finish('failed', describeFailure(error));
+    // [h-catalog] A failed asset ends Failed (after its manifest and its parent's signal), so the Web UI's
+    // `ExecutionStatus="Failed" AND TrellisCatalogId="<id>"` lists exactly the failed SKUs.
+    throw assetFailure(await finish('failed', describeFailure(error)));
   }
+}
+
+/** The workflow's failure: SKU as written and the reason in the message, the summary as details. */
+function assetFailure(summary: AssetSummary): ApplicationFailure {
+  const { code, message } = summary.error ?? { code: 'error', message: 'failed' };
+  return ApplicationFailure.create({ message: `SKU "${summary.sku}" (row ${summary.row}) failed: ${code}: ${message}`, type: code, nonRetryable: true, details: [summary] });
 }
 
 /** What preparing and generating both need; nothing else of the input goes into their history events. */

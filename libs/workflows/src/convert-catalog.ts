@@ -25,6 +25,7 @@ import {
   addUsage,
   assetWorkflowId,
   noUsage,
+  AssetSummary as AssetSummarySchema,
   type AssetSummary,
   type CatalogPage,
   type CatalogProgress,
@@ -33,13 +34,15 @@ import {
   type CatalogRunState,
   type ConvertAssetInput,
   type ConvertCatalogParams,
+  type ResumeRequest,
 } from '@trellis/contracts';
+import { assetCostEstimate, budgetPauseReason, withinBudget } from './catalog-budget';
 import { fileActivityOptions } from './activity-options';
 import { convertAsset } from './convert-asset';
 import { assetFinishedSignal, assetStageSignal, cancelSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
 import { catalogIdKey, skuKey, stageKey } from './search-attributes';
 
-const { loadCatalogPage, writeCatalogReport, writeAssetManifest, reconcileAssets } =
+const { snapshotCatalog, loadCatalogPage, writeCatalogReport, writeAssetManifest, reconcileAssets } =
   proxyActivities<Activities>(fileActivityOptions);
 
 /** How long a cancelled catalog waits for its running assets to record their cancellation. */
@@ -62,6 +65,8 @@ export function initialRunState(): CatalogRunState {
 export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: CatalogRunState): Promise<CatalogResult> {
   const input = ConvertCatalogInput.parse(rawInput);
   const state: CatalogRunState = carried ?? initialRunState();
+  // [h-catalog] The budget starts as the input's; a resume may lift it (null) or replace it.
+  if (!carried) state.maxCostUsd = input.maxCostUsd ?? null;
   const presetsByName = new Map(input.settings.presets.map((preset) => [preset.name, preset]));
 
   const progress = (): CatalogProgress => {
@@ -77,6 +82,8 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
       running: Object.entries(state.inFlight).map(([sku, { stage }]) => ({ sku, stage })),
       usage: state.usage,
       runNumber: state.runNumber,
+      pauseReason: state.paused ? state.pauseReason : undefined,
+      maxCostUsd: state.maxCostUsd,
     };
   };
   const publish = () => setCurrentDetails(describeProgress(progress()));
@@ -92,7 +99,14 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
 
   setHandler(progressQuery, progress);
   setHandler(pauseSignal, () => void ((state.paused = true), publish()));
-  setHandler(resumeSignal, () => void ((state.paused = false), publish()));
+  // [h-catalog] After a budget pause, a plain resume goes on without a budget; `maxCostUsd` sets a new one.
+  setHandler(resumeSignal, (request?: ResumeRequest) => {
+    if (request?.maxCostUsd !== undefined) state.maxCostUsd = request.maxCostUsd;
+    else if (state.pauseReason !== undefined) state.maxCostUsd = null;
+    state.paused = false;
+    state.pauseReason = undefined;
+    publish();
+  });
   setHandler(cancelSignal, () => void ((state.cancelRequested = true), publish()));
   setHandler(assetStageSignal, ({ sku, stage }) => {
     const entry = state.inFlight[sku];
@@ -124,6 +138,10 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
     publish();
   };
 
+  /** The presets a row asks for that exist (unknown ones fail the row in startAsset). */
+  const presetsOf = (row: CatalogRow) =>
+    (row.presets ?? input.settings.defaultPresetNames).flatMap((name) => (presetsByName.has(name) ? [presetsByName.get(name)!] : []));
+
   const startAsset = async (row: CatalogRow) => {
     const names = row.presets ?? input.settings.defaultPresetNames;
     const unknown = names.filter((name) => !presetsByName.has(name));
@@ -148,7 +166,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
       presets,
       parentWorkflowId: workflowInfo().workflowId,
     };
-    state.inFlight[row.sku] = { row: row.row, stage: 'queued' };
+    state.inFlight[row.sku] = { row: row.row, stage: 'queued', estimatedCostUsd: assetCostEstimate(state, childInput.pipelineType, presets) };
     const child = await startChild(convertAsset, {
       workflowId: assetWorkflowId(input.catalogId, row.sku),
       args: [childInput],
@@ -162,15 +180,19 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
     });
     // Within this run the child's own result is a second, signal-independent way to learn it finished
     // (e.g. a child terminated by hand never signals). Later runs rely on the signal.
+    // [h-catalog] A failed asset ends its workflow Failed, carrying its summary as the failure's details:
+    // recordFinished ignores whichever of signal and result comes second, so nothing is counted twice.
     child.result().then(recordFinished, (error: unknown) =>
-      recordFinished({
-        sku: row.sku,
-        row: row.row,
-        status: isCancellation(error) ? 'cancelled' : 'failed',
-        error: { code: 'child_failed', message: String(error) },
-        usage: noUsage,
-        generateCalls: 0,
-      }),
+      recordFinished(
+        failedChildSummary(error) ?? {
+          sku: row.sku,
+          row: row.row,
+          status: isCancellation(error) ? 'cancelled' : 'failed',
+          error: { code: 'child_failed', message: String(error) },
+          usage: noUsage,
+          generateCalls: 0,
+        },
+      ),
     );
     publish();
   };
@@ -192,18 +214,38 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
 
   try {
     while (!state.cancelRequested) {
+      if (state.snapshotId === undefined) {
+        // [h-catalog] The catalog is parsed and validated once per run, into a snapshot pages are read from.
+        const snapshot = await snapshotCatalog({ catalogId: input.catalogId, catalogPath: input.catalogPath, outDir: input.outDir, catalog: input.catalog });
+        if (snapshot.replacedCatalogSha256) {
+          log.info('the catalog file changed since the last run of this catalog id: read it into a new snapshot', {
+            catalogId: input.catalogId, catalogSha256: snapshot.catalogSha256, previousSha256: snapshot.replacedCatalogSha256,
+          });
+        }
+        state.snapshotId = snapshot.snapshotId;
+        state.totalRows = snapshot.totalRows;
+        state.invalidRows = snapshot.problemCount;
+        publish();
+      }
       if (!page || pageIndex >= page.rows.length) {
         if (state.totalRows !== null && state.nextOffset >= state.totalRows) break;
-        page = await loadCatalogPage(input.catalogPath, state.nextOffset, input.pageSize);
+        page = await loadCatalogPage({ catalogId: input.catalogId, outDir: input.outDir, snapshotId: state.snapshotId, offset: state.nextOffset, limit: input.pageSize });
         pageIndex = 0;
-        state.totalRows = page.totalRows;
-        if (state.nextOffset === 0) state.invalidRows = page.problems.length;
-        publish();
         if (page.rows.length === 0) break;
       }
-      await waitFor(() => state.cancelRequested || (!state.paused && inFlightCount() < input.concurrency));
+      const row = page.rows[pageIndex]!;
+      // [h-catalog] --max-cost: wait for running assets to report their real cost before deciding to pause.
+      const cost = assetCostEstimate(state, row.pipeline_type ?? input.settings.pipelineType, presetsOf(row));
+      await waitFor(() => state.cancelRequested || (!state.paused && inFlightCount() < input.concurrency && (withinBudget(state, cost) || inFlightCount() === 0)));
       if (state.cancelRequested) break;
-      await startAsset(page.rows[pageIndex]!);
+      if (!withinBudget(state, cost)) {
+        state.paused = true;
+        state.pauseReason = budgetPauseReason(state, input.catalogId, row.sku, cost);
+        log.info('catalog paused by its cost budget', { catalogId: input.catalogId, reason: state.pauseReason });
+        publish();
+        continue;
+      }
+      await startAsset(row);
       pageIndex += 1;
       state.nextOffset += 1;
       startedThisRun += 1;
@@ -229,6 +271,13 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
   return writeReport(input, state);
 }
 
+/** The summary a failed asset workflow attaches to its failure (details[0]), when it is one. */
+function failedChildSummary(error: unknown): AssetSummary | undefined {
+  const details = (error as { cause?: { details?: unknown[] } } | undefined)?.cause?.details;
+  const parsed = AssetSummarySchema.safeParse(details?.[0]);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** Default sampler settings stay out of every child's history; the service fills them in. */
 function nonDefaultSampler(sampler: SamplerSettings): Partial<SamplerSettings> | undefined {
   const defaults = SamplerSettings.parse({});
@@ -250,7 +299,7 @@ async function cancelInFlight(input: ConvertCatalogParams, state: CatalogRunStat
 }
 
 async function writeReport(input: ConvertCatalogParams, state: CatalogRunState): Promise<CatalogResult> {
-  const report = await writeCatalogReport({ catalogId: input.catalogId, catalogPath: input.catalogPath, outDir: input.outDir });
+  const report = await writeCatalogReport({ catalogId: input.catalogId, catalogPath: input.catalogPath, outDir: input.outDir, snapshotId: state.snapshotId });
   const done = Object.values(state.finished).reduce((sum, count) => sum + count, 0);
   return {
     catalogId: input.catalogId,
@@ -272,6 +321,7 @@ function describeProgress(progress: CatalogProgress): string {
       `${counts.running} running, ${counts.pending} pending of ${progress.totalRows ?? '?'} rows` +
       (progress.invalidRows ? ` (${progress.invalidRows} invalid rows, see the report)` : ''),
     `GPU ${progress.usage.gpuSeconds.toFixed(1)} s, estimated $${progress.usage.estimatedCostUsd.toFixed(4)}`,
+    progress.pauseReason ?? '',
     running ? `Running:\n${running}` : '',
   ]
     .filter(Boolean)
