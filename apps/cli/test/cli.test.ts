@@ -49,7 +49,7 @@ describe.concurrent('trellis CLI', () => {
     });
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(
-      `trellis: catalog file ${missing} does not exist; check the path (a catalog is a .csv/.json/.jsonl/.ndjson file or a folder of images).\n`,
+      `trellis: catalog file ${missing} does not exist; check the path (a catalog is a .csv/.xlsx/.json/.jsonl/.ndjson file or a folder of images).\n`,
     );
   }, 20_000);
 

@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parse, CsvError } from 'csv-parse';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import { CatalogFileError } from './catalog-file-error';
 
 export interface TabularRecord {
@@ -78,7 +78,9 @@ function lineBreaksInside(raw: string): number {
  * in Excel (numbers as shown, hyperlinks by their text, falling back to the link).
  */
 export async function* readXlsxRecords(catalogPath: string, sheetName?: string): AsyncGenerator<TabularRecord> {
-  const workbook = new ExcelJS.Workbook();
+  // Loaded on first use: exceljs is large, and most catalogs (and every CLI start) never need it.
+  const { default: Excel } = await import('exceljs');
+  const workbook = new Excel.Workbook();
   try {
     await workbook.xlsx.readFile(catalogPath);
   } catch (error) {

@@ -1,7 +1,7 @@
 // Product photos as they come (camera JPEGs of 6000x4000 px, 20 MB PNGs, CMYK from a print PIM, 16-bit
 // or palette PNGs, phone shots rotated by EXIF) turned into what the service takes: at most 10 MiB and
 // 4096 px a side, 8-bit sRGB(A), upright. An image already fine is sent byte for byte as it is.
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata, Sharp, SharpOptions } from 'sharp';
 import { inputHashOf } from '../outputs/input-hash';
 import { ImageError } from './image-error';
 import type { ImageMediaType } from './image-header';
@@ -43,6 +43,7 @@ export interface PreparedUpload {
 }
 
 export async function prepareUpload(original: Buffer, source: string, limits = { maxBytes: SERVICE_MAX_IMAGE_BYTES, maxSide: SERVICE_MAX_IMAGE_SIDE_PX }): Promise<PreparedUpload> {
+  const sharp = await loadSharp();
   const decoder = () => sharp(original, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' });
   let metadata: Metadata;
   try {
@@ -95,6 +96,7 @@ export async function prepareUpload(original: Buffer, source: string, limits = {
  * warnings ("extraneous bytes before marker") that every viewer shows fine.
  */
 async function checkDecodes(original: Buffer, source: string): Promise<void> {
+  const sharp = await loadSharp();
   try {
     await sharp(original, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning' }).raw().toBuffer();
   } catch (strictError) {
@@ -105,6 +107,14 @@ async function checkDecodes(original: Buffer, source: string): Promise<void> {
       throw unreadable(source, error);
     }
   }
+}
+
+type SharpFactory = (input: Buffer, options?: SharpOptions) => Sharp;
+let sharpModule: Promise<SharpFactory> | undefined;
+/** Loaded on first use: the native image library is not needed to start the CLI or a workflow bundle. */
+function loadSharp(): Promise<SharpFactory> {
+  sharpModule ??= import('sharp').then((module) => module.default as unknown as SharpFactory);
+  return sharpModule;
 }
 
 function mediaTypeOf(format: string | undefined): ImageMediaType {
