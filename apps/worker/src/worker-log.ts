@@ -12,11 +12,15 @@ interface FailureLike {
   cause?: FailureLike;
 }
 
-/** Duck-typed: workflow log entries come from the workflow sandbox, where `instanceof` does not hold. */
+/**
+ * Duck-typed: workflow log entries come from the workflow thread by structured clone, which keeps an
+ * error's message and stack but turns its name into "Error" and drops its other fields.
+ */
 function applicationFailureOf(error: unknown): FailureLike | undefined {
-  let current = error as FailureLike | undefined;
+  let current = error as (FailureLike & { stack?: string }) | undefined;
   for (let depth = 0; current && depth < 4; depth++, current = current.cause) {
-    if (current.name === 'ApplicationFailure' && typeof current.message === 'string') return current;
+    if (typeof current.message !== 'string') continue;
+    if (current.name === 'ApplicationFailure' || String(current.stack ?? '').startsWith('ApplicationFailure:')) return current;
   }
   return undefined;
 }

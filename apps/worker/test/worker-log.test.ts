@@ -23,6 +23,9 @@ describe('worker log', () => {
   it('a workflow failure seen through the sandbox (a plain object, not an instance) is still recognised', () => {
     const plain = { name: 'ApplicationFailure', message: 'SKU "A" (row 1) failed: x: y', type: 'x', nonRetryable: true };
     expect(oneLineFor(entry('Workflow failed', { error: plain }))).toBe('SKU "A" (row 1) failed: x: y');
+    // What arrives from the workflow thread: a structured clone, name "Error", the stack kept.
+    const cloned = structuredClone(ApplicationFailure.create({ message: 'SKU "B" (row 2) failed: x: y', type: 'x', nonRetryable: true }));
+    expect(oneLineFor(entry('Workflow failed', { error: cloned }))).toBe('SKU "B" (row 2) failed: x: y');
   });
 
   it('unexpected errors keep their stack', () => {
