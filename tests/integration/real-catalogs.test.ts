@@ -6,12 +6,13 @@ import fs from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { startCatalogConversion } from '@trellis/cli';
+import { getCatalogProgress, resumeCatalog, startCatalogConversion } from '@trellis/cli';
 import { assetWorkflowId, CatalogReport, type CatalogResult } from '@trellis/contracts';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareConversion, type ConversionFlags } from '../../apps/cli/src/conversion-input';
 import { estimateConversion } from '../../apps/cli/src/estimate';
+import { formatProgress } from '../../apps/cli/src/progress-view';
 import { exampleImagesDir } from '../harness/catalogs';
 import { startConversionStack, type ConversionStack } from '../harness/conversion-stack';
 import { workerLogLines } from '../harness/quiet-runtime';
@@ -138,5 +139,30 @@ describe('real catalogs', () => {
     expect(lines).toHaveLength(2);
     expect(lines.join('')).toMatch(/SKU "MISSING-1" \(row 5\) failed: image_not_found: /);
     expect(workerLogLines.join('')).not.toMatch(/^\s+at /m);
+  });
+
+  it('--max-cost pauses the catalog before the budget would be passed, says why, and `resume` goes on', async () => {
+    const dir = path.join(stack.workDir, 'budget');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const name of ['mug.png', 'lamp.png', 'chair.png']) fs.copyFileSync(path.join(exampleImagesDir, name), path.join(dir, name));
+    fs.writeFileSync(path.join(dir, 'catalog.csv'), 'sku,image\nB-1,mug.png\nB-2,lamp.png\nB-3,chair.png\n');
+    // 512 + fast: ~$0.0174 per asset by the seed table, and the first asset of a run is priced with one
+    // cold start ($0.0937), as `trellis estimate` prices it: a $0.05 budget cannot start it.
+    // (Pausing mid-run, after some assets, is in libs/workflows/test/workflows.test.ts.)
+    const prepared = await prepareConversion({
+      catalog: path.join(dir, 'catalog.csv'), out: path.join(stack.workDir, 'out'), catalogId: 'budget', pipeline: '512', presets: 'fast', maxCost: '0.05', concurrency: '1',
+    });
+    const handle = await startCatalogConversion(stack.client, prepared.input, { taskQueue: stack.taskQueue });
+    let progress = await getCatalogProgress(stack.client, 'budget');
+    while (progress.status !== 'paused') {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      progress = await getCatalogProgress(stack.client, 'budget');
+    }
+    expect(progress.counts).toMatchObject({ succeeded: 0, running: 0, pending: 3 });
+    expect(progress.usage.estimatedCostUsd).toBe(0);
+    expect(formatProgress(progress)).toMatch(/paused by --max-cost: \$0\.0000 spent or running, and the next asset \(SKU "B-1", ~\$0\.1110\) would pass the budget of \$0\.0500\. `trellis resume budget` goes on/);
+    await resumeCatalog(stack.client, 'budget');
+    const result = await handle.result();
+    expect(result.counts).toMatchObject({ succeeded: 3, failed: 0 });
   });
 });
