@@ -8,7 +8,7 @@ export function formatProgress(progress: CatalogProgress): string {
   const { counts } = progress;
   const total = progress.totalRows ?? 0;
   const done = counts.succeeded + counts.skipped + counts.failed + counts.cancelled;
-  // Clamped: a catalog edited mid-run can report fewer rows than are already done ('.'.repeat(-n) throws).
+  // Clamped so the bar can never overflow ('.'.repeat(-n) throws), whatever the counts say.
   const filled = total > 0 ? Math.min(BAR_WIDTH, Math.round((done / total) * BAR_WIDTH)) : 0;
   const bar = `${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}`;
   const running = progress.running
