@@ -1,4 +1,12 @@
-// Test processes log Temporal's own messages at WARN and above only, so failures stay readable.
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+// Test processes log Temporal's own messages at WARN and above only, through the worker's own log format
+// (an expected asset failure is one line), and keep the lines so tests can check what a user would read.
+import { Runtime } from '@temporalio/worker';
+import { trellisWorkerLogger } from '@trellis/worker';
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+export const workerLogLines: string[] = [];
+Runtime.install({
+  logger: trellisWorkerLogger('WARN', (line) => {
+    workerLogLines.push(line);
+    process.stderr.write(line);
+  }),
+});

@@ -157,7 +157,8 @@ describe('catalog conversion on a real dev server and the real local service', (
         { sku: 'GOOD-1', image: 'mug.png' },
         { sku: 'BROKEN-2', image: 'broken.png' },
         { sku: 'MISSING-3', image: 'not-there.png' },
-        { sku: 'bad sku!', image: 'mug.png' },
+        // Any printable SKU is fine; over 256 characters is not.
+        { sku: 'X'.repeat(300), image: 'mug.png' },
         { sku: 'ODD-PRESET-5', image: 'mug.png', presets: 'ultra' },
       ],
       files: { 'broken.png': Buffer.from('this is not an image at all') },

@@ -13,6 +13,7 @@ import {
   CatalogProgress,
   CatalogReport,
   ConvertCatalogInput,
+  ResumeRequest,
   catalogWorkflowId,
   taskQueueFrom,
   type CatalogResult,
@@ -67,8 +68,9 @@ export async function pauseCatalog(client: Client, catalogId: string): Promise<v
   await getCatalogHandle(client, catalogId).signal(pauseSignal);
 }
 
-export async function resumeCatalog(client: Client, catalogId: string): Promise<void> {
-  await getCatalogHandle(client, catalogId).signal(resumeSignal);
+/** Restarts a paused catalog; after a `--max-cost` pause, goes on without a budget unless given a new one. */
+export async function resumeCatalog(client: Client, catalogId: string, request: ResumeRequest = {}): Promise<void> {
+  await getCatalogHandle(client, catalogId).signal(resumeSignal, ResumeRequest.parse(request));
 }
 
 /** Stops starting new assets, cancels the running ones, and still writes the report. */

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   CatalogId,
+  CatalogReadOptions,
   ConvertCatalogInput,
   DEFAULT_PIPELINE_TYPE,
   DEFAULT_PRESET_NAMES,
@@ -14,10 +15,12 @@ import {
   Seed,
   builtInPresets,
   resolvePresets,
+  type CatalogRow,
   type CatalogRowProblem,
   type ConvertCatalogParams,
 } from '@trellis/contracts';
 import { readCatalog } from '@trellis/activities/files';
+import { z } from 'zod';
 
 export interface ConversionFlags {
   catalog: string;
@@ -28,12 +31,21 @@ export interface ConversionFlags {
   pipeline?: string;
   seed?: string;
   concurrency?: string;
+  /** .xlsx sheet name (default: the first sheet). */
+  sheet?: string;
+  skuColumn?: string;
+  imageColumn?: string;
+  imagePosition?: string;
+  /** Budget in USD: the catalog pauses before its estimated cost would pass it. */
+  maxCost?: string;
 }
 
 export interface PreparedConversion {
   input: ConvertCatalogParams;
   validRows: number;
   problems: CatalogRowProblem[];
+  /** The valid rows as read here (for `trellis estimate`; the workflow reads its own snapshot). */
+  rows: CatalogRow[];
 }
 
 export class UsageError extends Error {}
@@ -95,7 +107,13 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
   const seed = parseFlag(Seed, seedValue, `--seed must be an integer from 0 to 2147483647.`);
   const concurrency = flags.concurrency === undefined ? undefined : Number(flags.concurrency);
 
-  const catalog = await readCatalog(catalogPath);
+  const catalogOptions = catalogReadOptionsOf(flags);
+  const maxCostUsd = flags.maxCost === undefined ? undefined : parseFlag(
+    z.coerce.number().positive(),
+    flags.maxCost,
+    `--max-cost must be a positive amount in USD, e.g. --max-cost 25 (got "${flags.maxCost}").`,
+  );
+  const catalog = await readCatalog(catalogPath, catalogOptions);
   const problems = [...catalog.problems];
   let validRows = 0;
   // Rows may name presets of their own; unknown names are caught here and again in the workflow.
@@ -124,11 +142,23 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
       sampler: SamplerSettings.parse({}),
     },
     ...(concurrency === undefined ? {} : { concurrency }),
+    ...(Object.keys(catalogOptions).length > 0 ? { catalog: catalogOptions } : {}),
+    ...(maxCostUsd === undefined ? {} : { maxCostUsd }),
   });
   if (!input.success) {
     throw new UsageError(input.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
   }
-  return { input: input.data, validRows, problems };
+  return { input: input.data, validRows, problems, rows: catalog.rows };
+}
+
+/** --sheet, --sku-column, --image-column, --image-position as the catalog reader's options. */
+export function catalogReadOptionsOf(flags: Pick<ConversionFlags, 'sheet' | 'skuColumn' | 'imageColumn' | 'imagePosition'>): CatalogReadOptions {
+  const imagePosition = flags.imagePosition === undefined
+    ? undefined
+    : parseFlag(z.coerce.number().int().min(1), flags.imagePosition, `--image-position must be a whole number from 1 (got "${flags.imagePosition}").`);
+  const parsed = CatalogReadOptions.safeParse({ sheet: flags.sheet, skuColumn: flags.skuColumn, imageColumn: flags.imageColumn, imagePosition });
+  if (!parsed.success) throw new UsageError(`--sheet/--sku-column/--image-column: ${parsed.error.issues[0]?.message}`);
+  return Object.fromEntries(Object.entries(parsed.data).filter(([, value]) => value !== undefined));
 }
 
 export function describeProblem(problem: CatalogRowProblem): string {

@@ -3,7 +3,7 @@
 // with this process (the dev server and service run under a watchdog).
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import {
   getFreePort,
   startDevServer,
@@ -13,7 +13,7 @@ import {
   type LocalService,
 } from '@trellis/devstack';
 import { TrellisClient } from '@trellis/trellis-client';
-import { createTrellisWorker } from '@trellis/worker';
+import { createTrellisWorker, trellisWorkerLogger } from '@trellis/worker';
 
 export interface LocalStack {
   temporal: DevServer;
@@ -48,7 +48,8 @@ async function preferredPort(port: number): Promise<number> {
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   // The progress line is the interface here; the SDK's own chatter only at WARN and above.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // Expected asset failures as one line each (SKU, code, message), not a stack trace through the bar.
+  Runtime.install({ logger: trellisWorkerLogger('WARN') });
   const workDir = options.workDir ?? defaultLocalStackDir;
   const say = options.say ?? (() => undefined);
   say('starting the Temporal dev server ...');

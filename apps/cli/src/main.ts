@@ -3,6 +3,7 @@ import { CatalogFileError } from '@trellis/activities/files';
 import { CatalogAlreadyRunningError } from './api';
 import { convertCommand } from './commands/convert';
 import { devCommand, demoCommand } from './commands/local';
+import { estimateCommand, estimateUsage } from './commands/estimate';
 import { controlCommand, reportCommand, statusCommand } from './commands/manage';
 import { UsageError } from './conversion-input';
 import { TemporalUnreachableError } from './temporal-client';
@@ -12,6 +13,7 @@ const usage = `usage: trellis <command> [options]
   convert <catalog> --out DIR   convert a catalog (see \`trellis convert --help\`)
   status <catalog-id> [--watch] progress of a running catalog, or its result
   pause | resume <catalog-id>   stop / restart starting new assets
+                                (resume [--max-cost USD]: past a cost budget, or with a new one)
   cancel <catalog-id>           stop the catalog; the report is still written
   report <catalog-id> [--json]  the report of a finished catalog
   dev                           run the local stack (Temporal dev server + Web UI, local service, worker)
@@ -28,12 +30,14 @@ async function main(argv: string[]): Promise<number> {
   }
   if (args.includes('--help') || args.includes('-h')) {
     const { convertUsage } = await import('./commands/convert');
-    console.log(command === 'convert' ? convertUsage : usage);
+    console.log(command === 'convert' ? convertUsage : command === 'estimate' ? estimateUsage : usage);
     return 0;
   }
   switch (command) {
     case 'convert':
       return convertCommand(args);
+    case 'estimate':
+      return estimateCommand(args);
     case 'status':
       return statusCommand(args);
     case 'pause':

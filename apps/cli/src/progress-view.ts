@@ -1,5 +1,5 @@
 // A live one-line progress bar for `trellis convert` and `trellis status`: redrawn in place on a
-// terminal, printed as plain lines (only when something changed) when piped into a log.
+// terminal; piped into a log (CI), plain lines, at most one per interval, and the last one on finish.
 import type { CatalogProgress } from '@trellis/contracts';
 
 const BAR_WIDTH = 28;
@@ -8,12 +8,12 @@ export function formatProgress(progress: CatalogProgress): string {
   const { counts } = progress;
   const total = progress.totalRows ?? 0;
   const done = counts.succeeded + counts.skipped + counts.failed + counts.cancelled;
-  // Clamped: a catalog edited mid-run can report fewer rows than are already done ('.'.repeat(-n) throws).
+  // Clamped so the bar can never overflow ('.'.repeat(-n) throws), whatever the counts say.
   const filled = total > 0 ? Math.min(BAR_WIDTH, Math.round((done / total) * BAR_WIDTH)) : 0;
   const bar = `${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}`;
   const running = progress.running
     .slice(0, 3)
-    .map(({ sku, stage }) => `${sku} ${stage}`)
+    .map(({ sku, stage }) => `${shortSku(sku)} ${stage}`)
     .join(', ');
   const more = progress.running.length > 3 ? ` +${progress.running.length - 3}` : '';
   return (
@@ -21,29 +21,57 @@ export function formatProgress(progress: CatalogProgress): string {
     ` | ok ${counts.succeeded} reused ${counts.skipped} failed ${counts.failed}` +
     (counts.cancelled ? ` cancelled ${counts.cancelled}` : '') +
     ` | GPU ${progress.usage.gpuSeconds.toFixed(1)}s ~$${progress.usage.estimatedCostUsd.toFixed(3)}` +
-    (running ? ` | ${running}${more}` : '')
+    (running ? ` | ${running}${more}` : '') +
+    (progress.pauseReason ? `\n${progress.pauseReason}` : '')
   );
+}
+
+/** SKUs are any text up to 256 characters: a running list shows at most 24 of them, on one line. */
+function shortSku(sku: string): string {
+  const flat = sku.replace(/\s+/g, ' ');
+  const chars = [...flat];
+  return chars.length > 24 ? `${chars.slice(0, 23).join('')}…` : flat;
 }
 
 export class ProgressLine {
   private last = '';
+  private lastWrittenAt = -Infinity;
+  /** A change not yet printed to a log because the interval had not passed. */
+  private pending: string | undefined;
 
-  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  /** `logIntervalMs`: in a log (not a terminal), at most one line per this interval (default 10 s). */
+  constructor(
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly logIntervalMs = 10_000,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
 
   update(text: string): void {
     if (text === this.last) return;
     this.last = text;
     if (this.stream.isTTY) {
+      // One screen line: a pause reason (the second line) is shown after the bar, cut to the width.
       const width = this.stream.columns ?? 120;
-      this.stream.write(`\r\x1b[K${text.slice(0, width - 1)}`);
-    } else {
-      this.stream.write(`${text}\n`);
+      this.stream.write(`\r\x1b[K${text.replace(/\n/g, ' | ').slice(0, width - 1)}`);
+      return;
     }
+    if (this.now() - this.lastWrittenAt < this.logIntervalMs) {
+      this.pending = text;
+      return;
+    }
+    this.writeLogLine(text);
   }
 
-  /** Leaves the last line on screen and moves below it. */
+  private writeLogLine(text: string): void {
+    this.stream.write(`${text}\n`);
+    this.lastWrittenAt = this.now();
+    this.pending = undefined;
+  }
+
+  /** Leaves the last line on screen and moves below it (in a log: prints the last state if held back). */
   finish(): void {
     if (this.stream.isTTY && this.last) this.stream.write('\n');
+    if (!this.stream.isTTY && this.pending !== undefined) this.writeLogLine(this.pending);
     this.last = '';
   }
 }

@@ -49,7 +49,7 @@ describe.concurrent('trellis CLI', () => {
     });
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(
-      `trellis: catalog file ${missing} does not exist; check the path (a catalog is a .csv/.json/.jsonl/.ndjson file or a folder of images).\n`,
+      `trellis: catalog file ${missing} does not exist; check the path (a catalog is a .csv/.xlsx/.json/.jsonl/.ndjson file or a folder of images).\n`,
     );
   }, 20_000);
 
@@ -59,5 +59,30 @@ describe.concurrent('trellis CLI', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^trellis: Unknown option '--colour'/);
     expect(run.stderr).not.toContain('    at ');
+  }, 20_000);
+
+  it('resume --max-cost must be a positive amount; pause takes no budget', async () => {
+    await headStart;
+    const bad = await runCli(['resume', 'spring', '--max-cost', 'lots'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^trellis: --max-cost must be a positive amount in USD \(got "lots"\)/);
+    const pause = await runCli(['pause', 'spring', '--max-cost', '5'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(pause.code).toBe(2);
+    expect(pause.stderr).toMatch(/--max-cost goes with `trellis resume`/);
+  }, 20_000);
+});
+
+// Not concurrent: the temp-folder helper clears every folder after each test, including a running neighbour's.
+describe('trellis estimate', () => {
+  it('estimate prints rows, work, GPU seconds and cost without Temporal or a service', async () => {
+    const csv = await exampleCatalog();
+    const run = await runCli(['estimate', csv, '--presets', 'fast', '--pipeline', '512', '--json'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(run.code, run.stderr).toBe(0);
+    const estimate = JSON.parse(run.stdout);
+    // Seed table: generation 10 s (512) or 30 s (the bottle's own 1024_cascade); GLBs fast 15 s, balanced
+    // 30 s, quality 45 s (rows may name their presets); one 135 s cold start; $0.000694/s.
+    expect(estimate).toMatchObject({ rows: 6, generations: 6, extractions: 8, coldStart: true, checkedOutputs: false });
+    expect(estimate.usage.gpuSeconds).toBe(25 + (25 + 30) + 25 + (30 + 15) + (25 + 45) + 25 + 135);
+    expect(estimate.usage.estimatedCostUsd).toBeCloseTo(estimate.usage.gpuSeconds * 0.000694, 6);
   }, 20_000);
 });

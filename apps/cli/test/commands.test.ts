@@ -76,6 +76,7 @@ function prepared(problemCount: number, validRows: number): PreparedConversion {
     input: { catalogPath: '/data/spring.csv' } as PreparedConversion['input'],
     validRows,
     problems: Array.from({ length: problemCount }, (_, i) => ({ row: i + 1, sku: `S-${i + 1}`, field: 'seed', message: 'bad seed' })),
+    rows: [],
   };
 }
 

@@ -134,7 +134,7 @@ describe('prepareConversion', () => {
   });
 
   it('a row naming an unknown preset becomes a problem naming its row and field, and is not counted as valid', async () => {
-    const csv = await exampleCatalog({ extraRows: ['HAT-1,mug.png,,,fast|ultra', 'BAD SKU,mug.png,,,'] });
+    const csv = await exampleCatalog({ extraRows: ['HAT-1,mug.png,,,fast|ultra', `${'X'.repeat(300)},mug.png,,,`] });
     const { problems, validRows } = await prepare({}, csv);
     expect(validRows).toBe(6);
     const presetProblem = problems.find((problem) => problem.field === 'presets');

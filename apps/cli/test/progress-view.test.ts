@@ -74,7 +74,7 @@ class FakeStream {
     return true;
   }
 }
-const lineOn = (stream: FakeStream) => new ProgressLine(stream as unknown as NodeJS.WriteStream);
+const lineOn = (stream: FakeStream) => new ProgressLine(stream as unknown as NodeJS.WriteStream, 0);
 
 describe('ProgressLine', () => {
   it('piped into a log: plain lines, and only when the text changed', () => {
@@ -115,5 +115,43 @@ describe('ProgressLine', () => {
     const stream = new FakeStream(true);
     lineOn(stream).update('x'.repeat(200));
     expect(stream.writes).toEqual([`\r\x1b[K${'x'.repeat(119)}`]);
+  });
+});
+
+describe('ProgressLine in a CI log', () => {
+  it('prints at most one line per interval, and the last state on finish', () => {
+    const stream = new FakeStream(false);
+    let now = 0;
+    const line = new ProgressLine(stream as unknown as NodeJS.WriteStream, 10_000, () => now);
+    line.update('1/9');
+    now = 2_000;
+    line.update('2/9');
+    now = 4_000;
+    line.update('3/9');
+    expect(stream.writes).toEqual(['1/9\n']);
+    now = 11_000;
+    line.update('4/9');
+    line.finish();
+    expect(stream.writes).toEqual(['1/9\n', '4/9\n']);
+    now = 12_000;
+    line.update('5/9');
+    line.finish();
+    expect(stream.writes).toEqual(['1/9\n', '4/9\n', '5/9\n']);
+  });
+
+  it('long or multi-script SKUs are cut to 24 characters; a pause reason follows the bar', () => {
+    const text = formatProgress({
+      catalogId: 'c',
+      status: 'paused',
+      totalRows: 2,
+      invalidRows: 0,
+      counts: { pending: 1, running: 1, succeeded: 0, skipped: 0, failed: 0, cancelled: 0 },
+      running: [{ sku: '椅子-オーク-ナチュラル-2024年モデル-特別版-XL', stage: 'generating' }],
+      usage: { gpuSeconds: 0, estimatedCostUsd: 0, costBasis: 'seed-table' },
+      runNumber: 1,
+      pauseReason: 'paused by --max-cost: ...',
+    });
+    expect(text).toMatch(/\| 椅子-オーク-ナチュラル-2024年モデル-特…/);
+    expect(text.split('\n')[1]).toBe('paused by --max-cost: ...');
   });
 });

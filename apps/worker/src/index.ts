@@ -1,2 +1,3 @@
 export * from './temporal-config';
 export * from './worker';
+export * from './worker-log';

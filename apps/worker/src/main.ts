@@ -1,11 +1,12 @@
 // `npm run worker`: a long-running worker for a real deployment. Temporal settings from TEMPORAL_*;
 // the service from TRELLIS2_API_URL with credentials from TRELLIS2_MODAL_KEY/SECRET or
 // ~/.trellis2_modal_secrets.json. Ctrl-C / SIGTERM drain running tasks, then exit.
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TrellisClient } from '@trellis/trellis-client';
 import { z } from 'zod';
 import { connectionOptions, temporalSettingsFromEnv, unreachableTemporalMessage } from './temporal-config';
 import { createTrellisWorker } from './worker';
+import { trellisWorkerLogger } from './worker-log';
 
 const optionalCount = z.coerce.number().int().min(1).optional();
 const WorkerEnv = z.object({
@@ -19,6 +20,8 @@ const WorkerEnv = z.object({
 });
 
 async function main(): Promise<void> {
+  // Expected asset failures as one line each; unexpected errors with their stack.
+  Runtime.install({ logger: trellisWorkerLogger('INFO') });
   const limits = WorkerEnv.parse(process.env);
   const settings = temporalSettingsFromEnv();
   const service = new TrellisClient();

@@ -2,7 +2,9 @@
 // manifests and reports. Plain async functions; `index.ts` wraps the ones workflows call as activities.
 export { CatalogFileError } from './catalog/catalog-file-error';
 export { catalogDirOf, catalogFormatOf } from './catalog/catalog-location';
-export { loadCatalogPage, readCatalog, type CatalogContents } from './catalog/read-catalog';
+export { catalogReadStats, readCatalog, type CatalogContents } from './catalog/read-catalog';
+export { loadCatalogPage, readSnapshot, snapshotCatalog, trellisDirOf, type LoadCatalogPageInput, type SnapshotCatalogInput, type SnapshotMeta } from './catalog/catalog-snapshot';
+export { columnKey, mapColumns, type ColumnMapping } from './catalog/column-mapping';
 export { catalogImageExtensions } from './catalog/read-folder-rows';
 
 export { ImageError, imageErrorCodes, type ImageErrorCode } from './images/image-error';
@@ -10,16 +12,24 @@ export type { ImageMediaType } from './images/image-header';
 export {
   imageSha256Of,
   loadImage,
-  SERVICE_MAX_IMAGE_BYTES,
-  SERVICE_MAX_IMAGE_SIDE_PX,
+  loadImageForUpload,
+  MAX_ORIGINAL_IMAGE_BYTES,
   type LoadedImage,
   type LoadImageOptions,
 } from './images/load-image';
+export {
+  DOWNSCALE_LONGEST_SIDE_PX,
+  IMAGE_PREPROCESSING,
+  imagePreprocessHash,
+  prepareUpload,
+  SERVICE_MAX_IMAGE_BYTES,
+  SERVICE_MAX_IMAGE_SIDE_PX,
+} from './images/prepare-upload';
 
 export { ChecksumMismatchError, sha256File, writeFileAtomic, writeStreamAtomic, type WriteStreamOptions } from './outputs/atomic-write';
 export { canonicalJson, inputHashOf } from './outputs/input-hash';
 export { ManifestError, readManifest, readManifestSync, writeManifest } from './outputs/manifest';
-export { assetDir, catalogReportPaths, glbPath, manifestPath, OutputPathError, previewPath } from './outputs/output-layout';
+export { assetDir, assetFolderName, catalogReportPaths, glbPath, manifestPath, OutputPathError, previewPath } from './outputs/output-layout';
 export { findReusableOutput, OutputRecord, outputRecordPath, readOutputRecord, writeOutputRecord } from './outputs/output-records';
 
 export { writeCatalogReport, type CatalogReportArgs, type CatalogReportSummary } from './report/catalog-report';

@@ -2,7 +2,7 @@
 // service client (credentials stay in the worker's environment); workflows import only the type.
 import type { AssetManifest, ConvertAssetInput } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
-import { loadCatalogPage, writeCatalogReport, writeManifest } from './files';
+import { loadCatalogPage, snapshotCatalog, writeCatalogReport, writeManifest, type LoadCatalogPageInput, type SnapshotCatalogInput } from './files';
 import { extractGlb, type ExtractGlbInput } from './service/extract-glb';
 import { classifyingFailures } from './service/failures';
 import { generate, type GenerateInput } from './service/generate';
@@ -17,6 +17,7 @@ export type { WarmUpResult } from './service/warm-up';
 export { JobPhase, JobProgress, DEFAULT_HEARTBEAT_INTERVAL_MS } from './service/job-progress';
 export type { JobTiming } from './service/job-runner';
 export type { RunningAsset } from './service/reconcile-assets';
+export type { LoadCatalogPageInput, SnapshotCatalogInput } from './files';
 
 export interface ActivityDependencies {
   client: TrellisClient;
@@ -29,8 +30,10 @@ export interface ActivityDependencies {
 export function createActivities({ client, pollIntervalMs = 1000, heartbeatIntervalMs }: ActivityDependencies) {
   const timing = { pollIntervalMs, heartbeatIntervalMs };
   return {
-    loadCatalogPage: (catalogPath: string, offset: number, limit: number) =>
-      classifyingFailures(() => loadCatalogPage(catalogPath, offset, limit)),
+    /** Parses and validates the catalog once per run into a snapshot; returns counts only. */
+    snapshotCatalog: (input: SnapshotCatalogInput) => classifyingFailures(() => snapshotCatalog(input)),
+    /** A page of the snapshot: O(page), whatever the catalog's size. */
+    loadCatalogPage: (input: LoadCatalogPageInput) => classifyingFailures(() => loadCatalogPage(input)),
     prepareAsset: (input: PrepareAssetInput) => classifyingFailures(() => prepareAsset(client, input)),
     warmUp: () => classifyingFailures(() => warmUp(client)),
     generate: (input: GenerateInput) => classifyingFailures(() => generate(client, timing, input)),

@@ -113,8 +113,8 @@ describe('readCatalog file errors', () => {
   });
 
   it('CSV header: unknown column (likely a typo) lists the allowed columns', async () => {
-    const error = await fileError('c.csv', 'sku,image,pipelinetype\nA,a.png,512\n');
-    expect(error.message).toMatch(/unknown column "pipelinetype".*allowed columns are sku, image, seed, pipeline_type, presets/);
+    const error = await fileError('c.csv', 'sku,image,preset\nA,a.png,fast\n');
+    expect(error.message).toMatch(/unknown column "preset".*allowed columns are sku, image, seed, pipeline_type, presets.*--sku-column/);
   });
 
   it('CSV header: missing required column, repeated column', async () => {
@@ -123,7 +123,7 @@ describe('readCatalog file errors', () => {
   });
 
   it('CSV with an unclosed quote', async () => {
-    expect((await fileError('c.csv', 'sku,image\nA,"a.png\n')).message).toMatch(/is not valid CSV: .*closing "/);
+    expect((await fileError('c.csv', 'sku,image\nA,"a.png\n')).message).toMatch(/is not valid CSV \(line 2\): Quote Not Closed.*closing "/);
   });
 
   it('empty catalogs: empty file, header only, empty array, folder without images', async () => {
@@ -146,7 +146,8 @@ describe('readCatalog file errors', () => {
   });
 
   it('a file with an unknown extension, and a folder named like a file', async () => {
-    expect((await fileError('catalog.xlsx', 'binary')).message).toMatch(/is neither a folder nor a .csv\/.json\/.jsonl\/.ndjson file/);
+    expect((await fileError('catalog.xls', 'binary')).message).toMatch(/is neither a folder nor a .csv\/.xlsx\/.json\/.jsonl\/.ndjson file/);
+    expect((await fileError('catalog.xlsx', 'binary')).message).toMatch(/is not a readable .xlsx workbook .*export it as CSV/);
     const dir = await tempDir();
     await mkdir(path.join(dir, 'odd.csv'));
     await expect(readCatalog(path.join(dir, 'odd.csv'))).rejects.toThrow(/is a folder, but its name ends in .csv/);

@@ -17,16 +17,18 @@ async function problemOf(badRow: string, header = 'sku,image,seed,pipeline_type,
 }
 
 describe('catalog row problems name the row, the field and what to do', () => {
-  it('bad SKU', async () => {
-    const problem = await problemOf('bad sku!,a.png,,,');
-    expect(problem).toMatchObject({ row: 2, sku: 'bad sku!', field: 'sku' });
-    expect(problem.message).toMatch(/^row 2 \(line 3\), SKU "bad sku!": sku "bad sku!" is invalid: a SKU is 1-128 letters.*fix the SKU/);
+  it('bad SKU: too long, or with a control character', async () => {
+    const long = 'x'.repeat(257);
+    const problem = await problemOf(`${long},a.png,,,`);
+    expect(problem).toMatchObject({ row: 2, sku: long, field: 'sku' });
+    expect(problem.message).toMatch(/^row 2 \(line 3\), SKU "x+": sku .* is invalid: a SKU is at most 256 characters — a SKU is any printable text/);
+    expect((await problemOf('bell\u0007sku,a.png,,,')).message).toMatch(/must not contain control characters/);
   });
 
   it('missing SKU (no SKU to name)', async () => {
     const problem = await problemOf(',a.png,,,');
     expect(problem).toMatchObject({ row: 2, sku: undefined, field: 'sku' });
-    expect(problem.message).toMatch(/^row 2 \(line 3\): sku is missing — fix the SKU/);
+    expect(problem.message).toMatch(/^row 2 \(line 3\): sku is missing — a SKU is any printable text/);
   });
 
   it('missing image', async () => {
@@ -55,18 +57,20 @@ describe('catalog row problems name the row, the field and what to do', () => {
     expect(problem.message).toMatch(/presets "fast\|Quality!" has an invalid entry "Quality!" \(a preset name is 1-32 lowercase/);
   });
 
-  it('duplicate SKU: the later row is the problem, naming the first', async () => {
+  it('duplicate SKU: the later row is the problem; SKUs whose folders collide are all reported', async () => {
     const dir = await tempDir();
     await writeFiles(dir, { 'c.csv': 'sku,image\nMUG-1,a.png\nLAMP,b.png\nMUG-1,c.png\nmug-1,d.png\n' });
     const { rows, problems } = await readCatalog(path.join(dir, 'c.csv'));
-    expect(rows.map((row) => [row.row, row.image])).toEqual([[1, 'a.png'], [2, 'b.png']]);
+    expect(rows.map((row) => [row.row, row.image])).toEqual([[2, 'b.png']]);
     expect(problems.map((problem) => [problem.row, problem.sku, problem.field])).toEqual([
+      [1, 'MUG-1', 'sku'],
       [3, 'MUG-1', 'sku'],
       [4, 'mug-1', 'sku'],
     ]);
-    expect(problems[0]!.message).toMatch(/^row 3 \(line 4\), SKU "MUG-1": duplicate SKU, first seen at row 1; give this row its own SKU/);
-    // Differing only in case still collides on macOS/Windows disks.
-    expect(problems[1]!.message).toMatch(/duplicate SKU, first seen at row 1 \("MUG-1" there; output folders would collide/);
+    expect(problems[1]!.message).toMatch(/^row 3 \(line 4\), SKU "MUG-1": duplicate SKU, first seen at row 1; give this row its own SKU/);
+    // Differing only in case: one folder on macOS/Windows disks, so neither can have it.
+    expect(problems[0]!.message).toMatch(/^row 1 \(line 2\), SKU "MUG-1": its output folder "MUG-1" would be the same as that of SKU "mug-1" \(row 4\)/);
+    expect(problems[2]!.message).toMatch(/SKU "mug-1": its output folder "mug-1" would be the same as that of SKU "MUG-1" \(row 1\)/);
   });
 
   it('absolute image paths (POSIX and Windows) and non-http URLs', async () => {
@@ -86,7 +90,7 @@ describe('catalog row problems name the row, the field and what to do', () => {
   it('a CSV row with more cells than the header', async () => {
     const problem = await problemOf('EXTRA,a,b.png', 'sku,image');
     expect(problem).toMatchObject({ row: 2, field: 'row' });
-    expect(problem.message).toMatch(/row 2 \(line 3\): has 3 cells but the header has 2 columns .* quote cells that contain commas/);
+    expect(problem.message).toMatch(/row 2 \(line 3\): has 3 cells but the header has 2 columns.* quote cells that contain the separator/);
   });
 
   it('JSON rows: a non-object row, a null SKU, a JSON number seed out of range', async () => {
@@ -104,12 +108,11 @@ describe('catalog row problems name the row, the field and what to do', () => {
     expect(problems[2]!.message).toMatch(/^row 4, SKU "BIG": seed 2147483648 is out of range/);
   });
 
-  it('folder catalogs: a file name that is not a SKU says to rename the file', async () => {
+  it('folder catalogs: any file name is a SKU as written; its folder is a slug plus a hash', async () => {
     const dir = await tempDir();
     await writeFiles(dir, { 'my photo.png': pngBytes(4, 4), 'ok.png': pngBytes(4, 4) });
     const { rows, problems } = await readCatalog(dir);
-    expect(rows.map((row) => row.sku)).toEqual(['ok']);
-    expect(problems[0]).toMatchObject({ row: 1, sku: 'my photo', field: 'sku' });
-    expect(problems[0]!.message).toMatch(/rename the file: its name without the extension is the SKU/);
+    expect(problems).toEqual([]);
+    expect(rows.map((row) => row.sku)).toEqual(['my photo', 'ok']);
   });
 });

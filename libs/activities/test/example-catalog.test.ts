@@ -22,4 +22,17 @@ describe('the example catalog', () => {
     expect(catalog.rows.some((row) => row.seed !== undefined)).toBe(true);
     expect(catalog.rows.some((row) => row.seed === undefined && row.presets === undefined && row.pipeline_type === undefined)).toBe(true);
   });
+
+  it('the Shopify export example converts as it is', async () => {
+    const catalog = await readCatalog(path.resolve(path.dirname(exampleCatalog), '../shopify/products_export.csv'));
+    expect(catalog.problems).toEqual([]);
+    expect(catalog.rows.map((row) => [row.sku, row.image])).toEqual([
+      ['mug, teal 350', '../catalog/mug.png'],
+      ['Lampe-Ä-42', '../catalog/lamp.png'],
+      ['椅子-オーク', '../catalog/chair.png'],
+      ['椅子-オーク-smoked', '../catalog/chair.png'],
+      ['plant-pot', '../catalog/plant-pot.png'],
+    ]);
+    for (const row of catalog.rows) expect((await loadImage(row.image, catalog.catalogDir)).mediaType).toBe('image/png');
+  });
 });

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { tempDir as tempDirUnder } from '@trellis/devstack/testing';
+import sharp from 'sharp';
 
 export const tempDir = (prefix = 'activities-') => tempDirUnder(prefix);
 
@@ -57,4 +58,19 @@ export function webpBytes(width: number, height: number): Buffer {
   riff.write('RIFF', 0, 'latin1');
   riff.writeUInt32LE(body.length, 4);
   return Buffer.concat([riff, body]);
+}
+
+/** A real, decodable image (a gradient with some texture) made by sharp. */
+export async function realImage(width: number, height: number, format: 'png' | 'jpeg' | 'webp', channels: 3 | 4 = 3): Promise<Buffer> {
+  const pixels = Buffer.alloc(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const offset = (y * width + x) * channels;
+      pixels[offset] = (x * 255) / width;
+      pixels[offset + 1] = (y * 255) / height;
+      pixels[offset + 2] = (x ^ y) & 0xff;
+      if (channels === 4) pixels[offset + 3] = x < width / 2 ? 255 : 0;
+    }
+  }
+  return sharp(pixels, { raw: { width, height, channels } }).toFormat(format).toBuffer();
 }

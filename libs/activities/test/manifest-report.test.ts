@@ -35,7 +35,7 @@ describe('manifest', () => {
     const filePath = await writeManifest(written, outDir);
     expect(filePath).toBe(path.join(outDir, 'demo', 'MUG-1', 'manifest.json'));
     expect(await readFile(filePath, 'utf8')).toContain('\n  "sku": "MUG-1",\n');
-    expect(await readManifest(outDir, 'demo', 'MUG-1')).toEqual(written);
+    expect(await readManifest(outDir, 'demo', 'MUG-1')).toEqual({ ...written, folder: 'MUG-1' });
     expect(await readManifest(outDir, 'demo', 'OTHER')).toBeUndefined();
   });
 
@@ -92,27 +92,29 @@ describe('catalog report', () => {
     const summary = await writeCatalogReport({ catalogId: 'demo', catalogPath: path.join(root, 'catalog.csv'), outDir });
     expect(summary.reportJsonPath).toBe(path.join(outDir, 'demo', 'report.json'));
     expect(summary.reportCsvPath).toBe(path.join(outDir, 'demo', 'report.csv'));
-    expect(summary.counts).toEqual({ succeeded: 1, skipped: 1, failed: 2, cancelled: 0, invalid: 2, not_converted: 1 });
+    expect(summary.counts).toEqual({ succeeded: 1, skipped: 1, failed: 2, cancelled: 0, invalid: 1, not_converted: 2 });
     expect(summary.usage).toEqual({ gpuSeconds: 13.5, estimatedCostUsd: 0.0186750001, costBasis: 'seed-table' });
 
     const report = CatalogReport.parse(JSON.parse(await readFile(summary.reportJsonPath, 'utf8')));
     expect(report.rows.map((row) => [row.row, row.sku, row.status])).toEqual([
       [1, 'MUG-1', 'succeeded'],
-      [2, 'LAMP, 2', 'invalid'],
+      [2, 'LAMP, 2', 'not_converted'],
       [3, 'LAMP-2', 'failed'],
       [4, 'CHAIR-3', 'invalid'],
       [5, 'POT-4', 'skipped'],
       [6, 'VASE-5', 'not_converted'],
       [7, 'SHOE-6', 'failed'],
     ]);
-    expect(report.problems.map((problem) => problem.row)).toEqual([2, 4]);
+    expect(report.problems.map((problem) => problem.row)).toEqual([4]);
+    // The SKU as written, and the folder it maps to (a comma and a space: slug plus hash).
+    expect(report.rows[1]).toMatchObject({ sku: 'LAMP, 2', folder: expect.stringMatching(/^LAMP-2-[0-9a-f]{12}$/) });
     expect(report.rows[6]!.error).toMatch(/SHOE-6\/manifest.json is not valid JSON/);
 
     const csv = await readFile(summary.reportCsvPath, 'utf8');
     const lines = csv.split('\r\n');
     expect(lines[0]).toBe('row,sku,status,error,fast_bytes,fast_sha256,quality_bytes,quality_sha256,thumb_bytes,thumb_sha256,preview_bytes,gpu_seconds,estimated_cost_usd');
     expect(lines[1]).toBe(`1,MUG-1,succeeded,,1234,${SHA_A},99999,${SHA_B},,,555,12.5,0.0087`);
-    expect(lines[2]).toMatch(/^2,"LAMP, 2",invalid,"row 2 \(line 3\), SKU ""LAMP, 2"": sku .*",,,,,,,,0,0.0000$/);
+    expect(lines[2]).toBe('2,"LAMP, 2",not_converted,,,,,,,,,0,0.0000');
     expect(lines[3]).toBe('3,LAMP-2,failed,"image_unreadable: image lamp.png cannot be used: it is a GIF image, ""really""",,,,,,,,1,0.0100');
     expect(lines[5]).toBe(`5,POT-4,skipped,,,,,,1234,${SHA_A},,0,0.0000`);
     expect(lines[6]).toBe('6,VASE-5,not_converted,,,,,,,,,0,0.0000');

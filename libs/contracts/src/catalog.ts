@@ -2,14 +2,21 @@
 import { z } from 'zod';
 import { PipelineType, PresetName, Seed } from './pipeline';
 
-/** A SKU names a folder and appears in a workflow id, so it is kept file-name and id safe. */
-export const Sku = z
-  .string()
-  .trim()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
-    'a SKU is 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
-  );
+/**
+ * A SKU as the shop writes it: any printable text (spaces, commas, accents, CJK, slashes, dots) up to 256
+ * characters, Unicode-normalised (NFC) so that the same SKU typed on two systems is one SKU. Folder names
+ * and workflow ids are derived from it by `skuFolderName` (sku-folder.ts), never used raw.
+ */
+export const MAX_SKU_LENGTH = 256;
+export const Sku = z.preprocess(
+  (value) => (typeof value === 'string' ? value.trim().normalize('NFC') : typeof value === 'number' ? String(value) : value),
+  z
+    .string()
+    .min(1, 'a SKU must not be empty')
+    .refine((sku) => [...sku].length <= MAX_SKU_LENGTH, `a SKU is at most ${MAX_SKU_LENGTH} characters`)
+    // Control characters (line breaks, tabs, NUL) are invisible in every place a SKU is shown.
+    .refine((sku) => !/[\p{Cc}\u2028\u2029]/u.test(sku), 'a SKU must not contain control characters (line breaks, tabs, NUL)'),
+);
 export type Sku = z.infer<typeof Sku>;
 
 /** A catalog id names the output folder and the workflow `catalog/<catalogId>`. */
@@ -73,14 +80,43 @@ export const CatalogRowProblem = z.object({
 });
 export type CatalogRowProblem = z.infer<typeof CatalogRowProblem>;
 
-export const catalogFormats = ['csv', 'json', 'jsonl', 'folder'] as const;
+export const catalogFormats = ['csv', 'xlsx', 'json', 'jsonl', 'folder'] as const;
 export type CatalogFormat = (typeof catalogFormats)[number];
 
-/** A page of a catalog, as the workflow loads it (rows only reference images; no bytes). */
+/**
+ * A page of a catalog's snapshot, as the workflow loads it (rows only reference images; no bytes).
+ * Problems never travel here: the snapshot's result carries their count, the report reads the file.
+ */
 export const CatalogPage = z.object({
   totalRows: z.number().int().min(0),
   offset: z.number().int().min(0),
   rows: z.array(CatalogRow),
-  problems: z.array(CatalogRowProblem),
 });
 export type CatalogPage = z.infer<typeof CatalogPage>;
+
+/**
+ * How to read a catalog whose columns are not named `sku` / `image` (a Shopify or ERP export): which
+ * column holds the SKU and which the image (matched without case/spaces), the sheet of an .xlsx, and
+ * which image of a product with several (Shopify `Image Position`) to use. Unset = automatic matches.
+ */
+export const CatalogReadOptions = z.object({
+  skuColumn: z.string().trim().min(1).max(200).optional(),
+  imageColumn: z.string().trim().min(1).max(200).optional(),
+  sheet: z.string().trim().min(1).max(200).optional(),
+  imagePosition: z.number().int().min(1).max(1000).optional(),
+});
+export type CatalogReadOptions = z.infer<typeof CatalogReadOptions>;
+
+/** What the catalog snapshot activity returns: counts only, so 8,000 bad rows cost a few bytes. */
+export const CatalogSnapshotInfo = z.object({
+  /** Identifies the snapshot: sha256 of the catalog file, the read options and the snapshot version. */
+  snapshotId: z.string().regex(/^[0-9a-f]{64}$/),
+  catalogSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  totalRows: z.number().int().min(0),
+  problemCount: z.number().int().min(0),
+  /** True when a snapshot of this exact file and options already existed and was kept. */
+  reused: z.boolean(),
+  /** Set when an earlier snapshot of this catalog id came from a different file or options. */
+  replacedCatalogSha256: z.string().optional(),
+});
+export type CatalogSnapshotInfo = z.infer<typeof CatalogSnapshotInfo>;

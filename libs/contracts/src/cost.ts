@@ -80,3 +80,21 @@ export function addUsage(a: Usage, b: Usage): Usage {
 }
 
 export const noUsage: Usage = { gpuSeconds: 0, estimatedCostUsd: 0, costBasis: 'measured' };
+
+/**
+ * What converting one asset should cost, from the seed's A100 table: one generation plus one extraction
+ * per preset missing (texture size decides the time). Used by `trellis estimate` and `--max-cost`.
+ */
+export function estimatedAssetUsage(pipelineType: PipelineType, textureSizes: readonly number[], generate = true): Usage {
+  const seconds =
+    (generate ? A100_GENERATE_SECONDS[pipelineType] : 0) +
+    textureSizes.reduce((sum, size) => sum + (A100_EXTRACT_SECONDS[size] ?? A100_EXTRACT_SECONDS[4096]!), 0);
+  return { gpuSeconds: seconds, estimatedCostUsd: seconds * GPU_PRICE_USD_PER_SECOND[REFERENCE_GPU]!, costBasis: 'seed-table' };
+}
+
+/** One cold start (model load) as the seed table prices it. */
+export const coldStartUsage: Usage = {
+  gpuSeconds: A100_COLD_START_SECONDS,
+  estimatedCostUsd: A100_COLD_START_SECONDS * GPU_PRICE_USD_PER_SECOND[REFERENCE_GPU]!,
+  costBasis: 'seed-table',
+};

@@ -4,3 +4,4 @@ export * from './pipeline';
 export * from './search-attributes';
 export * from './service';
 export * from './workflow';
+export * from './sku-folder';

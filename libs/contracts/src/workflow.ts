@@ -1,9 +1,10 @@
 // Workflow inputs, results, progress, and the files they leave behind (manifest, report).
 // Everything here travels through Temporal history or lands on disk: small, no image/GLB bytes.
 import { z } from 'zod';
-import { CatalogId, CatalogRowProblem, Sku } from './catalog';
+import { CatalogId, CatalogReadOptions, CatalogRowProblem, Sku } from './catalog';
 import { Usage } from './cost';
 import { PipelineType, Preset, PresetName, SamplerSettings, Seed } from './pipeline';
+import { skuFolderName } from './sku-folder';
 
 export const TASK_QUEUE = 'trellis';
 /**
@@ -15,8 +16,8 @@ export const taskQueueFrom = (env: Record<string, string | undefined>): string =
   return value ? value : TASK_QUEUE;
 };
 export const catalogWorkflowId = (catalogId: string) => `catalog/${catalogId}`;
-export const assetWorkflowId = (catalogId: string, sku: string) => `asset/${catalogId}/${sku}`;
-
+/** From the SKU's folder name, never the raw SKU: safe characters, stable, at most ~130 characters. */
+export const assetWorkflowId = (catalogId: string, sku: string) => `asset/${catalogId}/${skuFolderName(sku)}`;
 
 /** Settings a catalog run applies to every row that does not set its own. */
 export const ConversionSettings = z.object({
@@ -35,6 +36,10 @@ export const ConvertCatalogInput = z.object({
   /** Absolute output root; outputs go to `<outDir>/<catalogId>/<sku>/`. */
   outDir: z.string().min(1),
   settings: ConversionSettings,
+  /** Column mapping, sheet and image position for catalogs not written with `sku`/`image` columns. */
+  catalog: CatalogReadOptions.optional(),
+  /** Pause before the estimated cost so far plus the next asset's would pass this many USD. */
+  maxCostUsd: z.number().positive().optional(),
   /** Assets converted at once: size it to the GPU containers available (Modal max_containers). */
   concurrency: z.number().int().min(1).max(500).default(4),
   /** Rows loaded per catalog page activity. */
@@ -117,6 +122,8 @@ export type AssetSummary = z.infer<typeof AssetSummary>;
 /** `manifest.json` in each asset folder: what was made, from what, and by which settings. */
 export const AssetManifest = AssetResult.extend({
   catalogId: CatalogId,
+  /** The asset folder's name derived from the SKU (skuFolderName): the SKU -> folder mapping. */
+  folder: z.string().optional(),
   image: z.string(),
   imageSha256: z.string().optional(),
   inputHash: z.string(),
@@ -152,8 +159,10 @@ export const CatalogProgress = z.object({
   running: z.array(z.object({ sku: Sku, stage: AssetStage })),
   usage: Usage,
   runNumber: z.number().int().min(1),
-  /** Why the catalog is paused, when it paused itself (e.g. the service refused the credentials). */
+  /** Why the catalog is paused, when it paused itself (its cost budget, refused credentials). */
   pauseReason: z.string().optional(),
+  /** The cost budget in force (null: none). */
+  maxCostUsd: z.number().nullable().optional(),
   reportPath: z.string().optional(),
 });
 export type CatalogProgress = z.infer<typeof CatalogProgress>;
@@ -161,6 +170,7 @@ export type CatalogProgress = z.infer<typeof CatalogProgress>;
 export const ReportRow = z.object({
   row: z.number().int().min(1),
   sku: z.string(),
+  folder: z.string().optional(),
   status: z.enum(['succeeded', 'skipped', 'failed', 'cancelled', 'invalid', 'not_converted']),
   error: z.string().optional(),
   glbs: z.record(PresetName, OutputFile),
@@ -209,17 +219,30 @@ export const CatalogRunState = z.object({
       runId: z.string().optional(),
       /** Waiting for a resume after its service calls were refused (credentials). */
       blocked: z.boolean().optional(),
+      /** What the asset is expected to cost until it reports (for --max-cost). */
+      estimatedCostUsd: z.number().min(0).optional(),
     }),
   ),
   finished: StatusCounts.omit({ pending: true, running: true }),
   usage: Usage,
   paused: z.boolean(),
+  /** Why the catalog paused itself (absent for a pause someone asked for). */
   pauseReason: z.string().optional(),
+  /** What paused it: a resume after a budget pause lifts the budget, after a credentials pause it does not. */
+  pausedBy: z.enum(['user', 'budget', 'credentials']).optional(),
   cancelRequested: z.boolean(),
+  /** The snapshot this catalog run reads its pages from (set by the first run, carried after). */
+  snapshotId: z.string().optional(),
+  /** The budget in force: the input's maxCostUsd until a resume lifts (null) or replaces it. */
+  maxCostUsd: z.number().nullable().optional(),
 });
 export type CatalogRunState = z.infer<typeof CatalogRunState>;
 
 /** Signals children send their parent. */
+/** Payload of `resume`: none lifts a cost budget; `maxCostUsd` sets a new one. */
+export const ResumeRequest = z.object({ maxCostUsd: z.number().positive().optional() });
+export type ResumeRequest = z.infer<typeof ResumeRequest>;
+
 export const AssetStageUpdate = z.object({ sku: Sku, stage: AssetStage, runId: z.string().optional() });
 export type AssetStageUpdate = z.infer<typeof AssetStageUpdate>;
 

@@ -1,6 +1,7 @@
 // How the catalog starts, adopts, waits on and reconciles its convertAsset children. The window
 // (catalog-window.ts) keeps the ledger; this module turns Temporal's ways of ending into ledger entries.
 import {
+  ApplicationFailure,
   ChildWorkflowFailure,
   ParentClosePolicy,
   TerminatedFailure,
@@ -16,11 +17,11 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '@trellis/activities';
 import {
+  AssetSummary,
   SamplerSettings,
   assetWorkflowId,
   noUsage,
   type AssetError,
-  type AssetSummary,
   type CatalogRow,
   type ConvertAssetInput,
   type ConvertCatalogParams,
@@ -57,11 +58,11 @@ export class AssetChildren {
    * catalog id, or by a terminated catalog) is adopted: it reports to this catalog's id like any child.
    * Any other problem fails that row alone.
    */
-  async start(row: CatalogRow): Promise<void> {
+  async start(row: CatalogRow, estimatedCostUsd: number): Promise<void> {
     const presets = this.presetsOf(row);
     if (typeof presets === 'string') return this.failBeforeStart(row, { code: 'validation_error', message: presets });
     // Admitted before the start resolves: a child's first signal can be handled in the same activation.
-    this.window.admit(row.sku, row.row, undefined);
+    this.window.admit(row.sku, row.row, estimatedCostUsd);
     try {
       const child = await startChild(convertAsset, {
         workflowId: assetWorkflowId(this.input.catalogId, row.sku),
@@ -174,6 +175,12 @@ export class AssetChildren {
     );
   }
 
+  /** The row's presets that exist (for its cost estimate; unknown ones fail the row when it starts). */
+  knownPresetsOf(row: CatalogRow): Preset[] {
+    const presets = this.presetsOf(row);
+    return typeof presets === 'string' ? [] : presets;
+  }
+
   /** The row's presets, or why it names one nobody defined. */
   private presetsOf(row: CatalogRow): Preset[] | string {
     const names = row.presets ?? this.input.settings.defaultPresetNames;
@@ -205,6 +212,9 @@ type Ending = Pick<AssetSummary, 'status' | 'error'> & Partial<AssetSummary>;
 /** What a rejected child result means for its row. */
 function endingOf(error: unknown, timeoutSeconds: number): Ending {
   const cause = error instanceof ChildWorkflowFailure ? error.cause : error;
+  // A failed asset ends Failed with its summary as the failure's details (convert-asset.ts).
+  const reported = AssetSummary.safeParse(cause instanceof ApplicationFailure ? cause.details?.[0] : undefined);
+  if (reported.success) return reported.data;
   if (isCancellation(error)) return { status: 'cancelled', error: { code: 'cancelled', message: 'the asset was cancelled' } };
   if (cause instanceof TimeoutFailure) {
     const message =

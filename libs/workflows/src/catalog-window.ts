@@ -9,11 +9,13 @@ import {
   type AssetSummary,
   type CatalogProgress,
   type CatalogRunState,
+  type ResumeRequest,
   type Usage,
 } from '@trellis/contracts';
 
-export function initialRunState(): CatalogRunState {
+export function initialRunState(maxCostUsd?: number): CatalogRunState {
   return {
+    maxCostUsd: maxCostUsd ?? null,
     runNumber: 1,
     nextOffset: 0,
     totalRows: null,
@@ -58,11 +60,11 @@ export class CatalogWindow {
   }
 
   /**
-   * A row enters the window. `runId` is the child execution's first run id when this run started it;
-   * an adopted child (already running, started by an earlier run) has none until it reports.
+   * A row enters the window, expected to cost `estimatedCostUsd` until it reports. Its child execution
+   * is bound once its start resolves; an adopted child (started by an earlier run) is never bound.
    */
-  admit(sku: string, row: number, runId: string | undefined): void {
-    this.state.inFlight[sku] = { row, stage: 'queued', ...(runId ? { runId } : {}) };
+  admit(sku: string, row: number, estimatedCostUsd: number): void {
+    this.state.inFlight[sku] = { row, stage: 'queued', estimatedCostUsd };
     this.onChange();
   }
 
@@ -114,22 +116,24 @@ export class CatalogWindow {
     this.state.nextOffset += 1;
   }
 
-  pageLoaded(totalRows: number, invalidRows: number | undefined): void {
-    this.state.totalRows = totalRows;
-    if (invalidRows !== undefined) this.state.invalidRows = invalidRows;
+  snapshotTaken(snapshotId: string, totalRows: number, invalidRows: number): void {
+    Object.assign(this.state, { snapshotId, totalRows, invalidRows });
     this.onChange();
   }
 
-  pause(reason?: string): void {
-    this.state.paused = true;
-    this.state.pauseReason = reason;
+  pause(reason?: string, by: NonNullable<CatalogRunState['pausedBy']> = 'user'): void {
+    Object.assign(this.state, { paused: true, pauseReason: reason, pausedBy: by });
     this.onChange();
   }
 
-  /** Goes on; returns the assets that were blocked, to be told to try again. */
-  resume(): string[] {
-    this.state.paused = false;
-    this.state.pauseReason = undefined;
+  /**
+   * Goes on. After a budget pause a plain resume lifts the budget; `maxCostUsd` sets a new one. Returns
+   * the assets that were blocked on refused credentials, to be told to try again.
+   */
+  resume(request?: ResumeRequest): string[] {
+    if (request?.maxCostUsd !== undefined) this.state.maxCostUsd = request.maxCostUsd;
+    else if (this.state.pausedBy === 'budget') this.state.maxCostUsd = null;
+    Object.assign(this.state, { paused: false, pauseReason: undefined, pausedBy: undefined });
     const blocked = Object.entries(this.state.inFlight).filter(([, entry]) => entry.blocked);
     for (const [, entry] of blocked) delete entry.blocked;
     this.onChange();
@@ -144,12 +148,12 @@ export class CatalogWindow {
     const entry = this.state.inFlight[report.sku];
     if (!entry || !this.isCurrentRun(entry.runId, report.runId)) return;
     entry.blocked = true;
-    if (!this.state.paused) {
-      this.pause(
-        `the service refused the workers' credentials (SKU ${report.sku}: ${report.code}: ${report.message}). ` +
-          `Fix them where the workers run, then \`trellis resume ${this.catalogId}\`; blocked assets then go on where they stopped.`,
-      );
-    } else this.onChange();
+    if (this.state.pausedBy === 'credentials') return this.onChange();
+    this.pause(
+      `the service refused the workers' credentials (SKU ${report.sku}: ${report.code}: ${report.message}). ` +
+        `Fix them where the workers run, then \`trellis resume ${this.catalogId}\`; blocked assets then go on where they stopped.`,
+      'credentials',
+    );
   }
 
   cancel(): void {
@@ -175,6 +179,7 @@ export class CatalogWindow {
       usage: state.usage,
       runNumber: state.runNumber,
       ...(state.pauseReason ? { pauseReason: state.pauseReason } : {}),
+      maxCostUsd: state.maxCostUsd,
     };
   }
 

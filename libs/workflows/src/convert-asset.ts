@@ -139,11 +139,20 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
       await finish('cancelled', { code: 'cancelled', message: 'the conversion was cancelled' });
       throw error;
     }
-    const failure = describeFailure(error);
-    await finish('failed', failure);
     // Ends the workflow Failed (the parent already counted it), with the SKU as written and the reason.
-    throw ApplicationFailure.nonRetryable(`SKU ${input.sku}: ${failure.message}`, failure.code);
+    throw assetFailure(await finish('failed', describeFailure(error)));
   }
+}
+
+/** The workflow's failure: SKU as written and the reason in the message, the summary as details. */
+function assetFailure(summary: AssetSummary): ApplicationFailure {
+  const { code, message } = summary.error ?? { code: 'error', message: 'failed' };
+  return ApplicationFailure.create({
+    message: `SKU "${summary.sku}" (row ${summary.row}) failed: ${code}: ${message}`,
+    type: code,
+    nonRetryable: true,
+    details: [summary],
+  });
 }
 
 /**

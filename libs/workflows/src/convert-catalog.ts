@@ -28,6 +28,7 @@ import {
 } from '@trellis/contracts';
 import { catalogActivityOptions, warmUpOptions } from './activity-options';
 import { AssetChildren } from './asset-children';
+import { assetCostEstimate, budgetPauseReason, withinBudget } from './catalog-budget';
 import { CatalogWindow, initialRunState } from './catalog-window';
 import {
   assetBlockedSignal,
@@ -39,7 +40,7 @@ import {
   resumeSignal,
 } from './messages';
 
-const { loadCatalogPage, writeCatalogReport } = proxyActivities<Activities>(catalogActivityOptions);
+const { snapshotCatalog, loadCatalogPage, writeCatalogReport } = proxyActivities<Activities>(catalogActivityOptions);
 const { warmUp } = proxyActivities<Activities>(warmUpOptions);
 
 export { initialRunState };
@@ -47,12 +48,12 @@ export { initialRunState };
 export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: CatalogRunState): Promise<CatalogResult> {
   const input = ConvertCatalogInput.parse(rawInput);
   const publish = () => setCurrentDetails(describeProgress(window.progress()));
-  const window = new CatalogWindow(input.catalogId, carried ?? initialRunState(), input.concurrency, publish);
+  const window = new CatalogWindow(input.catalogId, carried ?? initialRunState(input.maxCostUsd), input.concurrency, publish);
   publish();
   const children = new AssetChildren(input, window);
   setHandler(progressQuery, () => window.progress());
   setHandler(pauseSignal, () => window.pause());
-  setHandler(resumeSignal, () => children.release(window.resume()));
+  setHandler(resumeSignal, (request) => children.release(window.resume(request)));
   setHandler(cancelSignal, () => window.cancel());
   setHandler(assetStageSignal, (update) => window.setStage(update));
   setHandler(assetFinishedSignal, (summary) => void window.finish(summary));
@@ -64,9 +65,9 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
 
   try {
     for (let row = await rows.next(); row && !window.state.cancelRequested; row = await rows.next()) {
-      await children.waitFor(() => window.hasRoom());
-      if (window.state.cancelRequested) break;
-      await children.start(row);
+      const cost = await roomWithinBudget(input, window, children, row);
+      if (cost === undefined) break; // cancelled
+      await children.start(row, cost);
       window.rowStarted();
       startedThisRun += 1;
       if (!window.allStarted() && (startedThisRun >= input.continueAsNewAfter || workflowInfo().continueAsNewSuggested)) {
@@ -90,7 +91,34 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
   return writeReport(input, window);
 }
 
-/** The catalog's rows in order, a page at a time, from where the carried state left off. */
+/**
+ * Waits for a free slot in the window whose use stays within the cost budget (`--max-cost`). Before the
+ * next asset would pass the budget, the catalog pauses itself, saying why, until a resume lifts or raises
+ * it. Returns the row's estimated cost, or undefined when the catalog is being cancelled.
+ */
+async function roomWithinBudget(
+  input: ConvertCatalogParams,
+  window: CatalogWindow,
+  children: AssetChildren,
+  row: CatalogRow,
+): Promise<number | undefined> {
+  const cost = assetCostEstimate(window.state, row.pipeline_type ?? input.settings.pipelineType, children.knownPresetsOf(row));
+  for (;;) {
+    // Running assets report their real cost first: they may leave room in the budget.
+    await children.waitFor(() => window.hasRoom() && (withinBudget(window.state, cost) || window.runningCount === 0));
+    if (window.state.cancelRequested) return undefined;
+    if (withinBudget(window.state, cost)) return cost;
+    const reason = budgetPauseReason(window.state, input.catalogId, row.sku, cost);
+    log.info('catalog paused by its cost budget', { catalogId: input.catalogId, reason });
+    window.pause(reason, 'budget');
+  }
+}
+
+/**
+ * The catalog's rows in order, a page at a time, from where the carried state left off. The catalog
+ * file is read once per catalog run, into a snapshot under the output folder: pages come from that,
+ * so editing the file mid-run changes nothing, and 10,000 rows cost one parse.
+ */
 class CatalogRows {
   private page: CatalogPage | undefined;
   private index = 0;
@@ -101,12 +129,24 @@ class CatalogRows {
   ) {}
 
   async next(): Promise<CatalogRow | undefined> {
+    const { state } = this.window;
+    if (state.snapshotId === undefined) {
+      const { catalogId, catalogPath, outDir, catalog } = this.input;
+      const snapshot = await snapshotCatalog({ catalogId, catalogPath, outDir, catalog });
+      if (snapshot.replacedCatalogSha256) {
+        log.info('the catalog file changed since the last run of this catalog id: read it into a new snapshot', {
+          catalogId,
+          catalogSha256: snapshot.catalogSha256,
+          previousSha256: snapshot.replacedCatalogSha256,
+        });
+      }
+      this.window.snapshotTaken(snapshot.snapshotId, snapshot.totalRows, snapshot.problemCount);
+    }
     if (!this.page || this.index >= this.page.rows.length) {
       if (this.window.allStarted()) return undefined;
-      const offset = this.window.state.nextOffset;
-      this.page = await loadCatalogPage(this.input.catalogPath, offset, this.input.pageSize);
+      const { catalogId, outDir, pageSize } = this.input;
+      this.page = await loadCatalogPage({ catalogId, outDir, snapshotId: state.snapshotId!, offset: state.nextOffset, limit: pageSize });
       this.index = 0;
-      this.window.pageLoaded(this.page.totalRows, offset === 0 ? this.page.problems.length : undefined);
       if (this.page.rows.length === 0) return undefined;
     }
     return this.page.rows[this.index++];
@@ -123,7 +163,8 @@ async function warmUpOnce(window: CatalogWindow): Promise<void> {
 }
 
 async function writeReport(input: ConvertCatalogParams, window: CatalogWindow): Promise<CatalogResult> {
-  const report = await writeCatalogReport({ catalogId: input.catalogId, catalogPath: input.catalogPath, outDir: input.outDir });
+  const { catalogId, catalogPath, outDir } = input;
+  const report = await writeCatalogReport({ catalogId, catalogPath, outDir, snapshotId: window.state.snapshotId });
   return {
     catalogId: input.catalogId,
     status: window.state.cancelRequested ? 'cancelled' : 'completed',
@@ -144,6 +185,7 @@ function describeProgress(progress: CatalogProgress): string {
       `${counts.running} running, ${counts.pending} pending of ${progress.totalRows ?? '?'} rows` +
       (progress.invalidRows ? ` (${progress.invalidRows} invalid rows, see the report)` : ''),
     `GPU ${progress.usage.gpuSeconds.toFixed(1)} s, estimated $${progress.usage.estimatedCostUsd.toFixed(4)}`,
+    progress.pauseReason ?? '',
     running ? `Running:\n${running}` : '',
   ]
     .filter(Boolean)

@@ -1,10 +1,11 @@
 // Signals and queries of the catalog workflow, defined once for the workflows, the CLI and the tests.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { AssetBlocked, AssetStageUpdate, AssetSummary, CatalogProgress } from '@trellis/contracts';
+import type { AssetBlocked, AssetStageUpdate, AssetSummary, CatalogProgress, ResumeRequest } from '@trellis/contracts';
 
 export const progressQuery = defineQuery<CatalogProgress>('progress');
 export const pauseSignal = defineSignal('pause');
-export const resumeSignal = defineSignal('resume');
+/** No payload: go on (past a cost budget that paused the catalog); `{ maxCostUsd }`: go on with a new budget. */
+export const resumeSignal = defineSignal<[ResumeRequest?]>('resume');
 export const cancelSignal = defineSignal('cancel');
 
 /** Sent by each convertAsset child to its parent catalog (by workflow id, so a continued run hears it). */

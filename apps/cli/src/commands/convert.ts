@@ -9,8 +9,15 @@ import { summarizeResult, watchCatalog } from '../watch';
 
 export const convertUsage = `trellis convert <catalog> --out DIR [options]
 
-  <catalog>            CSV (sku,image[,seed,pipeline_type,presets]), JSON, JSONL, or a folder of images
-  --out DIR            output root; GLBs go to DIR/<catalog-id>/<sku>/<preset>.glb
+  <catalog>            CSV (, or ; separated), .xlsx, JSON, JSONL, or a folder of images; columns
+                       sku,image[,seed,pipeline_type,presets], or a shop export (Shopify: Handle,
+                       Variant SKU, Image Src, Image Position) matched automatically
+  --out DIR            output root; GLBs go to DIR/<catalog-id>/<sku folder>/<preset>.glb
+  --sheet NAME         .xlsx: the sheet to read (default: the first)
+  --sku-column NAME    the column holding the SKU (default: sku, Variant SKU, ... or Handle)
+  --image-column NAME  the column holding the image path or URL (default: image, Image Src, ...)
+  --image-position N   of a product with several images (Shopify), use the Nth (default 1)
+  --max-cost USD       pause before the estimated cost would pass USD (\`trellis estimate\` first)
   --catalog-id ID      default: from the catalog's file (or folder) name
   --presets LIST       comma-separated, default fast,balanced,quality
   --presets-file FILE  custom presets: {"presets": {"name": {"decimation_target": N, "texture_size": 1024}}}
@@ -32,6 +39,11 @@ export function parseConversionArgs(args: string[]): { flags: ConversionFlags; w
       pipeline: { type: 'string' },
       seed: { type: 'string' },
       concurrency: { type: 'string' },
+      sheet: { type: 'string' },
+      'sku-column': { type: 'string' },
+      'image-column': { type: 'string' },
+      'image-position': { type: 'string' },
+      'max-cost': { type: 'string' },
       'no-wait': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -49,6 +61,11 @@ export function parseConversionArgs(args: string[]): { flags: ConversionFlags; w
       pipeline: values.pipeline,
       seed: values.seed,
       concurrency: values.concurrency,
+      sheet: values.sheet,
+      skuColumn: values['sku-column'],
+      imageColumn: values['image-column'],
+      imagePosition: values['image-position'],
+      maxCost: values['max-cost'],
     },
     wait: !values['no-wait'],
     json: values.json,

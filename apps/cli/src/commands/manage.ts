@@ -14,11 +14,14 @@ function parseCatalogArgs(command: string, args: string[]) {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { json: { type: 'boolean', default: false }, watch: { type: 'boolean', default: false } },
+    options: { json: { type: 'boolean', default: false }, watch: { type: 'boolean', default: false }, 'max-cost': { type: 'string' } },
   });
+  if (values['max-cost'] !== undefined && command !== 'resume') throw new UsageError(`--max-cost goes with \`trellis resume\` (or \`trellis convert\`)`);
+  const maxCostUsd = values['max-cost'] === undefined ? undefined : Number(values['max-cost']);
+  if (maxCostUsd !== undefined && !(maxCostUsd > 0)) throw new UsageError(`--max-cost must be a positive amount in USD (got "${values['max-cost']}")`);
   const parsed = CatalogId.safeParse(positionals[0]);
   if (!parsed.success || positionals.length !== 1) throw new UsageError(`usage: trellis ${command} <catalog-id>`);
-  return { catalogId: parsed.data, json: values.json, watch: values.watch };
+  return { catalogId: parsed.data, json: values.json, watch: values.watch, maxCostUsd };
 }
 
 async function withClient<T>(body: (client: Client) => Promise<T>): Promise<T> {
@@ -58,13 +61,13 @@ export async function statusCommand(args: string[]): Promise<number> {
 }
 
 export async function controlCommand(command: 'pause' | 'resume' | 'cancel', args: string[]): Promise<number> {
-  const { catalogId } = parseCatalogArgs(command, args);
-  const action = { pause: pauseCatalog, resume: resumeCatalog, cancel: cancelCatalog }[command];
+  const { catalogId, maxCostUsd } = parseCatalogArgs(command, args);
   return withClient(async (client) => {
-    await action(client, catalogId);
+    if (command === 'resume') await resumeCatalog(client, catalogId, maxCostUsd === undefined ? {} : { maxCostUsd });
+    else await { pause: pauseCatalog, cancel: cancelCatalog }[command](client, catalogId);
     const said = {
       pause: 'Paused: running assets finish, no new ones start. `trellis resume` continues.',
-      resume: 'Resumed.',
+      resume: maxCostUsd === undefined ? 'Resumed (a cost budget that paused it no longer applies).' : `Resumed with a budget of $${maxCostUsd}.`,
       cancel: 'Cancelling: running assets stop, the report is still written.',
     }[command];
     console.log(`${catalogId}: ${said}`);

@@ -4,6 +4,7 @@ import type { CatalogFormat } from '@trellis/contracts';
 
 const FILE_FORMATS_BY_EXTENSION: Record<string, Exclude<CatalogFormat, 'folder'>> = {
   '.csv': 'csv',
+  '.xlsx': 'xlsx',
   '.json': 'json',
   '.jsonl': 'jsonl',
   '.ndjson': 'jsonl',

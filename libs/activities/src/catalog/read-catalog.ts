@@ -1,13 +1,15 @@
-// Reads any catalog format into checked rows plus per-row problems, and serves it page by page.
+// Reads any catalog format into checked rows plus per-row problems, in one streaming pass over the file
+// (the workflow does this once per catalog run, into a snapshot: see catalog-snapshot.ts).
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { catalogColumns, type CatalogFormat, type CatalogPage, type CatalogRow, type CatalogRowProblem } from '@trellis/contracts';
+import { catalogColumns, type CatalogFormat, type CatalogReadOptions, type CatalogRow, type CatalogRowProblem } from '@trellis/contracts';
 import { CatalogFileError } from './catalog-file-error';
 import { catalogDirOf, catalogFileExtensions, catalogFormatOf } from './catalog-location';
 import type { RawCatalogRow } from './raw-row';
-import { readCsvRows } from './read-csv-rows';
 import { readFolderRows } from './read-folder-rows';
 import { readJsonLinesRows, readJsonRows } from './read-json-rows';
+import { readCsvRecords, readXlsxRecords } from './tabular-records';
+import { readTabularRows } from './tabular-rows';
 import { validateRows } from './validate-rows';
 
 export interface CatalogContents {
@@ -16,47 +18,46 @@ export interface CatalogContents {
   catalogDir: string;
   rows: CatalogRow[];
   problems: CatalogRowProblem[];
+  /** Which header column was read as which field (spreadsheet formats), for the snapshot's meta. */
+  columns: Record<string, string>;
 }
 
-export async function readCatalog(catalogPath: string): Promise<CatalogContents> {
+/** How many times a catalog was parsed in this process: tests check a 10,000-row run parses once. */
+export const catalogReadStats = { parses: 0 };
+
+export async function readCatalog(catalogPath: string, options: CatalogReadOptions = {}): Promise<CatalogContents> {
   const absolutePath = path.resolve(catalogPath);
   const format = catalogFormatOf(absolutePath);
   await checkExists(absolutePath, format);
-  const rawRows = format === 'folder' ? await readFolderRows(absolutePath) : readFileRows(absolutePath, format, await readText(absolutePath));
+  catalogReadStats.parses += 1;
+  let columns: Record<string, string> = {};
+  let rawRows: RawCatalogRow[];
+  switch (format) {
+    case 'folder':
+      rawRows = await readFolderRows(absolutePath);
+      break;
+    case 'csv':
+    case 'xlsx': {
+      const records = format === 'csv' ? readCsvRecords(absolutePath) : readXlsxRecords(absolutePath, options.sheet);
+      const tabular = await readTabularRows(absolutePath, records, options);
+      rawRows = tabular.rows;
+      columns = tabular.mapping.names;
+      break;
+    }
+    case 'json':
+      rawRows = readJsonRows(absolutePath, await readText(absolutePath));
+      break;
+    case 'jsonl':
+      rawRows = readJsonLinesRows(absolutePath, await readText(absolutePath));
+      break;
+  }
   if (rawRows.length === 0) {
     throw new CatalogFileError(absolutePath, `catalog ${absolutePath} has no rows; add one row per product (${catalogColumns.join(', ')}).`);
   }
   const { rows, problems } = validateRows(rawRows, {
-    skuAdvice: format === 'folder' ? 'rename the file: its name without the extension is the SKU (letters, digits, ".", "_" or "-")' : undefined,
+    skuAdvice: format === 'folder' ? 'rename the file: its name without the extension is the SKU' : undefined,
   });
-  return { format, catalogDir: catalogDirOf(absolutePath), rows, problems };
-}
-
-/**
- * The valid rows at [offset, offset + limit). Problems travel with the first page only, so a workflow
- * that pages through a catalog sees each of them once.
- */
-export async function loadCatalogPage(catalogPath: string, offset: number, limit: number): Promise<CatalogPage> {
-  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`catalog page offset must be a whole number >= 0, got ${offset}`);
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`catalog page limit must be a whole number >= 1, got ${limit}`);
-  const { rows, problems } = await readCatalog(catalogPath);
-  return {
-    totalRows: rows.length,
-    offset,
-    rows: rows.slice(offset, offset + limit),
-    problems: offset === 0 ? problems : [],
-  };
-}
-
-function readFileRows(catalogPath: string, format: Exclude<CatalogFormat, 'folder'>, text: string): RawCatalogRow[] {
-  switch (format) {
-    case 'csv':
-      return readCsvRows(catalogPath, text);
-    case 'json':
-      return readJsonRows(catalogPath, text);
-    case 'jsonl':
-      return readJsonLinesRows(catalogPath, text);
-  }
+  return { format, catalogDir: catalogDirOf(absolutePath), rows, problems, columns };
 }
 
 async function checkExists(absolutePath: string, format: CatalogFormat): Promise<void> {

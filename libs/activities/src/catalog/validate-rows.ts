@@ -6,12 +6,13 @@ import {
   pipelineTypes,
   type CatalogRow,
   type CatalogRowProblem,
+  skuFolderName,
 } from '@trellis/contracts';
 import type { z } from 'zod';
 import { describePosition, type RawCatalogRow, type RowPosition } from './raw-row';
 
 const ADVICE_BY_FIELD: Record<string, string> = {
-  sku: 'fix the SKU: it names the output folder and the workflow id',
+  sku: 'a SKU is any printable text (letters of any script, digits, spaces, punctuation) of 1-256 characters',
   image: 'give a path relative to the catalog folder, or an http(s) URL',
   seed: `use a whole number from 0 to ${MAX_SEED}, or leave it blank for the run's seed`,
   pipeline_type: `use one of ${pipelineTypes.join(', ')}, or leave it blank for the run's pipeline type`,
@@ -32,11 +33,9 @@ export interface ValidationOptions {
 
 export function validateRows(rawRows: Iterable<RawCatalogRow>, options: ValidationOptions = {}): ValidatedRows {
   const advice: Record<string, string> = { ...ADVICE_BY_FIELD, ...(options.skuAdvice === undefined ? {} : { sku: options.skuAdvice }) };
-  const checkField = fieldChecker();
   const rows: CatalogRow[] = [];
   const problems: CatalogRowProblem[] = [];
-  // Keyed by lower-case SKU: "Mug-1" and "mug-1" would share an output folder on macOS and Windows disks.
-  const firstRowBySku = new Map<string, { row: number; sku: string }>();
+  const firstRowBySku = new Map<string, number>();
 
   for (const raw of rawRows) {
     if (raw.kind === 'unreadable') {
@@ -64,49 +63,58 @@ export function validateRows(rawRows: Iterable<RawCatalogRow>, options: Validati
     }
     checked['row'] = raw.row;
     const row = checked as CatalogRow;
-    const skuKey = row.sku.toLowerCase();
-    const first = firstRowBySku.get(skuKey);
+    const first = firstRowBySku.get(row.sku);
     if (first !== undefined) {
-      const caseNote = first.sku === row.sku ? '' : ` ("${first.sku}" there; output folders would collide on disks that ignore letter case)`;
       problems.push({
         row: raw.row,
         sku: row.sku,
         field: 'sku',
-        message: `${whereAndSku(raw, row.sku)}: duplicate SKU, first seen at row ${first.row}${caseNote}; give this row its own SKU or remove it`,
+        message: `${whereAndSku(raw, row.sku)}: duplicate SKU, first seen at row ${first}; give this row its own SKU or remove it`,
       });
       continue;
     }
-    firstRowBySku.set(skuKey, { row: raw.row, sku: row.sku });
+    firstRowBySku.set(row.sku, raw.row);
     rows.push(row);
   }
-  return { rows, problems };
+  return withoutFolderCollisions(rows, problems, rawRows);
+}
+
+/**
+ * Different SKUs whose folders would be one on a disk that ignores letter case ("Mug-1" and "mug-1"):
+ * neither can own the folder, so every row involved is reported, naming the others.
+ */
+function withoutFolderCollisions(rows: CatalogRow[], problems: CatalogRowProblem[], rawRows: Iterable<RawCatalogRow>): ValidatedRows {
+  const rowsByFolder = new Map<string, CatalogRow[]>();
+  for (const row of rows) {
+    const key = skuFolderName(row.sku).toLowerCase();
+    rowsByFolder.set(key, [...(rowsByFolder.get(key) ?? []), row]);
+  }
+  const colliding = new Set<CatalogRow>([...rowsByFolder.values()].filter((group) => group.length > 1).flat());
+  if (colliding.size === 0) return { rows, problems };
+  const positionByRow = new Map<number, RowPosition>();
+  for (const raw of rawRows) positionByRow.set(raw.row, raw);
+  for (const row of colliding) {
+    const others = rowsByFolder.get(skuFolderName(row.sku).toLowerCase())!.filter((other) => other !== row);
+    problems.push({
+      row: row.row,
+      sku: row.sku,
+      field: 'sku',
+      message:
+        `${whereAndSku(positionByRow.get(row.row) ?? row, row.sku)}: its output folder "${skuFolderName(row.sku)}" would be the same as that of ` +
+        `${others.map((other) => `SKU "${other.sku}" (row ${other.row})`).join(', ')} on disks that ignore letter case; make the SKUs differ by more than case`,
+    });
+  }
+  problems.sort((a, b) => a.row - b.row);
+  return { rows: rows.filter((row) => !colliding.has(row)), problems };
 }
 
 const ROW_FIELDS = Object.keys(CatalogRowInput.shape) as (keyof typeof CatalogRowInput.shape)[];
 
-/**
- * Checks one cell with the contract's schema for its column. Seeds, pipeline types and preset lists
- * repeat across a catalog, so their results are remembered per value: this keeps a 10,000-row catalog
- * well under the 200 ms budget (row-by-row object parsing took ~3x longer).
- */
-function fieldChecker(): (field: keyof typeof CatalogRowInput.shape, value: unknown) => FieldResult {
-  const cacheByField = new Map<string, Map<unknown, FieldResult>>();
-  return (field, value) => {
-    // JSON `null` means "not given", like a blank CSV cell (a null seed would otherwise coerce to 0).
-    const cell = value === null ? undefined : value;
-    const cacheable = field !== 'sku' && field !== 'image' && (cell === undefined || typeof cell === 'string' || typeof cell === 'number');
-    let cache = cacheable ? cacheByField.get(field) : undefined;
-    if (cacheable && cache === undefined) cacheByField.set(field, (cache = new Map()));
-    const cached = cache?.get(cell);
-    if (cached !== undefined) {
-      // Lists are copied so that no two rows share (and could mutate) one array.
-      return cached.success && Array.isArray(cached.data) ? { success: true, data: [...cached.data] } : cached;
-    }
-    const parsed = CatalogRowInput.shape[field].safeParse(cell);
-    const result: FieldResult = parsed.success ? { success: true, data: parsed.data } : { success: false, issues: parsed.error.issues };
-    cache?.set(cell, result);
-    return result;
-  };
+/** Checks one cell with the contract's schema for its column. */
+function checkField(field: keyof typeof CatalogRowInput.shape, value: unknown): FieldResult {
+  // JSON `null` means "not given", like a blank CSV cell (a null seed would otherwise coerce to 0).
+  const parsed = CatalogRowInput.shape[field].safeParse(value === null ? undefined : value);
+  return parsed.success ? { success: true, data: parsed.data } : { success: false, issues: parsed.error.issues };
 }
 
 function whereAndSku(position: RowPosition, sku: string | undefined): string {

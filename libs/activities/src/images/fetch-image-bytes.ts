@@ -55,7 +55,7 @@ async function readCapped(url: string, response: Response, maxBytes: number): Pr
 }
 
 function tooLarge(url: string, maxBytes: number, size: string): ImageError {
-  return new ImageError('image_too_large', `image ${url} is ${size}, over the limit of ${maxBytes} bytes (${formatMiB(maxBytes)}); use a smaller image (PNG/JPEG/WebP, at most 4096 px a side is plenty)`);
+  return new ImageError('image_too_large', `image ${url} is ${size}, over the limit of ${maxBytes} bytes (${formatMiB(maxBytes)}); photos up to this size are scaled down automatically; use a smaller file`);
 }
 
 function describeNetworkError(error: unknown): string {

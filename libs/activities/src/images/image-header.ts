@@ -5,16 +5,16 @@ export type ImageMediaType = 'image/png' | 'image/jpeg' | 'image/webp';
 
 export type ImageHeader =
   | { ok: true; mediaType: ImageMediaType; width: number; height: number }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; decoderMayRead?: boolean };
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Formats people often try, named so the message can say what the file is. */
-const OTHER_FORMATS: { name: string; matches: (bytes: Buffer) => boolean }[] = [
-  { name: 'a GIF image', matches: (b) => b.subarray(0, 4).toString('latin1') === 'GIF8' },
+const OTHER_FORMATS: { name: string; matches: (bytes: Buffer) => boolean; decoderMayRead?: boolean }[] = [
+  { name: 'a GIF image', matches: (b) => b.subarray(0, 4).toString('latin1') === 'GIF8', decoderMayRead: true },
   { name: 'a BMP image', matches: (b) => b.subarray(0, 2).toString('latin1') === 'BM' },
-  { name: 'a TIFF image', matches: (b) => ['II*\0', 'MM\0*'].includes(b.subarray(0, 4).toString('latin1')) },
-  { name: 'a HEIC/AVIF image', matches: (b) => b.subarray(4, 8).toString('latin1') === 'ftyp' },
+  { name: 'a TIFF image', matches: (b) => ['II*\0', 'MM\0*'].includes(b.subarray(0, 4).toString('latin1')), decoderMayRead: true },
+  { name: 'a HEIC/AVIF image', matches: (b) => b.subarray(4, 8).toString('latin1') === 'ftyp', decoderMayRead: true },
   { name: 'a PDF document', matches: (b) => b.subarray(0, 5).toString('latin1') === '%PDF-' },
   { name: 'text or HTML (an error page?)', matches: (b) => /^\s*</.test(b.subarray(0, 64).toString('latin1')) },
 ];
@@ -27,7 +27,11 @@ export function readImageHeader(bytes: Buffer): ImageHeader {
   }
   if (bytes.length === 0) return { ok: false, reason: 'the file is empty' };
   const other = OTHER_FORMATS.find((format) => format.matches(bytes));
-  return { ok: false, reason: `it is ${other?.name ?? 'not a PNG, JPEG or WebP image'}; only PNG, JPEG and WebP are supported` };
+  return {
+    ok: false,
+    reason: `it is ${other?.name ?? 'not a PNG, JPEG or WebP image'}; only PNG, JPEG and WebP (and what the decoder reads: TIFF, GIF, AVIF) are supported`,
+    decoderMayRead: other?.decoderMayRead,
+  };
 }
 
 /** PNG: IHDR first, then chunks up to IEND; a chunk running past the end means the file is cut short. */

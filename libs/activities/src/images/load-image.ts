@@ -1,5 +1,5 @@
-// Reads a catalog image (a path relative to the catalog, or an http(s) URL) and checks it against the
-// service's limits BEFORE anything is uploaded: a bad image fails in milliseconds, not after a GPU call.
+// Reads a catalog image (a path relative to the catalog, or an http(s) URL), checks it BEFORE anything is
+// uploaded (a corrupt image fails in milliseconds, not after a GPU call) and fits it to the service.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,50 +7,59 @@ import { isImageUrl } from '@trellis/contracts';
 import { fetchImageBytes, formatMiB } from './fetch-image-bytes';
 import { ImageError } from './image-error';
 import { readImageHeader, type ImageMediaType } from './image-header';
+import { imagePreprocessHash, prepareUpload } from './prepare-upload';
 
-/** The service's own limits (docs/service-api.md): 10 MiB decoded, at most 4096 px wide and high. */
-export const SERVICE_MAX_IMAGE_BYTES = 10 * 1024 * 1024;
-export const SERVICE_MAX_IMAGE_SIDE_PX = 4096;
+/** The largest original accepted: photos up to this are scaled to fit the service; beyond it, refused unread. */
+export const MAX_ORIGINAL_IMAGE_BYTES = 100 * 1024 * 1024;
 const DEFAULT_FETCH_TIMEOUT_MS = 60_000;
 
 export interface LoadImageOptions {
+  /** Largest original file (or download) accepted; default 100 MiB. */
   maxBytes?: number;
-  maxDimension?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
 }
 
 export interface LoadedImage {
+  /** The bytes to upload: the original when it fits the service, else the prepared (scaled, normalised) image. */
   bytes: Buffer;
+  /** sha256 of the ORIGINAL file: the image's identity in manifests and reuse records. */
   sha256: string;
+  /** Hash of the preprocessing settings; with `sha256` it decides reuse of generated outputs. */
+  preprocessHash: string;
   width: number;
   height: number;
   mediaType: ImageMediaType;
+  /** What preprocessing did (empty when the original is uploaded unchanged). */
+  adjustments: string[];
   /** The absolute file path or the URL the bytes came from, for messages. */
   source: string;
 }
 
+/**
+ * Reads a catalog image (a path relative to the catalog, or an http(s) URL), checks it is a complete
+ * image, and prepares it for upload (prepare-upload.ts). Only unreadable or corrupt files fail.
+ */
 export async function loadImage(image: string, catalogDir: string, options: LoadImageOptions = {}): Promise<LoadedImage> {
-  const maxBytes = options.maxBytes ?? SERVICE_MAX_IMAGE_BYTES;
-  const maxDimension = options.maxDimension ?? SERVICE_MAX_IMAGE_SIDE_PX;
+  const maxBytes = options.maxBytes ?? MAX_ORIGINAL_IMAGE_BYTES;
   const reference = image.trim();
   const source = isImageUrl(reference) ? reference : path.resolve(catalogDir, reference);
   const bytes = isImageUrl(reference)
     ? await fetchImageBytes(reference, { maxBytes, timeoutMs: options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS, signal: options.signal })
     : await readImageFile(source, reference, catalogDir, maxBytes);
 
+  // The header check names what a file is (an HTML error page, a PDF, a truncated PNG) better than a
+  // decoder does; formats it does not know (TIFF, GIF, AVIF, ...) are left to the decoder.
   const header = readImageHeader(bytes);
-  if (!header.ok) {
+  if (!header.ok && !header.decoderMayRead) {
     throw new ImageError('image_unreadable', `image ${source} cannot be used: ${header.reason}. Replace it with a complete PNG, JPEG or WebP file.`);
   }
-  if (header.width > maxDimension || header.height > maxDimension) {
-    throw new ImageError(
-      'image_too_large_dimensions',
-      `image ${source} is ${header.width}x${header.height} px; width and height must be at most ${maxDimension} px. Scale it down (1024 px a side is plenty for the model).`,
-    );
-  }
-  return { bytes, sha256: imageSha256Of(bytes), width: header.width, height: header.height, mediaType: header.mediaType, source };
+  const upload = await prepareUpload(bytes, source);
+  return { ...upload, sha256: imageSha256Of(bytes), preprocessHash: imagePreprocessHash, source };
 }
+
+/** The one entry point for the upload path (generate): the same as loadImage, named for what it is for. */
+export const loadImageForUpload = loadImage;
 
 /** The image's identity in input hashes and manifests: sha256 of its bytes, lowercase hex. */
 export function imageSha256Of(bytes: Uint8Array): string {
@@ -75,7 +84,7 @@ async function readImageFile(filePath: string, reference: string, catalogDir: st
 }
 
 function fileTooLarge(filePath: string, size: number, maxBytes: number): ImageError {
-  return new ImageError('image_too_large', `image ${filePath} is ${size} bytes, over the limit of ${maxBytes} bytes (${formatMiB(maxBytes)}); save it smaller (PNG/JPEG/WebP, at most 4096 px a side).`);
+  return new ImageError('image_too_large', `image ${filePath} is ${size} bytes, over the limit of ${maxBytes} bytes (${formatMiB(maxBytes)}); photos up to this size are scaled down automatically; save this one smaller.`);
 }
 
 function unreadable(filePath: string, error: NodeJS.ErrnoException): ImageError {

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { AssetManifest } from '@trellis/contracts';
 import { writeFileAtomic } from './atomic-write';
-import { manifestPath } from './output-layout';
+import { manifestPath, assetFolderName } from './output-layout';
 
 export class ManifestError extends Error {
   override readonly name = 'ManifestError';
@@ -12,7 +12,8 @@ export class ManifestError extends Error {
 
 /** Validates and writes `<outDir>/<catalogId>/<sku>/manifest.json` atomically; returns its path. */
 export async function writeManifest(manifest: AssetManifest, outDir: string): Promise<string> {
-  const checked = AssetManifest.parse(manifest);
+  // The SKU -> folder mapping is recorded in every manifest (folders of odd SKUs carry a hash).
+  const checked = AssetManifest.parse({ ...manifest, folder: assetFolderName(manifest.sku) });
   const filePath = manifestPath(outDir, checked.catalogId, checked.sku);
   await writeFileAtomic(filePath, `${JSON.stringify(checked, null, 2)}\n`);
   return filePath;

@@ -1,8 +1,10 @@
-// Where outputs live: `<outDir>/<catalogId>/<sku>/{<preset>.glb, preview.mp4, manifest.json}` and
-// `<outDir>/<catalogId>/report.{json,csv}`. Names are checked with the contract schemas and every path
-// is checked to stay inside outDir, so no catalog cell can make us write elsewhere.
+// Where outputs live: `<outDir>/<catalogId>/<folder>/{<preset>.glb, preview.mp4, manifest.json}` and
+// `<outDir>/<catalogId>/report.{json,csv}`, where <folder> is skuFolderName(sku): the SKU when it is a
+// safe name, else a readable slug plus a short hash (`chair, oak` → `chair-oak-<hash>`, `../../escape`
+// → `escape-<hash>`). Names are checked with the contract schemas and every path is checked to stay
+// inside outDir, so no catalog cell can make us write elsewhere.
 import path from 'node:path';
-import { CatalogId, PresetName, Sku } from '@trellis/contracts';
+import { CatalogId, PresetName, Sku, skuFolderName } from '@trellis/contracts';
 import type { z } from 'zod';
 
 export class OutputPathError extends Error {
@@ -10,7 +12,12 @@ export class OutputPathError extends Error {
 }
 
 export function assetDir(outDir: string, catalogId: string, sku: string): string {
-  return insideOutDir(outDir, checked(CatalogId, 'catalog id', catalogId), checked(Sku, 'SKU', sku));
+  return insideOutDir(outDir, checked(CatalogId, 'catalog id', catalogId), skuFolderName(checked(Sku, 'SKU', sku)));
+}
+
+/** The folder name of a SKU's outputs (recorded in its manifest and the report). */
+export function assetFolderName(sku: string): string {
+  return skuFolderName(checked(Sku, 'SKU', sku));
 }
 
 export function glbPath(outDir: string, catalogId: string, sku: string, preset: string): string {
@@ -30,7 +37,7 @@ export function catalogReportPaths(outDir: string, catalogId: string): { json: s
   return { json: path.join(folder, 'report.json'), csv: path.join(folder, 'report.csv') };
 }
 
-function checked(schema: z.ZodType<string>, what: string, value: string): string {
+function checked(schema: z.ZodType<string, unknown>, what: string, value: string): string {
   const parsed = schema.safeParse(value);
   if (!parsed.success || parsed.data !== value) {
     const reason = parsed.success ? 'it has surrounding spaces' : parsed.error.issues[0]?.message ?? 'it is invalid';

@@ -11,10 +11,11 @@ import {
   type CatalogRowProblem,
   type Usage,
 } from '@trellis/contracts';
+import { readSnapshot } from '../catalog/catalog-snapshot';
 import { readCatalog } from '../catalog/read-catalog';
 import { writeFileAtomic } from '../outputs/atomic-write';
 import { readManifestSync } from '../outputs/manifest';
-import { catalogReportPaths } from '../outputs/output-layout';
+import { assetFolderName, catalogReportPaths } from '../outputs/output-layout';
 import { reportCsv } from './report-csv';
 
 /** Manifests read between two yields to the event loop (a few ms of work). */
@@ -25,6 +26,8 @@ export interface CatalogReportArgs {
   catalogId: string;
   catalogPath: string;
   outDir: string;
+  /** The snapshot the run read; default the catalog id's current one; with none, the catalog is read. */
+  snapshotId?: string;
 }
 
 export interface CatalogReportSummary {
@@ -34,9 +37,10 @@ export interface CatalogReportSummary {
   usage: Usage;
 }
 
-export async function writeCatalogReport({ catalogId, catalogPath, outDir }: CatalogReportArgs): Promise<CatalogReportSummary> {
+export async function writeCatalogReport({ catalogId, catalogPath, outDir, snapshotId }: CatalogReportArgs): Promise<CatalogReportSummary> {
   const paths = catalogReportPaths(outDir, catalogId);
-  const catalog = await readCatalog(catalogPath);
+  // The rows the run converted, as it read them: an edited catalog must not change a run's report.
+  const catalog = (await readSnapshot(outDir, catalogId, snapshotId)) ?? (await readCatalog(catalogPath));
   const convertedRows: ReportRow[] = [];
   for (const [index, row] of catalog.rows.entries()) {
     if (index > 0 && index % MANIFESTS_PER_TURN === 0) await nextTurn();
@@ -66,7 +70,7 @@ export async function writeCatalogReport({ catalogId, catalogPath, outDir }: Cat
 }
 
 function reportRowOf(outDir: string, catalogId: string, row: CatalogRow): ReportRow {
-  const base = { row: row.row, sku: row.sku, glbs: {}, usage: noUsage };
+  const base = { row: row.row, sku: row.sku, folder: assetFolderName(row.sku), glbs: {}, usage: noUsage };
   try {
     const manifest = readManifestSync(outDir, catalogId, row.sku);
     if (manifest === undefined) return { ...base, status: 'not_converted' };

@@ -35,6 +35,8 @@ export async function prepareAsset(client: TrellisClient, input: PrepareAssetInp
   const backend = await serviceBackend(client, signal);
   const generateHash = inputHashOf({
     imageSha256: image.sha256,
+    // How the photo was fitted to the service (downscale, orientation, colour): a change redoes the work.
+    preprocessing: image.preprocessHash,
     seed: input.seed,
     pipelineType: input.pipelineType,
     sampler: SamplerSettings.parse(input.sampler ?? {}),

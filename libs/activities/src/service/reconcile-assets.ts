@@ -2,6 +2,8 @@
 // or failed outside its own error handling after the catalog continued as new) would hold a window slot
 // forever; the catalog calls this when waiting on its running assets takes long, to learn of such ends.
 import { getClient } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { AssetSummary, assetWorkflowId, noUsage } from '@trellis/contracts';
 
 export interface RunningAsset {
@@ -20,6 +22,12 @@ export async function reconcileAssets(catalogId: string, running: RunningAsset[]
       closed.push(AssetSummary.parse(await handle.result()));
       continue;
     }
+    // A failed asset ends Failed with its own summary as the failure's details (convert-asset.ts).
+    const reported = status.name === 'FAILED' ? await reportedFailure(handle) : undefined;
+    if (reported) {
+      closed.push(reported);
+      continue;
+    }
     closed.push({
       sku,
       row,
@@ -30,4 +38,14 @@ export async function reconcileAssets(catalogId: string, running: RunningAsset[]
     });
   }
   return closed;
+}
+
+async function reportedFailure(handle: { result(): Promise<unknown> }): Promise<AssetSummary | undefined> {
+  const failure = await handle.result().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const cause = failure instanceof WorkflowFailedError ? failure.cause : undefined;
+  const parsed = AssetSummary.safeParse(cause instanceof ApplicationFailure ? cause.details?.[0] : undefined);
+  return parsed.success ? parsed.data : undefined;
 }
