@@ -4,3 +4,5 @@ export * from './pipeline';
 export * from './search-attributes';
 export * from './service';
 export * from './workflow';
+export * from './notify-settings';
+export * from './webhook';

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CatalogId, CatalogRowProblem, Sku } from './catalog';
 import { Usage } from './cost';
 import { PipelineType, Preset, PresetName, SamplerSettings, Seed } from './pipeline';
+import { NotifySettings } from './notify-settings';
 
 export const TASK_QUEUE = 'trellis';
 export const catalogWorkflowId = (catalogId: string) => `catalog/${catalogId}`;
@@ -38,6 +39,8 @@ export const ConvertCatalogInput = z.object({
    * reporting (e.g. terminated by hand), so none holds a window slot forever.
    */
   reconcileAfterSeconds: z.number().int().min(1).max(3600).default(300),
+  /** Completion webhooks (`--notify`); the signing secret stays in the workers' environment. */
+  notify: NotifySettings.optional(),
 });
 export type ConvertCatalogInput = z.input<typeof ConvertCatalogInput>;
 export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
