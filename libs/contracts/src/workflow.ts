@@ -64,6 +64,8 @@ export const ConvertAssetInput = z.object({
   presets: z.array(Preset).min(1),
   /** Parent to tell about stage changes and completion (by id, so a continued parent still hears). */
   parentWorkflowId: z.string().optional(),
+  /** Set only when the catalog asked for per-asset webhooks (`--notify-assets`). */
+  notify: NotifySettings.optional(),
 });
 export type ConvertAssetInput = z.infer<typeof ConvertAssetInput>;
 
