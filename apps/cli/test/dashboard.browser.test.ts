@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The dashboard in a real browser against the real local stack (Temporal dev server with its Web UI,
 // the local service, a worker): live progress, GLBs rendered in model-viewer, a failed SKU's error,
 // "try one image", and the Temporal Web UI filtered by catalog id and stage. Screenshots go to
@@ -164,7 +165,7 @@ describe('dashboard in chromium', () => {
     await shot(page, 'try-one-image');
     await page.close();
     // The same workflow path as any catalog: it is listed with the others.
-    const listed = await (await fetch(new URL('/api/catalogs', dashboard.url))).json();
+    const listed = (await (await fetch(new URL('/api/catalogs', dashboard.url))).json()) as Array<{ catalogId: string }>;
     expect(listed.map((c: { catalogId: string }) => c.catalogId)).toContain(catalogId);
   }, 150_000);
 });
