@@ -99,9 +99,9 @@ describe('dashboard in chromium', () => {
       if (done !== null) seen.add(done);
       for (const text of await page.locator('.sku .stage').allTextContents()) if (text) stages.add(text);
       if (!uiChecked && Number(done) >= 1) {
+        await shot(page, 'catalog-running');
         await checkWebUi();
         uiChecked = true;
-        await shot(page, 'catalog-running');
       }
       if ((await page.locator('[data-catalog="browser-shop"] .badge').textContent()) === 'completed') break;
       await page.waitForTimeout(500);

@@ -117,6 +117,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return detail ? sendJson(response, 200, detail) : sendJson(response, 404, { error: 'no such catalog' });
     }
     if (request.method === 'POST' && pathname === '/api/try') {
+      // Only the dashboard's own page may start work (no cross-site form or fetch posts).
+      const origin = request.headers.origin;
+      if (origin !== undefined && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`) {
+        return sendJson(response, 403, { error: 'cross-origin requests may not start conversions' });
+      }
       const parsed = TryRequest.safeParse({
         pipeline: url.searchParams.get('pipeline') ?? DEFAULT_PIPELINE_TYPE,
         presets: (url.searchParams.get('presets') ?? 'fast').split(',').filter(Boolean),

@@ -108,6 +108,12 @@ describe('dashboard HTTP', () => {
     const response = await fetch(new URL('/api/try?pipeline=512&presets=fast', url), { method: 'POST', body: 'hello', headers: { 'Content-Type': 'text/plain' } });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: string }).error).toMatch(/PNG, JPEG or WebP/);
+    const crossSite = await fetch(new URL('/api/try?pipeline=512&presets=fast', url), {
+      method: 'POST',
+      body: 'x',
+      headers: { 'Content-Type': 'image/png', Origin: 'https://attacker.example' },
+    });
+    expect(crossSite.status).toBe(403);
     const badPipeline = await fetch(new URL('/api/try?pipeline=9999&presets=fast', url), { method: 'POST', body: 'x', headers: { 'Content-Type': 'image/png' } });
     expect(badPipeline.status).toBe(400);
   });
