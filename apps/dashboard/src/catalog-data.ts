@@ -220,7 +220,9 @@ export async function catalogDetail(client: Client, outDir: string, catalogId: s
   if (!summary) return undefined;
   if (summary.live) return { ...summary, skus: await liveSkus(client, outDir, catalogId, summary.running) };
   const report = await readJson(catalogReportPaths(outDir, catalogId).json, CatalogReport);
-  const skus: SkuView[] = (report?.rows ?? []).map((row) => ({
+  // Ended without a report (terminated, failed): what Temporal and the manifests still say.
+  if (!report) return { ...summary, skus: await liveSkus(client, outDir, catalogId, []) };
+  const skus: SkuView[] = report.rows.map((row) => ({
     sku: row.sku,
     row: row.row,
     status: row.status,
