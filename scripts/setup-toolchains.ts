@@ -116,9 +116,37 @@ async function setUpTemporalCli(): Promise<void> {
   say(`Temporal CLI ready: ${cli.path}`);
 }
 
+const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * The dashboard's browser tests drive Debian's chromium (playwright-core never downloads a browser).
+ * Installed with apt-get when running as root (as CI does); otherwise set-up says what to do and goes on:
+ * the browser tests then fail with the same instruction.
+ */
+function setUpChromium(): void {
+  if (fs.existsSync(CHROMIUM)) {
+    if (!quiet) say(`chromium for the browser tests: ${CHROMIUM}`);
+    return;
+  }
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot) {
+    say(`chromium is missing (${CHROMIUM}); the dashboard's browser tests need it: sudo apt-get install -y chromium`);
+    return;
+  }
+  say('installing chromium for the browser tests (apt-get, once) ...');
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env });
+  } catch (error) {
+    say(`could not install chromium (${(error as Error).message}); the browser tests will fail until \`apt-get install chromium\` works.`);
+  }
+}
+
 try {
   setUpPython();
   await setUpTemporalCli();
+  setUpChromium();
 } catch (error) {
   console.error(`setup failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);

@@ -2,8 +2,9 @@
 import { CatalogFileError } from '@trellis/activities/files';
 import { CatalogAlreadyRunningError } from './api';
 import { convertCommand } from './commands/convert';
-import { devCommand, demoCommand } from './commands/local';
+import { dashboardCommand, dashboardUsage } from './commands/dashboard';
 import { estimateCommand, estimateUsage } from './commands/estimate';
+import { devCommand, demoCommand, untilInterrupted } from './commands/local';
 import { controlCommand, reportCommand, statusCommand } from './commands/manage';
 import { UsageError } from './conversion-input';
 import { TemporalUnreachableError } from './temporal-client';
@@ -17,7 +18,9 @@ const usage = `usage: trellis <command> [options]
   cancel <catalog-id>           stop the catalog; the report is still written
   report <catalog-id> [--json]  the report of a finished catalog
   dev                           run the local stack (Temporal dev server + Web UI, local service, worker)
-  demo [--catalog PATH] [--out DIR]   local stack + convert (default: the example catalog into out/)
+  demo [--catalog PATH] [--out DIR] [--watch]   local stack + convert (default: the example catalog into out/);
+                                --watch keeps it up with the dashboard until Ctrl-C
+  dashboard [--out DIR]         the web dashboard on 127.0.0.1:8234 (see \`trellis dashboard --help\`)
 
 Temporal: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or
 TEMPORAL_TLS_CLIENT_CERT_PATH/KEY_PATH for Temporal Cloud.`;
@@ -30,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (args.includes('--help') || args.includes('-h')) {
     const { convertUsage } = await import('./commands/convert');
-    console.log(command === 'convert' ? convertUsage : command === 'estimate' ? estimateUsage : usage);
+    console.log(command === 'convert' ? convertUsage : command === 'estimate' ? estimateUsage : command === 'dashboard' ? dashboardUsage : usage);
     return 0;
   }
   switch (command) {
@@ -50,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
       return devCommand();
     case 'demo':
       return demoCommand(args);
+    case 'dashboard':
+      return dashboardCommand(args, untilInterrupted);
     default:
       throw new UsageError(`unknown command "${command}"\n\n${usage}`);
   }

@@ -1,6 +1,6 @@
 // Everything that touches the world, as Temporal activities. The worker builds them once with its
 // service client (credentials stay in the worker's environment); workflows import only the type.
-import type { AssetManifest, ConvertAssetInput } from '@trellis/contracts';
+import type { AssetManifest, ConvertAssetInput, WebhookDelivery } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
 import { loadCatalogPage, snapshotCatalog, writeCatalogReport, writeManifest, type LoadCatalogPageInput, type SnapshotCatalogInput } from './files';
 import { extractGlb, type ExtractGlbInput } from './service/extract-glb';
@@ -9,6 +9,7 @@ import { generate, type GenerateInput } from './service/generate';
 import { prepareAsset, type PrepareAssetInput } from './service/prepare-asset';
 import { reconcileAssets, type RunningAsset } from './service/reconcile-assets';
 import { warmUp } from './service/warm-up';
+import { deliverWebhook } from './notify/deliver-webhook';
 
 export type { ExtractGlbInput, ExtractGlbResult } from './service/extract-glb';
 export type { GenerateInput, GenerateResult } from './service/generate';
@@ -18,6 +19,8 @@ export { JobPhase, JobProgress, DEFAULT_HEARTBEAT_INTERVAL_MS } from './service/
 export type { JobTiming } from './service/job-runner';
 export type { RunningAsset } from './service/reconcile-assets';
 export type { LoadCatalogPageInput, SnapshotCatalogInput } from './files';
+export type { WebhookDeliveryResult } from './notify/deliver-webhook';
+export { deliverWebhook } from './notify/deliver-webhook';
 
 export interface ActivityDependencies {
   client: TrellisClient;
@@ -41,6 +44,8 @@ export function createActivities({ client, pollIntervalMs = 1000, heartbeatInter
     writeAssetManifest: (manifest: AssetManifest, outDir: string) => writeManifest(manifest, outDir),
     writeCatalogReport,
     reconcileAssets: (catalogId: string, running: RunningAsset[]) => reconcileAssets(catalogId, running),
+    /** Signed completion webhook; the secret is read from TRELLIS_WEBHOOK_SECRET in this worker's environment. */
+    deliverWebhook: (delivery: WebhookDelivery) => deliverWebhook(delivery),
   };
 }
 

@@ -5,3 +5,5 @@ export * from './search-attributes';
 export * from './service';
 export * from './workflow';
 export * from './sku-folder';
+export * from './notify-settings';
+export * from './webhook';

@@ -5,6 +5,7 @@ import { CatalogId, CatalogReadOptions, CatalogRowProblem, Sku } from './catalog
 import { Usage } from './cost';
 import { PipelineType, Preset, PresetName, SamplerSettings, Seed } from './pipeline';
 import { skuFolderName } from './sku-folder';
+import { NotifySettings } from './notify-settings';
 
 export const TASK_QUEUE = 'trellis';
 /**
@@ -56,6 +57,8 @@ export const ConvertCatalogInput = z.object({
    * after a bad deploy): Temporal times it out and the catalog reports that row failed and goes on.
    */
   assetTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(3 * 3600),
+  /** Completion webhooks (`--notify`); the signing secret stays in the workers' environment. */
+  notify: NotifySettings.optional(),
 });
 export type ConvertCatalogInput = z.input<typeof ConvertCatalogInput>;
 export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
@@ -80,6 +83,8 @@ export const ConvertAssetInput = z.object({
   presets: z.array(Preset).min(1),
   /** Parent to tell about stage changes and completion (by id, so a continued parent still hears). */
   parentWorkflowId: z.string().optional(),
+  /** Set only when the catalog asked for per-asset webhooks (`--notify-assets`). */
+  notify: NotifySettings.optional(),
 });
 export type ConvertAssetInput = z.infer<typeof ConvertAssetInput>;
 

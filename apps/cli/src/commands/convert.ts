@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { catalogWorkflowId, type CatalogResult } from '@trellis/contracts';
+import { catalogWorkflowId, type CatalogResult, type NotifySettings } from '@trellis/contracts';
 import { API_URL_ENV, TrellisClient } from '@trellis/trellis-client';
 import { startCatalogConversion } from '../api';
 import { describeProblem, prepareConversion, UsageError, type ConversionFlags, type PreparedConversion } from '../conversion-input';
+import { notifyFromFlags, notifyOptions, notifyUsage, withNotify } from '../notify-flags';
 import { connectTemporal } from '../temporal-client';
 import { summarizeResult, watchCatalog } from '../watch';
 
@@ -25,9 +26,10 @@ export const convertUsage = `trellis convert <catalog> --out DIR [options]
   --seed N             default 42 (a row's own seed wins)
   --concurrency N      assets at once; match your GPU containers (Modal max_containers), default 4
   --no-wait            start and return; watch with \`trellis status <catalog-id>\`
-  --json               print the result (or the started ids) as JSON`;
+  --json               print the result (or the started ids) as JSON
+${notifyUsage}`;
 
-export function parseConversionArgs(args: string[]): { flags: ConversionFlags; wait: boolean; json: boolean } {
+export function parseConversionArgs(args: string[]): { flags: ConversionFlags; wait: boolean; json: boolean; notify?: NotifySettings } {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -46,6 +48,7 @@ export function parseConversionArgs(args: string[]): { flags: ConversionFlags; w
       'max-cost': { type: 'string' },
       'no-wait': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      ...notifyOptions,
     },
   });
   const [catalog, ...extra] = positionals;
@@ -69,6 +72,7 @@ export function parseConversionArgs(args: string[]): { flags: ConversionFlags; w
     },
     wait: !values['no-wait'],
     json: values.json,
+    notify: notifyFromFlags(values),
   };
 }
 
@@ -123,8 +127,8 @@ export async function checkServiceIfConfigured(env: NodeJS.ProcessEnv = process.
 }
 
 export async function convertCommand(args: string[]): Promise<number> {
-  const { flags, wait, json } = parseConversionArgs(args);
-  const prepared = await prepareConversion(flags);
+  const { flags, wait, json, notify } = parseConversionArgs(args);
+  const prepared = withNotify(await prepareConversion(flags), notify);
   reportProblems(prepared, (message) => console.error(message));
   await checkServiceIfConfigured();
   const client = await connectTemporal();

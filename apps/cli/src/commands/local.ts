@@ -5,12 +5,13 @@ import { repoRoot } from '@trellis/devstack';
 import { UsageError, prepareConversion } from '../conversion-input';
 import { startLocalStack, type LocalStack } from '../local-stack';
 import { exitCodeOf, reportProblems, runConversion } from './convert';
+import { serveDashboard } from './dashboard';
 
 const say = (message: string) => console.log(`trellis: ${message}`);
 
 export const exampleCatalog = path.join(repoRoot, 'examples', 'catalog', 'catalog.csv');
 
-function untilInterrupted(): Promise<void> {
+export function untilInterrupted(): Promise<void> {
   return new Promise((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -45,6 +46,8 @@ export async function demoCommand(args: string[]): Promise<number> {
       'catalog-id': { type: 'string' },
       presets: { type: 'string' },
       concurrency: { type: 'string' },
+      /** Keep the stack up after the run, with the dashboard, until Ctrl-C. */
+      watch: { type: 'boolean', default: false },
     },
   });
   const catalog = values.catalog ?? exampleCatalog;
@@ -61,11 +64,23 @@ export async function demoCommand(args: string[]): Promise<number> {
   const stack = await startLocalStack({ say });
   try {
     console.log(`\n${describeStack(stack)}\n`);
+    // Port 8234 when free (a bookmarkable address), else any free port.
+    const dashboard = values.watch
+      ? await serveDashboard(stack.client, { outDir: prepared.input.outDir, port: 8234 }).catch(() =>
+          serveDashboard(stack.client, { outDir: prepared.input.outDir, port: 0 }),
+        )
+      : undefined;
+    if (dashboard) console.log(`Dashboard:  ${dashboard.url}#/catalog/${prepared.input.catalogId}\n`);
     say(`converting ${prepared.validRows} row(s) of ${prepared.input.catalogPath} into ${prepared.input.outDir}/${prepared.input.catalogId}/ ...`);
     const result = await runConversion(stack.client, prepared, { wait: true, json: false });
     if (result) {
       console.log(`\nGLBs and previews: ${path.join(prepared.input.outDir, prepared.input.catalogId)}/<sku>/`);
       console.log(`Workflow history:  ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows (kept in ${path.dirname(stack.service.process.logFile)})`);
+    }
+    if (dashboard) {
+      console.log(`\nDashboard: ${dashboard.url} (try one image there too). Ctrl-C stops everything.`);
+      await untilInterrupted();
+      await dashboard.close();
     }
     return exitCodeOf(result, prepared);
   } finally {

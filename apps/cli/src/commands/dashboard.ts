@@ -1,0 +1,65 @@
+// `trellis dashboard`: the web dashboard against TEMPORAL_ADDRESS, serving one output folder. Also used by
+// `trellis demo --watch`. "Try one image" starts conversions through the same start API as `convert`.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { TOKEN_ENV, startDashboard, type Dashboard } from '@trellis/dashboard';
+import { startCatalogConversion } from '../api';
+import { UsageError, prepareConversion } from '../conversion-input';
+import { connectTemporal } from '../temporal-client';
+
+export const dashboardUsage = `trellis dashboard [--out DIR] [--host H] [--port N] [--token T]
+
+  --out DIR     the output root the conversions write to (default out/); only files in it are served
+  --host H      default 127.0.0.1; any other address needs a token
+  --port N      default 8234 (0: any free port)
+  --token T     required when --host is not loopback (or ${TOKEN_ENV}); open the page with ?token=T`;
+
+export interface ServeDashboardOptions {
+  outDir: string;
+  host?: string;
+  port?: number;
+  token?: string;
+  taskQueue?: string;
+}
+
+/** The dashboard wired to this client, starting "try one image" catalogs like `trellis convert` does. */
+export function serveDashboard(client: Client, options: ServeDashboardOptions): Promise<Dashboard> {
+  const outDir = path.resolve(options.outDir);
+  return startDashboard({
+    client,
+    outDir,
+    host: options.host,
+    port: options.port,
+    token: options.token,
+    startCatalog: async ({ catalogPath, catalogId, pipeline, presets }) => {
+      const prepared = await prepareConversion({ catalog: catalogPath, out: outDir, catalogId, pipeline, presets: presets.join(',') });
+      if (prepared.validRows === 0) throw new UsageError(prepared.problems.map((problem) => problem.message).join('; '));
+      await startCatalogConversion(client, prepared.input, { taskQueue: options.taskQueue });
+    },
+  });
+}
+
+export async function dashboardCommand(args: string[], untilInterrupted: () => Promise<void>): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { out: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, token: { type: 'string' } },
+  });
+  const port = Number(values.port ?? 8234);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535\n\n${dashboardUsage}`);
+  const client = await connectTemporal();
+  try {
+    const dashboard = await serveDashboard(client, {
+      outDir: values.out ?? 'out',
+      host: values.host,
+      port,
+      token: values.token ?? process.env[TOKEN_ENV],
+    });
+    console.log(`Dashboard: ${dashboard.url}${values.host && values.token ? '?token=<your token>' : ''}\nCtrl-C stops it.`);
+    await untilInterrupted();
+    await dashboard.close();
+    return 0;
+  } finally {
+    await client.connection.close();
+  }
+}

@@ -1,0 +1,180 @@
+// The dashboard's HTTP server (node:http, no framework: a dozen routes do not need one). It holds the
+// Temporal client; the page gets JSON and files only, never a credential of Temporal or the service.
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import type { Client } from '@temporalio/client';
+import { DEFAULT_PIPELINE_TYPE, DEFAULT_PRESET_NAMES, PipelineType, builtInPresets } from '@trellis/contracts';
+import { checkBinding, decideAccess } from './access';
+import { catalogDetail, listCatalogs } from './catalog-data';
+import { UnsafePathError, resolveInside } from './safe-path';
+import { MAX_UPLOAD_BYTES, TryRequest, UploadError, startTryOneImage, type StartCatalog } from './try-one-image';
+
+export interface DashboardOptions {
+  client: Client;
+  /** The output root conversions write to (`--out`); the only folder files are served from. */
+  outDir: string;
+  startCatalog: StartCatalog;
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Required when `host` is not a loopback address. */
+  token?: string;
+}
+
+export interface Dashboard {
+  url: string;
+  close(): Promise<void>;
+}
+
+const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
+const require = createRequire(import.meta.url);
+/** The self-contained build (three.js included), served from node_modules: no CDN. */
+const modelViewerFile = require.resolve('@google/model-viewer/dist/model-viewer.min.js');
+
+const staticFiles: Record<string, string> = {
+  '/': path.join(publicDir, 'index.html'),
+  '/assets/app.js': path.join(publicDir, 'app.js'),
+  '/assets/style.css': path.join(publicDir, 'style.css'),
+  '/assets/model-viewer.js': modelViewerFile,
+};
+
+const contentTypes: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.csv': 'text/csv; charset=utf-8',
+  '.glb': 'model/gltf-binary',
+  '.mp4': 'video/mp4',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.webp': 'image/webp',
+};
+
+const securityHeaders = {
+  // model-viewer decodes textures through blob: URLs and styles its shadow DOM inline.
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; media-src 'self'; connect-src 'self' blob: data:; worker-src 'self' blob:; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { ...securityHeaders, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  response.end(JSON.stringify(body));
+}
+
+async function sendFile(response: ServerResponse, file: string, download: boolean): Promise<void> {
+  const stat = await fs.stat(file);
+  response.writeHead(200, {
+    ...securityHeaders,
+    'Content-Type': contentTypes[path.extname(file)] ?? 'application/octet-stream',
+    'Content-Length': stat.size,
+    'Cache-Control': 'no-cache',
+    ...(download ? { 'Content-Disposition': `attachment; filename="${path.basename(file).replace(/"/g, '')}"` } : {}),
+  });
+  await new Promise<void>((resolve, reject) => createReadStream(file).on('error', reject).on('end', resolve).pipe(response));
+}
+
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new UploadError(`the upload is larger than ${limit / 1024 / 1024} MiB`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
+  const host = options.host ?? '127.0.0.1';
+  checkBinding(host, options.token);
+  const outDir = path.resolve(options.outDir);
+  await fs.mkdir(outDir, { recursive: true });
+  const { client } = options;
+
+  async function route(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    const { pathname } = url;
+    if (request.method === 'GET' && staticFiles[pathname]) return sendFile(response, staticFiles[pathname], false);
+    if (request.method === 'GET' && pathname === '/api/options') {
+      return sendJson(response, 200, {
+        pipelines: PipelineType.options,
+        defaultPipeline: DEFAULT_PIPELINE_TYPE,
+        presets: Object.keys(builtInPresets),
+        defaultPresets: DEFAULT_PRESET_NAMES,
+      });
+    }
+    if (request.method === 'GET' && pathname === '/api/catalogs') return sendJson(response, 200, await listCatalogs(client, outDir));
+    const catalogMatch = /^\/api\/catalogs\/([^/]+)$/.exec(pathname);
+    if (request.method === 'GET' && catalogMatch) {
+      const detail = await catalogDetail(client, outDir, decodeURIComponent(catalogMatch[1]!));
+      return detail ? sendJson(response, 200, detail) : sendJson(response, 404, { error: 'no such catalog' });
+    }
+    if (request.method === 'POST' && pathname === '/api/try') {
+      // Only the dashboard's own page may start work (no cross-site form or fetch posts).
+      const origin = request.headers.origin;
+      if (origin !== undefined && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`) {
+        return sendJson(response, 403, { error: 'cross-origin requests may not start conversions' });
+      }
+      const parsed = TryRequest.safeParse({
+        pipeline: url.searchParams.get('pipeline') ?? DEFAULT_PIPELINE_TYPE,
+        presets: (url.searchParams.get('presets') ?? 'fast').split(',').filter(Boolean),
+        contentType: (request.headers['content-type'] ?? '').split(';')[0]!.trim(),
+      });
+      if (!parsed.success) {
+        return sendJson(response, 400, { error: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') });
+      }
+      const image = await readBody(request, MAX_UPLOAD_BYTES);
+      return sendJson(response, 202, await startTryOneImage(outDir, parsed.data, image, options.startCatalog));
+    }
+    if (request.method === 'GET' && pathname.startsWith('/files/')) {
+      let file: string;
+      try {
+        file = await resolveInside(outDir, pathname.slice('/files/'.length));
+      } catch (error) {
+        if (error instanceof UnsafePathError) return sendJson(response, 404, { error: 'not found' });
+        throw error;
+      }
+      return sendFile(response, file, url.searchParams.has('download'));
+    }
+    sendJson(response, request.method === 'GET' ? 404 : 405, { error: 'not found' });
+  }
+
+  const server = http.createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://dashboard.invalid');
+    const access = decideAccess(request, url, options.token);
+    if (!access.allowed) return sendJson(response, access.status, { error: access.message });
+    if (access.setCookie) {
+      // Drop the token from the address bar (and from history) once it is a cookie.
+      url.searchParams.delete('token');
+      response.writeHead(303, { 'Set-Cookie': access.setCookie, Location: `${url.pathname}${url.search}` });
+      return void response.end();
+    }
+    route(request, response, url).catch((error: unknown) => {
+      const status = error instanceof UploadError ? 400 : 500;
+      if (status === 500) console.error('dashboard:', error);
+      if (!response.headersSent) sendJson(response, status, { error: (error as Error).message });
+      else response.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

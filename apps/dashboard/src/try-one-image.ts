@@ -1,0 +1,49 @@
+// "Try one image": the upload becomes a one-row catalog in the output folder and is converted by the
+// same convertCatalog workflow as any catalog (so it shows up in the list, the Web UI and the report).
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { PipelineType, PresetName } from '@trellis/contracts';
+
+/** How the dashboard starts a catalog; the CLI supplies it with its start API (apps/cli/src/api.ts). */
+export type StartCatalog = (request: { catalogPath: string; catalogId: string; pipeline: string; presets: string[] }) => Promise<void>;
+
+export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+export const UPLOADS_FOLDER = '.uploads';
+
+const extensionByType: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
+
+export const TryRequest = z.object({
+  pipeline: PipelineType,
+  presets: z.array(PresetName).min(1).max(10),
+  contentType: z.enum(Object.keys(extensionByType) as [string, ...string[]], {
+    error: 'upload a PNG, JPEG or WebP image (Content-Type image/png, image/jpeg or image/webp)',
+  }),
+});
+export type TryRequest = z.infer<typeof TryRequest>;
+
+export class UploadError extends Error {}
+
+/** Sortable and unique enough for one person's tries; a valid catalog id (lowercase, digits, "-"). */
+export function newTryCatalogId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  return `try-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function startTryOneImage(outDir: string, request: TryRequest, image: Buffer, start: StartCatalog): Promise<{ catalogId: string }> {
+  if (image.length === 0) throw new UploadError('the upload is empty');
+  const catalogId = newTryCatalogId();
+  const dir = path.join(outDir, UPLOADS_FOLDER, catalogId);
+  await fs.mkdir(dir, { recursive: true });
+  const imageName = `upload.${extensionByType[request.contentType]}`;
+  await fs.writeFile(path.join(dir, imageName), image);
+  const catalogPath = path.join(dir, 'catalog.csv');
+  await fs.writeFile(catalogPath, `sku,image\nupload,${imageName}\n`);
+  try {
+    await start({ catalogPath, catalogId, pipeline: request.pipeline, presets: request.presets });
+  } catch (error) {
+    throw new UploadError(`could not start the conversion: ${(error as Error).message}`);
+  }
+  return { catalogId };
+}

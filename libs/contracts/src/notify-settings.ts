@@ -1,0 +1,13 @@
+// Kept apart from webhook.ts so the catalog input (workflow.ts) can use it without an import cycle.
+import { z } from 'zod';
+
+/** Where the delivering activity finds the Standard Webhooks secret (`whsec_<base64>`), in the worker's environment. */
+export const WEBHOOK_SECRET_ENV = 'TRELLIS_WEBHOOK_SECRET';
+
+/** `--notify URL [--notify-assets]` on a catalog run. */
+export const NotifySettings = z.object({
+  url: z.url({ protocol: /^https?$/, error: 'the webhook URL must be an http(s) URL' }),
+  /** Also one call per finished asset, not only one per catalog. */
+  assets: z.boolean().default(false),
+});
+export type NotifySettings = z.input<typeof NotifySettings>;

@@ -1,0 +1,65 @@
+// Completion webhooks (Standard Webhooks style): what a catalog owner's receiver gets when a catalog (and,
+// if asked, each asset) finishes. The signing secret is not here: the delivering activity reads it from
+// the worker's environment, so it never enters workflow inputs or history.
+import { z } from 'zod';
+import { CatalogId, Sku } from './catalog';
+import { Usage } from './cost';
+import { PresetName } from './pipeline';
+import { NotifySettings } from './notify-settings';
+import { AssetError, AssetStatus, OutputFile, StatusCounts } from './workflow';
+
+
+export const WebhookEventType = z.enum(['catalog.finished', 'asset.finished']);
+export type WebhookEventType = z.infer<typeof WebhookEventType>;
+
+export const CatalogFinishedData = z.object({
+  catalogId: CatalogId,
+  status: z.enum(['completed', 'cancelled']),
+  counts: StatusCounts,
+  usage: Usage,
+  reportJsonPath: z.string(),
+  reportCsvPath: z.string(),
+});
+export type CatalogFinishedData = z.infer<typeof CatalogFinishedData>;
+
+export const AssetFinishedData = z.object({
+  catalogId: CatalogId,
+  sku: Sku,
+  row: z.number().int().min(1),
+  status: AssetStatus,
+  error: AssetError.optional(),
+  /** Output files; `file` is relative to `assetDir`. */
+  assetDir: z.string(),
+  glbs: z.record(PresetName, OutputFile),
+  preview: OutputFile.optional(),
+  usage: Usage,
+});
+export type AssetFinishedData = z.infer<typeof AssetFinishedData>;
+
+/** Input of the `deliverWebhook` activity. The same `webhookId` on every attempt lets receivers dedupe. */
+export const WebhookDelivery = z.discriminatedUnion('eventType', [
+  z.object({
+    url: NotifySettings.shape.url,
+    eventType: z.literal('catalog.finished'),
+    webhookId: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/),
+    occurredAt: z.iso.datetime(),
+    payload: CatalogFinishedData,
+  }),
+  z.object({
+    url: NotifySettings.shape.url,
+    eventType: z.literal('asset.finished'),
+    webhookId: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/),
+    occurredAt: z.iso.datetime(),
+    payload: AssetFinishedData,
+  }),
+]);
+export type WebhookDelivery = z.infer<typeof WebhookDelivery>;
+
+/** The JSON body receivers get (Standard Webhooks' recommended envelope). */
+export const WebhookBody = z.object({ type: WebhookEventType, timestamp: z.string(), data: z.union([CatalogFinishedData, AssetFinishedData]) });
+export type WebhookBody = z.infer<typeof WebhookBody>;
+
+/** Stable per event, so retries (and a replayed workflow) send the same id: `msg_catalog_<id>_<run>`. */
+export const catalogWebhookId = (catalogId: string, firstExecutionRunId: string) => `msg_catalog_${catalogId}_${firstExecutionRunId}`;
+export const assetWebhookId = (catalogId: string, sku: string, firstExecutionRunId: string) =>
+  `msg_asset_${catalogId}_${sku.replace(/[^A-Za-z0-9_.-]/g, '_')}_${firstExecutionRunId}`;
