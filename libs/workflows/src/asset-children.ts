@@ -203,6 +203,7 @@ export class AssetChildren {
       sampler: nonDefaultSampler(this.input.settings.sampler),
       presets,
       parentWorkflowId: workflowInfo().workflowId,
+      ...(this.input.notify?.assets ? { notify: this.input.notify } : {}),
     };
   }
 }

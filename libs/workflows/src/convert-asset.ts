@@ -19,6 +19,7 @@ import type { Activities, GenerateResult, PrepareAssetResult } from '@trellis/ac
 import {
   addUsage,
   noUsage,
+  skuFolderName,
   type AssetError,
   type AssetStage,
   type AssetStatus,
@@ -30,6 +31,8 @@ import {
 } from '@trellis/contracts';
 import { fileActivityOptions, gpuJobOptions } from './activity-options';
 import { assetBlockedSignal, assetFinishedSignal, assetStageSignal, retryBlockedSignal } from './messages';
+import { assetFinishedDelivery } from './notify-options';
+import { sendWebhook } from './notify-webhook';
 import { stageKey } from './search-attributes';
 
 const files = proxyActivities<Activities>(fileActivityOptions);
@@ -80,6 +83,11 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
         finishedAt: new Date(Date.now()).toISOString(),
       }, input.outDir);
       await notifyParent(input, summary);
+      if (input.notify?.assets) {
+        const assetDir = `${input.outDir}/${input.catalogId}/${skuFolderName(input.sku)}`;
+        const result = { ...summary, glbs, preview, extractCalls: tally.extractCalls };
+        await sendWebhook(assetFinishedDelivery(input.notify, input.catalogId, assetDir, result, summary.runId!, new Date(Date.now())));
+      }
     });
     return summary;
   };

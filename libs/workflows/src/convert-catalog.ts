@@ -30,6 +30,8 @@ import { catalogActivityOptions, warmUpOptions } from './activity-options';
 import { AssetChildren } from './asset-children';
 import { assetCostEstimate, budgetPauseReason, withinBudget } from './catalog-budget';
 import { CatalogWindow, initialRunState } from './catalog-window';
+import { catalogFinishedDelivery } from './notify-options';
+import { sendWebhook } from './notify-webhook';
 import {
   assetBlockedSignal,
   assetFinishedSignal,
@@ -88,7 +90,9 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
     throw error;
   }
   await Promise.all([warming, children.settle()]);
-  return writeReport(input, window);
+  const result = await writeReport(input, window);
+  if (input.notify) await sendWebhook(catalogFinishedDelivery(input.notify, result, workflowInfo().firstExecutionRunId, new Date(Date.now())));
+  return result;
 }
 
 /**

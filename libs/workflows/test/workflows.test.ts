@@ -3,6 +3,8 @@
 // exercised deterministically; tests/ runs the same workflows against the real activities and service.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,13 +12,15 @@ import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { cancellationSignal } from '@temporalio/activity';
-import { createActivities, type Activities } from '@trellis/activities';
+import { createActivities, deliverWebhook, type Activities } from '@trellis/activities';
+import { Webhook } from 'standardwebhooks';
 import { TrellisClient } from '@trellis/trellis-client';
 import {
   builtInPresets,
   noUsage,
   resolvePresets,
   SamplerSettings,
+  WEBHOOK_SECRET_ENV,
   type AssetManifest,
   type CatalogProgress,
   type CatalogRow,
@@ -454,5 +458,39 @@ describe('credentials refused mid-run', () => {
     });
     expect(calls.manifests.filter((manifest) => manifest.status === 'succeeded')).toHaveLength(4);
     expect(new Set(calls.generate).size).toBe(4);
+  });
+});
+
+describe('completion webhooks', () => {
+  it('a catalog with --notify-assets posts one signed call per asset and one for the catalog', async () => {
+    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    process.env[WEBHOOK_SECRET_ENV] = secret;
+    const received: Array<{ headers: Record<string, string>; body: string }> = [];
+    const receiver = http.createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      received.push({ headers: request.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') });
+      response.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    try {
+      const { activities } = scriptedActivities({ rows: 2 });
+      const catalogId = newCatalogId();
+      await withWorker({ ...activities, deliverWebhook }, async (taskQueue) => {
+        await client.workflow.execute('convertCatalog', {
+          taskQueue,
+          workflowId: `catalog/${catalogId}`,
+          args: [catalogInput(catalogId, { notify: { url, assets: true } })],
+        });
+        await until(async () => received.length === 3, 'three webhook calls');
+      });
+      const verifier = new Webhook(secret);
+      const events = received.map(({ headers, body }) => (verifier.verify(body, headers) as { type: string }).type);
+      expect(events.sort()).toEqual(['asset.finished', 'asset.finished', 'catalog.finished']);
+    } finally {
+      delete process.env[WEBHOOK_SECRET_ENV];
+      await new Promise((resolve) => receiver.close(resolve));
+    }
   });
 });
