@@ -2,6 +2,7 @@
 // many GPU containers as the catalog's concurrency, the worker in a child process (bench-worker.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -58,6 +59,8 @@ export interface WorkflowRunFigures {
   assetEventTypes: Array<{ type: string; count: number; bytes: number }>;
   catalogEventTypes: Array<{ type: string; count: number; bytes: number }>;
   wireBytesPerAsset: { sent: number; received: number; requests: number };
+  /** 1-minute load average of the machine when the conversion started and ended (other work shares it). */
+  loadAverage?: { start: number; end: number };
   workerPeakRssMb: number;
   workerMemory: BenchWorkerReport['memory'];
   workerRssMbSamples: Array<{ atSeconds: number; rssMb: number }>;
@@ -100,10 +103,12 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
     const outDir = path.join(runDir, 'out');
     const prepared = await prepareConversion({ catalog, out: outDir, catalogId, presets: BENCH_PRESETS, concurrency: String(concurrency) });
     options.log(`${label}: ${assets} assets at concurrency ${concurrency}, latency scale ${options.latencyScale}`);
+    const loadAtStart = os.loadavg()[0]!;
     const started = performance.now();
     const handle = await startCatalogConversion(options.client, prepared.input, { taskQueue });
     const result = await handle.result();
     const wallSeconds = (performance.now() - started) / 1000;
+    const loadAtEnd = os.loadavg()[0]!;
     options.log(`${label}: done in ${wallSeconds.toFixed(1)} s (${result.counts.failed} failed)`);
 
     const memory = rss.stop();
@@ -159,6 +164,7 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
       assetEventTypes: eventTypeTally(assetHistories).map((e) => ({ ...e, count: e.count / assetHistories.length, bytes: e.bytes / assetHistories.length })),
       catalogEventTypes: eventTypeTally(catalogHistories).map((e) => ({ ...e, count: e.count / assets, bytes: e.bytes / assets })),
       wireBytesPerAsset: { sent: report.wire.sentBytes / assets, received: report.wire.receivedBytes / assets, requests: report.wire.requests / assets },
+      loadAverage: { start: loadAtStart, end: loadAtEnd },
       workerPeakRssMb: memory.peakMb,
       workerMemory: report.memory,
       workerRssMbSamples: memory.samples.map((s) => ({ atSeconds: s.atSeconds, rssMb: s.rssKb / 1024 })),
