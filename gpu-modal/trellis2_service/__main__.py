@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--store-dir", help="where states and jobs are kept (default: env TRELLIS2_STORE_DIR, "
                                             "else gpu-modal/.store)")
     parser.add_argument("--latency-profile", type=float, metavar="SCALE", default=None,
-                        help="make the relief backend take SCALE x the A100's timings (0 = as fast as it can)")
+                        help="make the relief or wait backend take SCALE x the A100's timings (0 = as fast as it can)")
     parser.add_argument("--gpu-workers", type=int, metavar="N", default=1,
                         help="GPU containers to imitate: jobs run N at a time, like Modal's max_containers (default 1)")
     parser.add_argument("--faults", metavar="SPEC", default=None,

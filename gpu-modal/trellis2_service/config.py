@@ -83,7 +83,7 @@ _COMMIT_PATTERN = re.compile(r"[0-9a-f]{40}")
 # --- Local defaults --------------------------------------------------------------------------------------
 DEFAULT_PORT = 8787
 DEFAULT_HOST = "127.0.0.1"
-BACKEND_NAMES = ("relief", "trellis2")
+BACKEND_NAMES = ("relief", "trellis2", "wait")
 # `gpu-modal/.store/`, git-ignored, so a local run never writes outside the checkout unless told to.
 DEFAULT_LOCAL_STORE_DIR = Path(__file__).resolve().parent.parent / ".store"
 

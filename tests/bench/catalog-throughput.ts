@@ -1,73 +1,113 @@
-// `npm run bench`: what the sliding window buys. The same catalog is converted at concurrency 1 (the
-// baseline) and at concurrency 4, in one process, against the local service imitating four A100
-// containers (the seed's A100 timings × LATENCY_SCALE). Printed as ratios to the baseline, since absolute
-// times on a shared machine mean little; a no-op re-run (everything reused) is measured too.
+// `npm run bench`: the workflow against a seed-style loop and against the GPU limit. One run on this
+// machine writes docs/benchmarks.md and docs/benchmarks.json. The service runs the wait backend (GPU work
+// is pure waiting: the A100 timings × a scale), so the figures measure orchestration, not this CPU.
+//   npm run bench -- [--assets 200] [--big 10000] [--scale 0.01] [--big-scale 0.0002] [--concurrency 1,4,8]
+//                    [--big-concurrency 8] [--scale-check 0.2] [--scale-check-assets 24] [--poll-ms 50] [--quick] [--no-loop] [--no-big] [--out docs] [--render-only]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { startCatalogConversion } from '@trellis/cli';
-import { startDevServer, startLocalService } from '@trellis/devstack';
-import { TrellisClient } from '@trellis/trellis-client';
-import { createTrellisWorker } from '@trellis/worker';
-import { prepareConversion } from '../../apps/cli/src/conversion-input';
-import { writeCatalog } from '../harness/catalogs';
+import { repoRoot, startDevServer } from '@trellis/devstack';
+import { workflowsPath } from '@trellis/worker';
+import { renderMarkdown, type BenchFigures } from './report';
+import { runSeedLoop } from './seed-loop';
+import { runWorkflow } from './workflow-run';
 
-// Large enough that simulated GPU time dominates the relief backend's real CPU work (~1 s a generation on
-// this 2-core machine), as GPU time dominates on Modal: generate 1024_cascade 30 s → 3 s, extract fast 1.5 s.
-const LATENCY_SCALE = 0.1;
-const GPU_CONTAINERS = 4;
-const IMAGES = ['mug.png', 'lamp.png', 'bottle.png', 'chair.png', 'sneaker.png', 'plant-pot.png'];
-const ROWS = 8;
+const { values: flags } = parseArgs({
+  options: {
+    assets: { type: 'string' },
+    big: { type: 'string' },
+    scale: { type: 'string', default: '0.01' },
+    'big-scale': { type: 'string', default: '0.0002' },
+    'big-concurrency': { type: 'string', default: '8' },
+    'scale-check': { type: 'string', default: '0.2' },
+    'scale-check-assets': { type: 'string', default: '24' },
+    concurrency: { type: 'string', default: '1,4,8' },
+    'poll-ms': { type: 'string', default: '50' },
+    quick: { type: 'boolean', default: false },
+    'render-only': { type: 'boolean', default: false },
+    'no-loop': { type: 'boolean', default: false },
+    'no-big': { type: 'boolean', default: false },
+    out: { type: 'string', default: path.join(repoRoot, 'docs') },
+  },
+});
+
+function count(name: string, value: string | undefined, fallback: number): number {
+  const parsed = value === undefined ? fallback : Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`--${name} must be a number >= 0, got ${value}`);
+  return parsed;
+}
+
+const assets = count('assets', flags.assets, flags.quick ? 20 : 200);
+const bigAssets = count('big', flags.big, flags.quick ? 1000 : 10_000);
+const scale = count('scale', flags.scale, 0.01);
+const bigScale = count('big-scale', flags['big-scale'], 0.0002);
+const pollIntervalMs = count('poll-ms', flags['poll-ms'], 50);
+const concurrencies = flags.concurrency.split(',').filter(Boolean).map((value) => count('concurrency', value, 1));
+const bigConcurrency = count('big-concurrency', flags['big-concurrency'], 8);
+const scaleCheck = count('scale-check', flags['scale-check'], 0.2);
+const scaleCheckAssets = count('scale-check-assets', flags['scale-check-assets'], flags.quick ? 8 : 24);
+const benchStarted = Date.now();
+const log = (message: string) => console.log(`[bench ${((Date.now() - benchStarted) / 1000).toFixed(0).padStart(5)} s] ${message}`);
+
+if (flags['render-only']) {
+  // Rewrites benchmarks.md from benchmarks.json (after a change to the report's wording), without running.
+  const figures = JSON.parse(fs.readFileSync(path.join(flags.out, 'benchmarks.json'), 'utf8')) as BenchFigures;
+  fs.writeFileSync(path.join(flags.out, 'benchmarks.md'), renderMarkdown(figures));
+  process.exit(0);
+}
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-'));
-const temporal = await startDevServer({ workDir });
-const service = await startLocalService({ workDir, latencyScale: LATENCY_SCALE, gpuWorkers: GPU_CONTAINERS });
-const workerConnection = await NativeConnection.connect({ address: temporal.address });
-const worker = await createTrellisWorker({
-  connection: workerConnection,
-  namespace: temporal.namespace,
-  service: new TrellisClient({ baseUrl: service.url, credentials: service.credentials }),
-  taskQueue: 'bench',
-  pollIntervalMs: 100,
-});
-const running = worker.run();
+// Temporal's SQLite file on tmpfs where there is one: the history bytes are the same, and the run does not
+// wait on a disk shared with other work.
+const dbFilename = fs.existsSync('/dev/shm') ? path.join(fs.mkdtempSync('/dev/shm/trellis-bench-'), 'temporal.db') : undefined;
+const temporal = await startDevServer({ workDir, dbFilename });
 const connection = await Connection.connect({ address: temporal.address });
 const client = new Client({ connection, namespace: temporal.namespace });
-
-const rows = Array.from({ length: ROWS }, (_, index) => ({ sku: `BENCH-${index}`, image: IMAGES[index % IMAGES.length]! }));
-const catalog = writeCatalog(path.join(workDir, 'catalog'), { rows });
-
-async function timedRun(catalogId: string, concurrency: number): Promise<number> {
-  const prepared = await prepareConversion({ catalog, out: path.join(workDir, 'out'), catalogId, presets: 'fast,balanced' });
-  const started = performance.now();
-  const handle = await startCatalogConversion(client, { ...prepared.input, concurrency }, { taskQueue: 'bench' });
-  const result = await handle.result();
-  if (result.counts.failed > 0) throw new Error(`${catalogId}: ${result.counts.failed} rows failed`);
-  return (performance.now() - started) / 1000;
-}
-
 try {
-  // Pay the simulated cold start before measuring anything.
-  await new TrellisClient({ baseUrl: service.url, credentials: service.credentials }).warmup();
-  const baseline = await timedRun('bench-window-1', 1);
-  const windowed = await timedRun(`bench-window-${GPU_CONTAINERS}`, GPU_CONTAINERS);
-  const rerun = await timedRun(`bench-window-${GPU_CONTAINERS}`, GPU_CONTAINERS);
-  const line = (name: string, seconds: number) =>
-    `${name.padEnd(34)} ${seconds.toFixed(1).padStart(6)} s   ×${(seconds / baseline).toFixed(2)}   ${(ROWS / seconds).toFixed(2)} SKU/s`;
-  console.log(`\n${ROWS} SKUs × 2 presets, A100 timings × ${LATENCY_SCALE}, ${GPU_CONTAINERS} simulated GPU containers`);
-  console.log(line('concurrency 1 (baseline)', baseline));
-  console.log(line(`concurrency ${GPU_CONTAINERS}`, windowed));
-  console.log(line(`concurrency ${GPU_CONTAINERS}, re-run (all reused)`, rerun));
+  // Bundled once, handed to every worker child as a file.
+  const bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } });
+  const bundlePath = path.join(workDir, 'workflow-bundle.js');
+  fs.writeFileSync(bundlePath, bundle.code);
+  const common = { temporal, client, workDir, bundlePath, pollIntervalMs, log };
+
+  const figures: BenchFigures = {
+    machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() },
+    settings: { assets, bigAssets, latencyScale: scale, bigLatencyScale: bigScale, pollIntervalMs, presets: 'fast,balanced,quality' },
+    loop: flags['no-loop'] ? undefined : await runSeedLoop({ workDir, assets, latencyScale: scale, log }),
+    workflow: [],
+    big: undefined,
+    scaleCheck: undefined,
+    benchSeconds: 0,
+  };
+  // Written after every phase, so an interrupted run still leaves the figures it has.
+  const write = () => {
+    figures.benchSeconds = (Date.now() - benchStarted) / 1000;
+    fs.mkdirSync(flags.out, { recursive: true });
+    fs.writeFileSync(path.join(flags.out, 'benchmarks.json'), `${JSON.stringify(figures, null, 2)}\n`);
+    fs.writeFileSync(path.join(flags.out, 'benchmarks.md'), renderMarkdown(figures));
+  };
+  for (const concurrency of concurrencies) {
+    figures.workflow.push(await runWorkflow({ ...common, label: `c${concurrency}`, assets, concurrency, latencyScale: scale, historySample: assets }));
+    write();
+  }
+  if (scaleCheckAssets > 0) {
+    // The same at a larger scale: how efficiency moves when GPU calls last longer against the same overhead.
+    const check = await runWorkflow({ ...common, label: 'scale-check', assets: scaleCheckAssets, concurrency: 8, latencyScale: scaleCheck, historySample: scaleCheckAssets });
+    figures.scaleCheck = check;
+    write();
+  }
+  if (!flags['no-big'] && bigAssets > 0) {
+    figures.big = await runWorkflow({ ...common, label: 'big', assets: bigAssets, concurrency: bigConcurrency, latencyScale: bigScale, historySample: 200 });
+    write();
+  }
+  log(`wrote ${path.join(flags.out, 'benchmarks.md')} and benchmarks.json`);
 } finally {
-  worker.shutdown();
-  await running;
-  await workerConnection.close();
   await connection.close();
-  await service.stop();
   await temporal.stop();
   fs.rmSync(workDir, { recursive: true, force: true });
+  if (dbFilename) fs.rmSync(path.dirname(dbFilename), { recursive: true, force: true });
 }

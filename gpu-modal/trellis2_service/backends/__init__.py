@@ -1,4 +1,5 @@
-"""Backends: the real TRELLIS.2 pipeline (GPU, Modal) and the CPU relief backend (development, tests).
+"""Backends: the real TRELLIS.2 pipeline (GPU, Modal), the CPU relief backend (development, tests) and the
+wait backend (benchmarks: pure waiting, see wait.py).
 
 `create_backend` is the only entry point the service layer needs. The trellis2 module is imported lazily
 so that the service (and its tests) run on machines without torch or CUDA.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from .base import Backend
 
-BACKEND_NAMES = ("relief", "trellis2")
+BACKEND_NAMES = ("relief", "trellis2", "wait")
 
 
 def create_backend(name: str, *, latency_scale: float | None = None) -> Backend:
@@ -22,6 +23,10 @@ def create_backend(name: str, *, latency_scale: float | None = None) -> Backend:
         from .trellis2 import Trellis2Backend
 
         backend = Trellis2Backend()
+    elif name == "wait":
+        from .wait import WaitBackend
+
+        backend = WaitBackend()
     else:
         raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(BACKEND_NAMES)}")
     if latency_scale is not None:

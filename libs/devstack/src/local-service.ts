@@ -17,6 +17,8 @@ export interface LocalServiceOptions {
   storeDir?: string;
   /** Default: fresh random credentials for this run. */
   credentials?: ServiceCredentials;
+  /** Default 'relief'; 'wait' answers with files made once at start-up, so calls cost no CPU (benchmarks). */
+  backend?: 'relief' | 'wait';
   /** Make the CPU backend take as long as an A100 would, times this factor (benchmarks). */
   latencyScale?: number;
   /** Jobs run this many at a time, like Modal's max_containers (default 1). */
@@ -46,6 +48,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   const credentials = options.credentials ?? randomCredentials();
   const storeDir = options.storeDir ?? path.join(options.workDir, `service-store-${port}`);
   const args = ['-m', 'trellis2_service', '--host', '127.0.0.1', '--port', String(port), '--store-dir', storeDir];
+  if (options.backend !== undefined) args.push('--backend', options.backend);
   if (options.latencyScale !== undefined) args.push('--latency-profile', String(options.latencyScale));
   if (options.gpuWorkers !== undefined) args.push('--gpu-workers', String(options.gpuWorkers));
   if (options.faults !== undefined) {
