@@ -28,6 +28,8 @@ export interface FaultStackOptions {
   faultSeed?: number;
   gpuWorkers?: number;
   latencyScale?: number;
+  /** `wait`: GPU work is pure waiting (files made once), so the suite measures orchestration, not CPU. */
+  backend?: 'relief' | 'wait';
 }
 
 export class FaultStack {
@@ -56,6 +58,7 @@ export class FaultStack {
       workDir,
       gpuWorkers: options.gpuWorkers,
       latencyScale: options.latencyScale,
+      backend: options.backend,
       ...(options.faults ? { faults: { spec: options.faults, seed: options.faultSeed ?? 1 } } : {}),
     });
     const connection = await Connection.connect({ address: temporal.address });

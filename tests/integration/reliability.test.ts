@@ -4,14 +4,14 @@
 // the service ran exactly one generate job per SKU and one extract job per preset per SKU.
 import fs from 'node:fs';
 import path from 'node:path';
-import { getCatalogHandle, getCatalogProgress, resumeCatalog, startCatalogConversion } from '@trellis/cli';
+import { getCatalogHandle, getCatalogProgress, readCatalogReport, resumeCatalog, startCatalogConversion } from '@trellis/cli';
 import type { CatalogProgress, CatalogResult } from '@trellis/contracts';
 import { assetDir } from '@trellis/activities/files';
 import { readServiceStats, resetServiceStats, setServiceFaults } from '@trellis/devstack';
 import { TrellisClient } from '@trellis/trellis-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
-import { writeCatalog } from '../harness/catalogs';
+import { exampleImagesDir, writeCatalog } from '../harness/catalogs';
 import { FaultStack } from '../harness/fault-stack';
 
 const IMAGES = ['chair.png', 'lamp.png', 'mug.png', 'bottle.png', 'sneaker.png', 'plant-pot.png'];
@@ -33,7 +33,7 @@ let cleanSeconds: number | undefined;
 
 beforeAll(async () => {
   // GPU work at 5% of the A100's timings: short runs whose requests still wait on jobs, as real ones do.
-  stack = await FaultStack.start('reliability', { gpuWorkers: CONCURRENCY, latencyScale: 0.05 });
+  stack = await FaultStack.start('reliability', { gpuWorkers: CONCURRENCY, latencyScale: 0.05, backend: 'wait' });
   // Every case then finds the GPUs warm, so the clean baseline does not carry the one cold start.
   await new TrellisClient({ baseUrl: stack.service.url, credentials: stack.service.credentials }).warmup();
   const catalogDir = path.join(stack.workDir, 'catalog');
@@ -52,13 +52,13 @@ interface Run {
   startedAt: number;
 }
 
-async function startRun(name: string): Promise<Run> {
+async function startRun(name: string, catalog = catalogPath): Promise<Run> {
   caseNumber += 1;
   await resetServiceStats(stack.service);
   const catalogId = `rel-${caseNumber}-${name}`;
   const outDir = path.join(stack.workDir, 'out');
   const prepared = await prepareConversion({
-    catalog: catalogPath,
+    catalog,
     out: outDir,
     catalogId,
     presets: Object.keys(PRESETS).join(','),
@@ -175,6 +175,44 @@ describe('pay each GPU second once', () => {
     await resumeCatalog(stack.client, run.catalogId);
     const { result } = await finish(run);
     await expectPaidOnce(run, result);
+  });
+
+  it('f. bad inputs: each bad row is reported with its own reason, every good row converts, no GPU work for the bad', async () => {
+    const dir = path.join(stack.workDir, 'bad-inputs');
+    fs.mkdirSync(dir, { recursive: true });
+    const png = fs.readFileSync(path.join(exampleImagesDir, 'chair.png'));
+    fs.copyFileSync(path.join(exampleImagesDir, 'chair.png'), path.join(dir, 'chair.png'));
+    fs.copyFileSync(path.join(exampleImagesDir, 'mug.png'), path.join(dir, 'mug.png'));
+    fs.writeFileSync(path.join(dir, 'notes.png'), 'these are shipping notes, not a picture\n');
+    fs.writeFileSync(path.join(dir, 'cut.png'), png.subarray(0, Math.floor(png.length / 2)));
+    // Excel's way: a BOM and CRLF line ends; a quoted SKU with a comma; a SKU used twice.
+    const lines = ['sku,image', 'GOOD-1,chair.png', '"GOOD, 2",mug.png', 'GOOD-1,mug.png', 'MISSING-1,nowhere.png', 'NOT-IMAGE-1,notes.png', 'TRUNCATED-1,cut.png'];
+    const catalog = path.join(dir, 'catalog.csv');
+    fs.writeFileSync(catalog, `\uFEFF${lines.join('\r\n')}\r\n`);
+    const run = await startRun('bad-inputs', catalog);
+    const { result } = await finish(run);
+    expect(result.status).toBe('completed');
+    expect(result.counts).toMatchObject({ succeeded: 2, failed: 3 });
+    const report = await readCatalogReport(run.outDir, run.catalogId);
+    const rowOf = (sku: string) => report.rows.find((row) => row.sku === sku);
+    expect(rowOf('GOOD-1')?.status).toBe('succeeded');
+    expect(rowOf('GOOD, 2')?.status).toBe('succeeded');
+    const invalid = report.rows.filter((row) => row.status === 'invalid');
+    expect(invalid).toHaveLength(1);
+    expect(invalid[0]).toMatchObject({ sku: 'GOOD-1', row: rowOf('GOOD-1')!.row + 2 });
+    expect(invalid[0]!.error).toMatch(new RegExp(`duplicate SKU, first seen at row ${rowOf('GOOD-1')!.row}`));
+    expect(rowOf('MISSING-1')).toMatchObject({ status: 'failed' });
+    expect(rowOf('MISSING-1')?.error).toMatch(/^image_not_found: .*nowhere\.png/);
+    expect(rowOf('NOT-IMAGE-1')?.error).toMatch(/^image_unreadable: .*notes\.png/);
+    expect(rowOf('TRUNCATED-1')?.error).toMatch(/^image_unreadable: .*cut\.png/);
+    const stats = await readServiceStats(stack.service);
+    expect(stats.work_runs).toMatchObject({ generate: 2, extract_glb: 2 * Object.keys(PRESETS).length });
+
+    // A file that cannot be read as a catalog at all is refused before anything starts, saying where.
+    fs.writeFileSync(path.join(dir, 'unbalanced.csv'), 'sku,image\nA-1,chair.png\n"B-2,chair.png\nC-3,chair.png\n');
+    await expect(prepareConversion({ catalog: path.join(dir, 'unbalanced.csv'), out: run.outDir })).rejects.toThrow(/a " opened on line 3 is never closed/);
+    fs.writeFileSync(path.join(dir, 'headless.csv'), 'A-1,chair.png\nB-2,mug.png\n');
+    await expect(prepareConversion({ catalog: path.join(dir, 'headless.csv'), out: run.outDir })).rejects.toThrow(/no "sku" column.*--sku-column/);
   });
 
   it('a. the worker killed with kill -9 three times mid-catalog', async () => {

@@ -123,7 +123,7 @@ describe('readCatalog file errors', () => {
   });
 
   it('CSV with an unclosed quote', async () => {
-    expect((await fileError('c.csv', 'sku,image\nA,"a.png\n')).message).toMatch(/is not valid CSV \(line 2\): Quote Not Closed.*closing "/);
+    expect((await fileError('c.csv', 'sku,image\nA,"a.png\n')).message).toMatch(/is not valid CSV: a " opened on line 2 is never closed.*closing "/);
   });
 
   it('empty catalogs: empty file, header only, empty array, folder without images', async () => {

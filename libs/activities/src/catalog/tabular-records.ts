@@ -53,15 +53,21 @@ export async function* readCsvRecords(catalogPath: string): AsyncGenerator<Tabul
   const parser = createReadStream(catalogPath).pipe(
     parse({ delimiter, bom: true, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, info: true, raw: true }),
   );
+  // The last line of the last complete record: an unclosed quote opened on the line after it.
+  let completeUpTo = 0;
   try {
     for await (const { record, info, raw } of parser as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
+      completeUpTo = info.lines;
       if (record.every((cell) => cell.trim() === '')) continue; // ",,," is a blank line with separators
       yield { cells: record, line: info.lines - lineBreaksInside(raw) };
     }
   } catch (error) {
     if (error instanceof CsvError) {
-      const where = typeof (error as { lines?: number }).lines === 'number' ? ` (line ${(error as { lines?: number }).lines})` : '';
-      throw new CatalogFileError(catalogPath, `catalog ${catalogPath} is not valid CSV${where}: ${error.message}. A quoted cell must end with a closing " (a " inside it is written "").`);
+      const where = error.code === 'CSV_QUOTE_NOT_CLOSED' ? `a " opened on line ${completeUpTo + 1} is never closed` : error.message;
+      throw new CatalogFileError(
+        catalogPath,
+        `catalog ${catalogPath} is not valid CSV: ${where}. A quoted cell must end with a closing " (a " inside it is written ""); fix that line and run again.`,
+      );
     }
     throw error;
   }
