@@ -38,6 +38,8 @@ export class ProgressLine {
   private lastWrittenAt = -Infinity;
   /** A change not yet printed to a log because the interval had not passed. */
   private pending: string | undefined;
+  /** The pause reason last printed above the bar on a terminal. */
+  private shownReason: string | undefined;
 
   /** `logIntervalMs`: in a log (not a terminal), at most one line per this interval (default 10 s). */
   constructor(
@@ -50,9 +52,13 @@ export class ProgressLine {
     if (text === this.last) return;
     this.last = text;
     if (this.stream.isTTY) {
-      // One screen line: a pause reason (the second line) is shown after the bar, cut to the width.
+      // The bar is redrawn in place on one screen line; a pause reason (the text's second line) is too long
+      // for it, so it is printed once, whole, above the bar.
+      const [bar = '', reason] = text.split('\n', 2);
+      if (reason && reason !== this.shownReason) this.stream.write(`\r\x1b[K${reason}\n`);
+      this.shownReason = reason;
       const width = this.stream.columns ?? 120;
-      this.stream.write(`\r\x1b[K${text.replace(/\n/g, ' | ').slice(0, width - 1)}`);
+      this.stream.write(`\r\x1b[K${bar.slice(0, width - 1)}`);
       return;
     }
     if (this.now() - this.lastWrittenAt < this.logIntervalMs) {

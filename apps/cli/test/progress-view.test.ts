@@ -111,6 +111,15 @@ describe('ProgressLine', () => {
     expect(stream.writes.at(-1)).toBe('\r\x1b[Kdone');
   });
 
+  it('on a terminal: a pause reason is printed once, whole, above the bar', () => {
+    const stream = new FakeStream(true, 10);
+    const line = lineOn(stream);
+    const reason = 'the service refused the credentials: fix TRELLIS2_MODAL_KEY';
+    line.update(`[##..] 1/2\n${reason}`);
+    line.update(`[###.] 1/2\n${reason}`);
+    expect(stream.writes).toEqual([`\r\x1b[K${reason}\n`, '\r\x1b[K[##..] 1/2', '\r\x1b[K[###.] 1/2']);
+  });
+
   it('assumes 120 columns when the terminal does not say', () => {
     const stream = new FakeStream(true);
     lineOn(stream).update('x'.repeat(200));
