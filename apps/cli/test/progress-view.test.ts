@@ -112,7 +112,7 @@ describe('ProgressLine', () => {
   });
 
   it('on a terminal: a pause reason is printed once, whole, above the bar', () => {
-    const stream = new FakeStream(true, 10);
+    const stream = new FakeStream(true, 20);
     const line = lineOn(stream);
     const reason = 'the service refused the credentials: fix TRELLIS2_MODAL_KEY';
     line.update(`[##..] 1/2\n${reason}`);
