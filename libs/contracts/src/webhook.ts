@@ -6,20 +6,14 @@ import { CatalogId, Sku } from './catalog';
 import { Usage } from './cost';
 import { PresetName } from './pipeline';
 import { NotifySettings } from './notify-settings';
-import { AssetError, AssetStatus, OutputFile, StatusCounts } from './workflow';
+import { AssetError, AssetStatus, CatalogResult, OutputFile } from './workflow';
 
 
 export const WebhookEventType = z.enum(['catalog.finished', 'asset.finished']);
 export type WebhookEventType = z.infer<typeof WebhookEventType>;
 
-export const CatalogFinishedData = z.object({
-  catalogId: CatalogId,
-  status: z.enum(['completed', 'cancelled']),
-  counts: StatusCounts,
-  usage: Usage,
-  reportJsonPath: z.string(),
-  reportCsvPath: z.string(),
-});
+/** A finished catalog's webhook data: its workflow result (counts, cost, report paths). */
+export const CatalogFinishedData = CatalogResult;
 export type CatalogFinishedData = z.infer<typeof CatalogFinishedData>;
 
 export const AssetFinishedData = z.object({

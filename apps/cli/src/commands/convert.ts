@@ -29,22 +29,43 @@ export const convertUsage = `trellis convert <catalog> --out DIR [options]
   --json               print the result (or the started ids) as JSON
 ${notifyUsage}`;
 
+/** The options that decide what work a catalog is (shared by `convert` and `estimate`). */
+export const workOptions = {
+  out: { type: 'string' },
+  'catalog-id': { type: 'string' },
+  presets: { type: 'string' },
+  'presets-file': { type: 'string' },
+  pipeline: { type: 'string' },
+  seed: { type: 'string' },
+  sheet: { type: 'string' },
+  'sku-column': { type: 'string' },
+  'image-column': { type: 'string' },
+  'image-position': { type: 'string' },
+} as const;
+
+type WorkOptionValues = { [Name in keyof typeof workOptions]?: string };
+
+export function workFlagsOf(values: WorkOptionValues) {
+  return {
+    catalogId: values['catalog-id'],
+    presets: values.presets,
+    presetsFile: values['presets-file'],
+    pipeline: values.pipeline,
+    seed: values.seed,
+    sheet: values.sheet,
+    skuColumn: values['sku-column'],
+    imageColumn: values['image-column'],
+    imagePosition: values['image-position'],
+  };
+}
+
 export function parseConversionArgs(args: string[]): { flags: ConversionFlags; wait: boolean; json: boolean; notify?: NotifySettings } {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
-      out: { type: 'string' },
-      'catalog-id': { type: 'string' },
-      presets: { type: 'string' },
-      'presets-file': { type: 'string' },
-      pipeline: { type: 'string' },
-      seed: { type: 'string' },
+      ...workOptions,
       concurrency: { type: 'string' },
-      sheet: { type: 'string' },
-      'sku-column': { type: 'string' },
-      'image-column': { type: 'string' },
-      'image-position': { type: 'string' },
       'max-cost': { type: 'string' },
       'no-wait': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -56,18 +77,10 @@ export function parseConversionArgs(args: string[]): { flags: ConversionFlags; w
   if (!values.out) throw new UsageError(`--out DIR is required\n\n${convertUsage}`);
   return {
     flags: {
+      ...workFlagsOf(values),
       catalog,
       out: values.out,
-      catalogId: values['catalog-id'],
-      presets: values.presets,
-      presetsFile: values['presets-file'],
-      pipeline: values.pipeline,
-      seed: values.seed,
       concurrency: values.concurrency,
-      sheet: values.sheet,
-      skuColumn: values['sku-column'],
-      imageColumn: values['image-column'],
-      imagePosition: values['image-position'],
       maxCost: values['max-cost'],
     },
     wait: !values['no-wait'],
@@ -117,7 +130,8 @@ export function exitCodeOf(result: CatalogResult | undefined, prepared: Prepared
 export async function checkServiceIfConfigured(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (!env[API_URL_ENV]) return;
   try {
-    await new TrellisClient({ env }).health({ timeoutMs: 15_000 });
+    // One retry only: a user waiting at the prompt should hear about a wrong URL in seconds.
+    await new TrellisClient({ env, retry: { maxAttempts: 2 } }).health({ timeoutMs: 15_000 });
   } catch (error) {
     throw new UsageError(
       `The TRELLIS.2 service at ${env[API_URL_ENV]} does not answer: ${(error as Error).message}\n` +

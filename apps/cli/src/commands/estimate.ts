@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError, prepareConversion } from '../conversion-input';
 import { estimateConversion, formatEstimate } from '../estimate';
-import { reportProblems } from './convert';
+import { reportProblems, workFlagsOf, workOptions } from './convert';
 
 export const estimateUsage = `trellis estimate <catalog> [options]
 
@@ -15,35 +15,15 @@ export async function estimateCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      'catalog-id': { type: 'string' },
-      presets: { type: 'string' },
-      'presets-file': { type: 'string' },
-      pipeline: { type: 'string' },
-      seed: { type: 'string' },
-      sheet: { type: 'string' },
-      'sku-column': { type: 'string' },
-      'image-column': { type: 'string' },
-      'image-position': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
+    options: { ...workOptions, json: { type: 'boolean', default: false } },
   });
   const [catalog, ...extra] = positionals;
   if (!catalog || extra.length > 0) throw new UsageError(`give exactly one catalog\n\n${estimateUsage}`);
   const prepared = await prepareConversion({
+    ...workFlagsOf(values),
     catalog,
     // Without --out nothing is subtracted; the path only has to be valid.
     out: values.out ?? '.',
-    catalogId: values['catalog-id'],
-    presets: values.presets,
-    presetsFile: values['presets-file'],
-    pipeline: values.pipeline,
-    seed: values.seed,
-    sheet: values.sheet,
-    skuColumn: values['sku-column'],
-    imageColumn: values['image-column'],
-    imagePosition: values['image-position'],
   });
   if (!values.json) reportProblems(prepared, (message) => console.error(message));
   const estimate = await estimateConversion(prepared, { checkOutputs: values.out !== undefined });
