@@ -191,7 +191,10 @@ export const CatalogReport = z.object({
   outDir: z.string(),
   generatedAt: z.string(),
   counts: z.record(z.string(), z.number().int().min(0)),
+  /** All GPU work: the rows' plus the catalog's warm-up. */
   usage: Usage,
+  /** The catalog's one warm-up (a cold start is paid by the catalog, not by one of its rows). */
+  warmUpUsage: Usage.optional(),
   rows: z.array(ReportRow),
   problems: z.array(CatalogRowProblem),
 });
@@ -230,6 +233,8 @@ export const CatalogRunState = z.object({
   ),
   finished: StatusCounts.omit({ pending: true, running: true }),
   usage: Usage,
+  /** The part of `usage` the catalog's warm-up cost (its report counts it beside the rows). */
+  warmUpUsage: Usage.optional(),
   paused: z.boolean(),
   /** Why the catalog paused itself (absent for a pause someone asked for). */
   pauseReason: z.string().optional(),

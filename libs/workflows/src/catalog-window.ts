@@ -106,8 +106,9 @@ export class CatalogWindow {
     this.onChange();
   }
 
-  /** Work the catalog paid for outside its assets (the warm-up). */
-  addUsage(usage: Usage): void {
+  /** The catalog's warm-up: paid by the catalog, outside its assets, and reported beside them. */
+  warmedUp(usage: Usage): void {
+    this.state.warmUpUsage = addUsage(this.state.warmUpUsage ?? noUsage, usage);
     this.state.usage = addUsage(this.state.usage, usage);
     this.onChange();
   }

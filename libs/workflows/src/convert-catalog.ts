@@ -160,7 +160,7 @@ class CatalogRows {
 /** Wakes the service's GPUs up; its cost counts, its failure does not (the first generate waits instead). */
 async function warmUpOnce(window: CatalogWindow): Promise<void> {
   try {
-    window.addUsage((await warmUp()).usage);
+    window.warmedUp((await warmUp()).usage);
   } catch (error) {
     log.warn('warm-up failed; assets will wait for a cold start instead', { error: String(error) });
   }
@@ -168,7 +168,8 @@ async function warmUpOnce(window: CatalogWindow): Promise<void> {
 
 async function writeReport(input: ConvertCatalogParams, window: CatalogWindow): Promise<CatalogResult> {
   const { catalogId, catalogPath, outDir } = input;
-  const report = await writeCatalogReport({ catalogId, catalogPath, outDir, snapshotId: window.state.snapshotId });
+  const { snapshotId, warmUpUsage } = window.state;
+  const report = await writeCatalogReport({ catalogId, catalogPath, outDir, snapshotId, warmUpUsage });
   return {
     catalogId: input.catalogId,
     status: window.state.cancelRequested ? 'cancelled' : 'completed',

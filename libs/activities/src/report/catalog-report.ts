@@ -28,6 +28,8 @@ export interface CatalogReportArgs {
   outDir: string;
   /** The snapshot the run read; default the catalog id's current one; with none, the catalog is read. */
   snapshotId?: string;
+  /** What the run's warm-up cost (a cold start belongs to the catalog, not to one of its rows). */
+  warmUpUsage?: Usage;
 }
 
 export interface CatalogReportSummary {
@@ -37,7 +39,7 @@ export interface CatalogReportSummary {
   usage: Usage;
 }
 
-export async function writeCatalogReport({ catalogId, catalogPath, outDir, snapshotId }: CatalogReportArgs): Promise<CatalogReportSummary> {
+export async function writeCatalogReport({ catalogId, catalogPath, outDir, snapshotId, warmUpUsage }: CatalogReportArgs): Promise<CatalogReportSummary> {
   const paths = catalogReportPaths(outDir, catalogId);
   // The rows the run converted, as it read them: an edited catalog must not change a run's report.
   const catalog = (await readSnapshot(outDir, catalogId, snapshotId)) ?? (await readCatalog(catalogPath));
@@ -49,7 +51,7 @@ export async function writeCatalogReport({ catalogId, catalogPath, outDir, snaps
   const rows = [...convertedRows, ...catalog.problems.map(invalidRowOf)].sort((a, b) => a.row - b.row);
 
   const counts: Record<string, number> = Object.fromEntries(reportStatuses.map((status) => [status, 0]));
-  let usage = noUsage;
+  let usage = warmUpUsage ?? noUsage;
   for (const row of rows) {
     counts[row.status] = (counts[row.status] ?? 0) + 1;
     usage = addUsage(usage, row.usage);
@@ -61,6 +63,7 @@ export async function writeCatalogReport({ catalogId, catalogPath, outDir, snaps
     generatedAt: new Date().toISOString(),
     counts,
     usage,
+    ...(warmUpUsage ? { warmUpUsage } : {}),
     rows,
     problems: catalog.problems,
   });
