@@ -123,6 +123,19 @@ function reportRatio(name: string, seconds: number): void {
   console.log(`${name}: ${seconds.toFixed(1)} s, x${ratio.toFixed(2)} the clean run (${cleanSeconds?.toFixed(1)} s)`);
 }
 
+/** Converts the catalog while the service injects `faults`, then checks it was paid once and times it. */
+async function convertUnderFaults(name: string, faults: { spec: string; seed: number }, label: string): Promise<void> {
+  await setServiceFaults(stack.service, faults);
+  try {
+    const run = await startRun(name);
+    const { result, seconds } = await finish(run);
+    await expectPaidOnce(run, result);
+    reportRatio(label, seconds);
+  } finally {
+    await setServiceFaults(stack.service, { spec: '' });
+  }
+}
+
 describe('pay each GPU second once', () => {
   it('clean run (the baseline)', async () => {
     const run = await startRun('clean');
@@ -132,29 +145,11 @@ describe('pay each GPU second once', () => {
     console.log(`clean: ${seconds.toFixed(1)} s`);
   });
 
-  it('c. 20% 503, 5% connection resets, 2% hung requests', async () => {
-    await setServiceFaults(stack.service, { spec: '503=0.2,reset=0.05,hang=0.02', seed: 7 });
-    try {
-      const run = await startRun('flaky');
-      const { result, seconds } = await finish(run);
-      await expectPaidOnce(run, result);
-      reportRatio('c. 503/reset/hang', seconds);
-    } finally {
-      await setServiceFaults(stack.service, { spec: '' });
-    }
-  });
+  it('c. 20% 503, 5% connection resets, 2% hung requests', () =>
+    convertUnderFaults('flaky', { spec: '503=0.2,reset=0.05,hang=0.02', seed: 7 }, 'c. 503/reset/hang'));
 
-  it('d. 10% of answers lost after the service did the work', async () => {
-    await setServiceFaults(stack.service, { spec: 'lost=0.1', seed: 11 });
-    try {
-      const run = await startRun('lost');
-      const { result, seconds } = await finish(run);
-      await expectPaidOnce(run, result);
-      reportRatio('d. lost responses', seconds);
-    } finally {
-      await setServiceFaults(stack.service, { spec: '' });
-    }
-  });
+  it('d. 10% of answers lost after the service did the work', () =>
+    convertUnderFaults('lost', { spec: 'lost=0.1', seed: 11 }, 'd. lost responses'));
 
   it('e. credentials revoked mid-run: the catalog stops and says what to fix; after the fix and a resume it completes', async () => {
     await setServiceFaults(stack.service, { spec: 'revoke_after=25', seed: 3 });

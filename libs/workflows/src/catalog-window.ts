@@ -55,10 +55,6 @@ export class CatalogWindow {
     return this.state.totalRows !== null && this.state.nextOffset >= this.state.totalRows;
   }
 
-  isRunning(sku: string): boolean {
-    return sku in this.state.inFlight;
-  }
-
   /**
    * A row enters the window, expected to cost `estimatedCostUsd` until it reports. Its child execution
    * is bound once its start resolves; an adopted child (started by an earlier run) is never bound.
