@@ -22,16 +22,27 @@ const JobRecord = z.object({
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
+/**
+ * Each job's effective record, merged from its one-writer files as the store does (store.py
+ * `_merge_job`): the API's submit.json, then the GPU side's worker.json (status, times, result).
+ */
 export function readJobRecords(storeDir: string): Map<string, JobRecord> {
   const jobsDir = path.join(storeDir, 'jobs');
   const records = new Map<string, JobRecord>();
+  const readJson = (file: string) => (fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : undefined);
   for (const name of fs.readdirSync(jobsDir)) {
-    const file = path.join(jobsDir, name, 'record.json');
-    if (!fs.existsSync(file)) continue;
-    const record = JobRecord.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
+    const submitted = readJson(path.join(jobsDir, name, 'submit.json'));
+    if (!submitted) continue;
+    const worker = readJson(path.join(jobsDir, name, 'worker.json')) ?? {};
+    const merged = { ...submitted, ...pick(worker, ['status', 'updated_at', 'result']) };
+    const record = JobRecord.parse(merged);
     records.set(record.job_id, record);
   }
   return records;
+}
+
+function pick(from: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((key) => key in from).map((key) => [key, from[key]]));
 }
 
 export function historyBytes(history: History): number {

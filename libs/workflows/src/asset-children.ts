@@ -43,8 +43,9 @@ const UNREPORTED_ENDINGS = new Set(['workflow_timed_out', 'workflow_terminated']
 
 export class AssetChildren {
   private readonly presetsByName: Map<string, Preset>;
-  /** Manifests being written for children that ended without reporting; settled before the run ends. */
-  private readonly pendingWrites = new Set<Promise<void>>();
+  /** Child starts awaiting Temporal's answer, and manifests being written for children that ended
+   * without reporting: settled before the run continues as new or ends. */
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(
     private readonly input: ConvertCatalogParams,
@@ -54,11 +55,19 @@ export class AssetChildren {
   }
 
   /**
+   * Starts the row's asset workflow without waiting for Temporal to confirm the start, so every free slot
+   * of the window is filled in one workflow task (settle() waits for the confirmations).
+   */
+  begin(row: CatalogRow, estimatedCostUsd: number): void {
+    this.track(this.start(row, estimatedCostUsd), 'could not start or record an asset');
+  }
+
+  /**
    * Starts the row's asset workflow. One already running under that id (left by an earlier run of this
    * catalog id, or by a terminated catalog) is adopted: it reports to this catalog's id like any child.
    * Any other problem fails that row alone.
    */
-  async start(row: CatalogRow, estimatedCostUsd: number): Promise<void> {
+  private async start(row: CatalogRow, estimatedCostUsd: number): Promise<void> {
     const presets = this.presetsOf(row);
     if (typeof presets === 'string') return this.failBeforeStart(row, { code: 'validation_error', message: presets });
     // Admitted before the start resolves: a child's first signal can be handled in the same activation.
@@ -82,7 +91,8 @@ export class AssetChildren {
       // (a child timed out or terminated never signals). Later runs find those by reconciling.
       child.result().then(
         (summary) => void this.window.finish(summary),
-        (error: unknown) => this.track(this.endedWithoutReport(row, endingOf(error, this.input.assetTimeoutSeconds), runId)),
+        (error: unknown) =>
+          this.track(this.endedWithoutReport(row, endingOf(error, this.input.assetTimeoutSeconds), runId), 'could not record an asset that ended without reporting'),
       );
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) {
@@ -109,17 +119,15 @@ export class AssetChildren {
     }
   }
 
-  /** Lets writes started from child results finish: before continue-as-new and before the report. */
+  /** Lets child starts and the writes started from child results finish: before continue-as-new and the report. */
   async settle(): Promise<void> {
-    while (this.pendingWrites.size > 0) await Promise.allSettled([...this.pendingWrites]);
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private track(write: Promise<void>): void {
-    const settled = write.catch((error: unknown) =>
-      log.warn('could not record an asset that ended without reporting', { error: String(error) }),
-    );
-    this.pendingWrites.add(settled);
-    void settled.then(() => this.pendingWrites.delete(settled));
+  private track(work: Promise<void>, failure: string): void {
+    const settled = work.catch((error: unknown) => log.warn(failure, { error: String(error) }));
+    this.pending.add(settled);
+    void settled.then(() => this.pending.delete(settled));
   }
 
   /** Tells assets blocked on refused credentials to try again (after a resume). */
@@ -131,6 +139,7 @@ export class AssetChildren {
 
   /** Cancels every running asset and waits (bounded) for each to record its cancellation. */
   async cancelAll(): Promise<void> {
+    await this.settle(); // a child whose start is not confirmed yet could not be cancelled
     const running = this.window.runningAssets;
     log.info('cancelling running assets', { catalogId: this.input.catalogId, count: running.length });
     await Promise.allSettled(

@@ -32,7 +32,8 @@ export class CatalogWindow {
   constructor(
     readonly catalogId: string,
     readonly state: CatalogRunState,
-    private readonly concurrency: number,
+    /** Assets that may run at once: the catalog's concurrency plus its lookahead. */
+    private readonly size: number,
     /** Called after every change a progress reader would see. */
     private readonly onChange: () => void = () => undefined,
   ) {}
@@ -47,7 +48,7 @@ export class CatalogWindow {
 
   /** Room for one more asset: not paused, not cancelling, fewer running than the window allows. */
   hasRoom(): boolean {
-    return this.state.cancelRequested || (!this.state.paused && this.runningCount < this.concurrency);
+    return this.state.cancelRequested || (!this.state.paused && this.runningCount < this.size);
   }
 
   /** All rows of the catalog have been started (or failed before starting). */

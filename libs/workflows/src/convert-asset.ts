@@ -82,6 +82,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
         presets: input.presets,
         finishedAt: new Date(Date.now()).toISOString(),
       }, input.outDir);
+      // Awaited: a signal command sent in the task that completes the workflow is never delivered.
       await notifyParent(input, summary);
       if (input.notify?.assets) {
         const assetDir = `${input.outDir}/${input.catalogId}/${skuFolderName(input.sku)}`;
@@ -101,7 +102,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     if (missing.length === 0 && preview) return await finish('skipped');
 
     const regenerate = async (): Promise<string> => {
-      await reportStage(input, 'generating');
+      reportStage(input, 'generating');
       const generated: GenerateResult = await untilCredentialsWork(() =>
         generate({
           ...generationInputOf(input),
@@ -118,7 +119,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     // A state an earlier run left on the service saves a generation when only some presets are missing.
     let stateId = prepared.reusableState?.stateId ?? (await regenerate());
 
-    await reportStage(input, 'extracting');
+    reportStage(input, 'extracting');
     let pending = missing;
     let regenerated = false;
     while (pending.length > 0) {
@@ -138,7 +139,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
         log.warn('generation state lost; regenerating once', { sku: input.sku, presets: pending.map((p) => p.name) });
         regenerated = true;
         stateId = await regenerate();
-        await reportStage(input, 'extracting');
+        reportStage(input, 'extracting');
       }
     }
     return await finish('succeeded');
@@ -242,12 +243,13 @@ function markStage(stage: AssetStage | 'failed' | 'cancelled'): void {
 /**
  * Stages the parent's progress query shows. Each signal costs a workflow task on both sides, so only the
  * two long stages are reported (a warm-up is instant unless cold, and shows as a search attribute);
- * finishing is reported once, by notifyParent.
+ * finishing is reported once, by notifyParent. The signal goes out with the stage's first activity and
+ * is not waited for: its delivery stays off the asset's critical path.
  */
-async function reportStage(input: ConvertAssetInput, stage: 'generating' | 'extracting'): Promise<void> {
+function reportStage(input: ConvertAssetInput, stage: 'generating' | 'extracting'): void {
   markStage(stage);
   if (!input.parentWorkflowId) return;
-  await signalParentSafely(input.parentWorkflowId, () =>
+  void signalParentSafely(input.parentWorkflowId, () =>
     getExternalWorkflowHandle(input.parentWorkflowId!).signal(assetStageSignal, {
       sku: input.sku,
       stage,

@@ -1,5 +1,5 @@
 // A whole catalog: a sliding window of convertAsset children (Temporal's batch-sliding-window pattern).
-// At most `concurrency` assets run at once; every `continueAsNewAfter` started children the workflow
+// At most `concurrency` + `lookahead` assets run at once; every `continueAsNewAfter` started children the workflow
 // continues as new with its state carried, so history stays bounded for 10,000-row catalogs. Children are
 // ABANDONed (the close policy also applies at continue-as-new) and report back by signal to the catalog's
 // workflow id, so whichever run is current hears them. The ledger is catalog-window.ts; starting,
@@ -50,7 +50,7 @@ export { initialRunState };
 export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: CatalogRunState): Promise<CatalogResult> {
   const input = ConvertCatalogInput.parse(rawInput);
   const publish = () => setCurrentDetails(describeProgress(window.progress()));
-  const window = new CatalogWindow(input.catalogId, carried ?? initialRunState(input.maxCostUsd), input.concurrency, publish);
+  const window = new CatalogWindow(input.catalogId, carried ?? initialRunState(input.maxCostUsd), input.concurrency + input.lookahead, publish);
   publish();
   const children = new AssetChildren(input, window);
   setHandler(progressQuery, () => window.progress());
@@ -69,7 +69,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
     for (let row = await rows.next(); row && !window.state.cancelRequested; row = await rows.next()) {
       const cost = await roomWithinBudget(input, window, children, row);
       if (cost === undefined) break; // cancelled
-      await children.start(row, cost);
+      children.begin(row, cost);
       window.rowStarted();
       startedThisRun += 1;
       if (!window.allStarted() && (startedThisRun >= input.continueAsNewAfter || workflowInfo().continueAsNewSuggested)) {
