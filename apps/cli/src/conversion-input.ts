@@ -31,6 +31,8 @@ export interface ConversionFlags {
   pipeline?: string;
   seed?: string;
   concurrency?: string;
+  /** Rows started beyond --concurrency so containers find their next job queued (see ConvertCatalogInput). */
+  lookahead?: string;
   /** .xlsx sheet name (default: the first sheet). */
   sheet?: string;
   skuColumn?: string;
@@ -106,6 +108,7 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
   const seedValue = flags.seed === undefined ? DEFAULT_SEED : flags.seed.trim() === '' ? Number.NaN : Number(flags.seed);
   const seed = parseFlag(Seed, seedValue, `--seed must be an integer from 0 to 2147483647.`);
   const concurrency = flags.concurrency === undefined ? undefined : Number(flags.concurrency);
+  const lookahead = flags.lookahead === undefined ? undefined : Number(flags.lookahead);
 
   const catalogOptions = catalogReadOptionsOf(flags);
   const maxCostUsd = flags.maxCost === undefined ? undefined : parseFlag(
@@ -142,6 +145,7 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
       sampler: SamplerSettings.parse({}),
     },
     ...(concurrency === undefined ? {} : { concurrency }),
+    ...(lookahead === undefined ? {} : { lookahead }),
     ...(Object.keys(catalogOptions).length > 0 ? { catalog: catalogOptions } : {}),
     ...(maxCostUsd === undefined ? {} : { maxCostUsd }),
   });

@@ -43,6 +43,13 @@ export const ConvertCatalogInput = z.object({
   maxCostUsd: z.number().positive().optional(),
   /** Assets converted at once: size it to the GPU containers available (Modal max_containers). */
   concurrency: z.number().int().min(1).max(500).default(4),
+  /**
+   * Rows started beyond `concurrency`, so each container finds its next job already queued when it
+   * finishes one, instead of idling through the Temporal steps between an asset's jobs and the next
+   * asset's. Worth it only when the deployment's max_containers caps the containers at `concurrency`
+   * (otherwise Modal starts more containers for the extra jobs); 0 keeps exactly `concurrency` running.
+   */
+  lookahead: z.number().int().min(0).max(500).default(0),
   /** Rows loaded per catalog page activity. */
   pageSize: z.number().int().min(1).max(1000).default(100),
   /** Continue-as-new after this many children started, to keep history bounded. */

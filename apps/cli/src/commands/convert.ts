@@ -25,6 +25,8 @@ export const convertUsage = `trellis convert <catalog> --out DIR [options]
   --pipeline TYPE      512 | 1024 | 1024_cascade (default) | 1536_cascade
   --seed N             default 42 (a row's own seed wins)
   --concurrency N      assets at once; match your GPU containers (Modal max_containers), default 4
+  --lookahead N        rows started beyond --concurrency, so a container finds its next job queued
+                       (only when max_containers caps the containers at --concurrency), default 0
   --no-wait            start and return; watch with \`trellis status <catalog-id>\`
   --json               print the result (or the started ids) as JSON
 ${notifyUsage}`;
@@ -66,6 +68,7 @@ export function parseConversionArgs(args: string[]): { flags: ConversionFlags; w
     options: {
       ...workOptions,
       concurrency: { type: 'string' },
+      lookahead: { type: 'string' },
       'max-cost': { type: 'string' },
       'no-wait': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -81,6 +84,7 @@ export function parseConversionArgs(args: string[]): { flags: ConversionFlags; w
       catalog,
       out: values.out,
       concurrency: values.concurrency,
+      lookahead: values.lookahead,
       maxCost: values['max-cost'],
     },
     wait: !values['no-wait'],
