@@ -284,6 +284,38 @@ describe('convertCatalog', () => {
   });
 });
 
+describe('lookahead', () => {
+  it('runs concurrency + lookahead assets at once, started in one go, and never more', async () => {
+    const { activities } = scriptedActivities({ rows: 5, generateDelayMs: 1500 });
+    const catalogId = newCatalogId();
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await client.workflow.start('convertCatalog', {
+        taskQueue,
+        workflowId: `catalog/${catalogId}`,
+        args: [catalogInput(catalogId, { concurrency: 1, lookahead: 2 })],
+      });
+      const progress = () => handle.query(progressQuery) as Promise<CatalogProgress>;
+      let most = 0;
+      await until(async () => {
+        const { counts } = await progress();
+        most = Math.max(most, counts.running);
+        return counts.running === 3;
+      }, 'three assets to run at once');
+      while ((await handle.describe()).status.name === 'RUNNING') {
+        most = Math.max(most, (await progress()).counts.running);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(most).toBe(3);
+      expect((await handle.result()).counts).toMatchObject({ succeeded: 5, failed: 0 });
+      // The first three children were started by the same workflow task.
+      const history = await handle.fetchHistory();
+      const startedIn = history.events!.filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes)
+        .map((event) => String(event.startChildWorkflowExecutionInitiatedEventAttributes!.workflowTaskCompletedEventId));
+      expect(new Set(startedIn.slice(0, 3)).size).toBe(1);
+    });
+  });
+});
+
 describe('--max-cost', () => {
   it('pauses before the next asset would pass the budget, saying why; resume goes on past it', async () => {
     // Each scripted asset costs 4 x $0.02 measured; the estimate (seed table, 1024_cascade, 3 presets) is
