@@ -188,3 +188,130 @@ def test_several_local_containers_run_calls_side_by_side(settings):
     results = asyncio.run(three_at_once())
     runner.shutdown()
     assert most_inside == 3 and all(result.error is None for result in results)
+
+
+# --- Long polls: GET /jobs/{id}?wait=S -------------------------------------------------------------------
+# Timings are only ever compared with a much longer wait (or checked as a lower bound the service itself
+# guarantees), so a slow machine cannot fail them.
+
+def timed_get(client, url, **kwargs):
+    started = time.monotonic()
+    response = client.get(url, **kwargs)
+    return response, time.monotonic() - started
+
+
+def test_a_long_poll_answers_as_soon_as_the_job_finishes(client, backend, image_b64):
+    backend.gate = threading.Event()
+    running = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+    assert backend.started.wait(5)
+    queued = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]  # behind it: one worker
+    threading.Timer(0.2, backend.gate.set).start()
+    for job_id in (running, queued):
+        response, seconds = timed_get(client, f"/jobs/{job_id}", params={"wait": 15})
+        assert response.status_code == 200 and response.json()["status"] == "succeeded"
+        assert response.json()["result"]["server_timing"]["backend"] == "relief"
+        assert seconds < 10  # answered when the work ended, not after the 15 s wait
+
+
+def test_a_long_poll_on_a_job_that_fails_answers_with_its_error(client, backend, image_b64):
+    backend.gate = threading.Event()
+    backend.fail_next = backend_error("generation_error")
+    job_id = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+    assert backend.started.wait(5)
+    threading.Timer(0.2, backend.gate.set).start()
+    response, seconds = timed_get(client, f"/jobs/{job_id}?wait=15")
+    assert response.json()["status"] == "failed" and response.json()["error"]["code"] == "generation_error"
+    assert seconds < 10
+
+
+def test_a_long_poll_ends_after_the_wait_with_the_current_status(client, backend, image_b64):
+    backend.gate = threading.Event()
+    try:
+        job_id = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+        assert backend.started.wait(5)
+        response, seconds = timed_get(client, f"/jobs/{job_id}?wait=0.3")
+        assert response.status_code == 200 and response.json()["status"] == "running"
+        assert response.json()["result"] is None and response.json()["error"] is None
+        assert seconds >= 0.25  # it did wait (the service's own deadline), and then answered
+        assert client.get(f"/jobs/{job_id}?wait=0").json()["status"] == "running"  # 0: at once, as without
+    finally:
+        backend.gate.set()
+    assert wait_for(client, job_id)["status"] == "succeeded"
+
+
+def test_a_finished_job_answers_a_long_poll_at_once(client, image_b64):
+    job_id = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+    wait_for(client, job_id)
+    response, seconds = timed_get(client, f"/jobs/{job_id}?wait=20")  # the longest wait allowed
+    assert response.json()["status"] == "succeeded" and seconds < 10
+
+
+@pytest.mark.parametrize("wait", ["-1", "20.5", "1e9", "abc", "", "nan", "inf"])
+def test_an_invalid_wait_is_refused(client, image_b64, wait):
+    job_id = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+    response = client.get(f"/jobs/{job_id}", params={"wait": wait})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and error["retryable"] is False and "wait" in error["message"]
+
+
+def test_a_long_poll_keeps_the_owner_check(client, settings, backend, image_b64):
+    from dataclasses import replace
+
+    backend.gate = threading.Event()
+    try:
+        with TestClient(build_local_app(replace(settings, auth_mode="proxy"), backend)) as proxied:
+            theirs = {"Modal-Key": "wk-someone-else", "Modal-Secret": "ws-y"}
+            job_id = proxied.post("/jobs/generate", json={"image": image_b64}, headers=AUTH).json()["job_id"]
+            assert backend.started.wait(5)
+            # Someone else's job, still running: not found, at once (nothing of it is waited on).
+            response, seconds = timed_get(proxied, f"/jobs/{job_id}?wait=20", headers=theirs)
+            assert response.status_code == 404 and response.json()["error"]["code"] == "job_not_found"
+            assert seconds < 10
+            unknown, seconds = timed_get(proxied, "/jobs/job_" + "3" * 32 + "?wait=20", headers=AUTH)
+            assert unknown.status_code == 404 and seconds < 10
+            assert proxied.get(f"/jobs/{job_id}?wait=0.1", headers=AUTH).json()["status"] == "running"
+    finally:
+        backend.gate.set()
+
+
+def test_a_long_poll_on_a_job_interrupted_by_a_restart_fails_it_at_once(settings, backend, image_b64):
+    backend.gate = threading.Event()
+    with TestClient(build_local_app(settings, backend)) as first:
+        job_id = first.post("/jobs/generate", json={"image": image_b64}, headers=AUTH).json()["job_id"]
+        assert backend.started.wait(5)
+    with TestClient(build_local_app(settings, backend)) as second:  # no future for the job in this process
+        response, seconds = timed_get(second, f"/jobs/{job_id}?wait=20", headers=AUTH)
+        assert response.json()["status"] == "failed" and response.json()["error"]["code"] == "internal_error"
+        assert seconds < 10
+    backend.gate.set()
+
+
+def test_local_wait_settled_never_cancels_the_job_nor_raises(settings):
+    """A wait that times out leaves the job running; a job cancelled by shutdown, or one that crashed,
+    ends the wait quietly (settle() reports those), never as an exception in the request."""
+    import asyncio
+    import concurrent.futures
+
+    from fake_backend import FakeBackend
+    from trellis2_service.jobs import LocalRunner
+    from trellis2_service.store import Store
+    from trellis2_service.work import Worker
+
+    runner = LocalRunner(Worker(FakeBackend(), Store(settings.store_dir, ttl_seconds=3600), settings))
+    record = {"job_id": "job_" + "4" * 32}
+
+    async def scenario():
+        runner._jobs[record["job_id"]] = future = concurrent.futures.Future()
+        await runner.wait_settled(record, None, 0.05)
+        assert not future.done()  # timed out: the job is untouched
+        threading.Timer(0.05, future.cancel).start()
+        await asyncio.wait_for(runner.wait_settled(record, None, 10), 5)
+        runner._jobs[record["job_id"]] = crashed = concurrent.futures.Future()
+        threading.Timer(0.05, crashed.set_exception, args=(RuntimeError("boom"),)).start()
+        await asyncio.wait_for(runner.wait_settled(record, None, 10), 5)
+        del runner._jobs[record["job_id"]]
+        await asyncio.wait_for(runner.wait_settled(record, None, 10), 1)  # not this process's job: at once
+
+    asyncio.run(scenario())
+    runner.shutdown()

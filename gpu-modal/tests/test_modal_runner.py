@@ -1,5 +1,6 @@
 """ModalRunner against stand-ins for Modal's handles: the job bookkeeping the API does on Modal, offline."""
 
+import asyncio
 import threading
 import time
 import types
@@ -22,7 +23,9 @@ class FakeCall:
         self.object_id, self.thread, self.crash = call_id, thread, crash
 
     async def get_now(self, timeout=None):
-        assert timeout == 0
+        assert timeout is not None and timeout >= 0  # the API never waits on a call without a bound
+        if self.thread is not None and timeout > 0:
+            await asyncio.to_thread(self.thread.join, timeout)  # a long poll: wait for the call to end
         if self.thread is not None and self.thread.is_alive():
             raise TimeoutError()
         if self.crash is not None:
@@ -125,3 +128,53 @@ def test_synchronous_call_failure_is_an_api_error(modal_client, image_b64):
     response = client.post("/generate", json={"image": image_b64})
     assert response.status_code == 500 and response.json()["error"]["code"] == "generation_error"
     assert client.post("/warmup").json()["ready"] is True
+
+
+def test_a_long_poll_waits_on_the_function_call(modal_client, backend, image_b64):
+    client, _, _ = modal_client
+    backend.gate = threading.Event()
+    job_id = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+    assert backend.started.wait(5)
+    assert client.get(f"/jobs/{job_id}?wait=0.3").json()["status"] == "running"  # the wait ran out
+    threading.Timer(0.2, backend.gate.set).start()
+    started = time.monotonic()
+    status = client.get(f"/jobs/{job_id}?wait=15").json()
+    assert status["status"] == "succeeded" and time.monotonic() - started < 10
+
+
+def test_a_long_poll_on_a_call_that_dies_answers_with_the_verdict(modal_client, image_b64):
+    client, gpu, _ = modal_client
+
+    class DyingCall:  # queued, then its container is lost before the worker recorded anything
+        died = False
+
+        async def get_now(self, timeout=None):
+            if timeout and not self.died:
+                await asyncio.sleep(0.2)
+                self.died = True
+            if self.died:
+                raise RuntimeError("container lost")
+            raise TimeoutError()
+
+    gpu.crash_next = RuntimeError("unused")  # the fake then starts no worker thread: nothing gets recorded
+    job_id = client.post("/jobs/generate", json={"image": image_b64}).json()["job_id"]
+    gpu.calls[f"fc-{gpu.spawned}"] = DyingCall()
+    assert client.get(f"/jobs/{job_id}").json()["status"] == "queued"
+    started = time.monotonic()
+    status = client.get(f"/jobs/{job_id}?wait=15").json()
+    assert status["status"] == "failed" and status["error"]["code"] == "generation_error"
+    assert time.monotonic() - started < 10
+
+
+def test_without_a_call_id_yet_the_modal_runner_sleeps_briefly(settings):
+    store = Store(settings.store_dir, ttl_seconds=3600)
+    runner = ModalRunner(None, store)
+    record = {"job_id": "job_" + "5" * 32, "kind": "generate"}
+
+    async def waits(timeout):
+        started = time.monotonic()
+        await runner.wait_settled(record, None, timeout)
+        return time.monotonic() - started
+
+    assert 0.05 <= asyncio.run(waits(0.1)) < 5  # never longer than asked
+    assert asyncio.run(waits(15)) < 5  # at most ~0.5 s: the caller then reads the store again

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -28,7 +28,7 @@ from .ids import require_state_id
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import REPLAYED_HEADER, idempotency_key
 from .images import decode_base64_field, image_from_base64
-from .jobs import Jobs, Runner, owner_of
+from .jobs import MAX_JOB_WAIT_SECONDS, Jobs, Runner, owner_of
 from .middleware import RequestContextMiddleware
 from .schemas import ExtractBody, GenerateBody
 from .state_codec import StateFormatError, verify_state
@@ -118,8 +118,11 @@ def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name
                                 lambda: run_in_threadpool(_extract_work, body, settings, store))
 
     @api.get("/jobs/{job_id}")
-    async def job_status(job_id: str, request: Request, owner: str = Depends(authenticate)) -> Response:
-        record = await jobs.get(job_id, owner)
+    async def job_status(job_id: str, request: Request, owner: str = Depends(authenticate),
+                         wait: float = Query(0.0, ge=0.0, le=MAX_JOB_WAIT_SECONDS)) -> Response:
+        # `wait` > 0: a long poll, answered once the job is final or after `wait` seconds (see Jobs.wait).
+        # Out of range (or NaN) is a 400 validation_error like any other field.
+        record = await jobs.wait(job_id, owner, wait)
         summary = None
         if record["status"] == "succeeded":
             summary = {**record["result"], "request_id": record["request_id"]}

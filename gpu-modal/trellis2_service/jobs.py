@@ -11,6 +11,10 @@ Runners:
 - `ModalRunner`: calls the Modal GPU class; jobs are `spawn()`ed and tracked by their FunctionCall id.
 Submitting is the only place work starts: polling a job, from any client, never runs it again. A submit
 with an `Idempotency-Key` already bound to a job (see idempotency.py) answers with that job instead.
+
+A poll may be a long poll (`Jobs.wait`): the runner waits on the work itself (a LocalRunner's future, a
+Modal FunctionCall), so the poll answers as soon as the job is final instead of the client sleeping
+between polls and seeing the outcome late.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ from .work import WorkResult, Worker
 log = logging.getLogger("trellis2.jobs")
 
 STALE_VIEW_RETRIES = 3
+# Longest long poll (`GET /jobs/{id}?wait=S`): well inside any proxy's idle limit and Modal's web-request
+# cut-off, and short enough that a lost connection is noticed soon; a client simply polls again.
+MAX_JOB_WAIT_SECONDS = 20.0
+# When the runner had nothing to wait on (a Modal call not recorded yet, a job whose work already ended
+# while the store still shows it unfinished), a long poll looks again no sooner than this: it never spins.
+WAIT_RECHECK_SECONDS = 0.25
 
 
 def owner_of(modal_key: str | None) -> str:
@@ -122,6 +132,13 @@ class Runner(Protocol):
     async def settle(self, record: dict[str, Any], call_id: str | None) -> ServiceError | None:
         """For an unfinished record: the error to record if the work died without recording an outcome."""
 
+    async def wait_settled(self, record: dict[str, Any], call_id: str | None, timeout: float) -> None:
+        """For an unfinished record: returns when the job's work may have ended, or after `timeout` seconds.
+
+        Never raises for the work's own failure and never cancels the work: the caller reads the store
+        again, and `settle` turns a call that died unrecorded into the verdict. May return early.
+        """
+
 
 class LocalRunner:
     """Runs the work in this process. A Worker stands for one GPU container (one call at a time); given
@@ -176,6 +193,22 @@ class LocalRunner:
             return ServiceError.of("internal_error", "the job crashed")
         return None
 
+    async def wait_settled(self, record: dict[str, Any], call_id: str | None, timeout: float) -> None:
+        """Waits on the job's future: it completes after `execute_job` recorded the outcome (or crashed).
+
+        A job with no future here (it was run by a process before a restart), or one already over,
+        returns at once: `Jobs.get` then reports it (`settle` fails an interrupted job).
+        `asyncio.wait` rather than `wait_for`: on timeout it cancels nothing (cancelling a wrapped future
+        would cancel the job), it never raises the job's exception (`settle` reports a crash), and a future
+        cancelled by `shutdown` ends the wait instead of surfacing as a CancelledError in the request.
+        """
+        future = self._jobs.get(record["job_id"])
+        if future is None or future.done():
+            return
+        waiting = asyncio.wrap_future(future)
+        waiting.add_done_callback(_consume_outcome)
+        await asyncio.wait([waiting], timeout=timeout)
+
     def _note_retire(self, reason: str | None) -> None:
         if reason:  # one process cannot retire itself; say so, and keep serving
             log.warning("backend asked to retire the worker (%s); restart the local service if this repeats", reason)
@@ -227,6 +260,30 @@ class ModalRunner:
         if not reloaded or refreshed is None or refreshed["status"] in FINAL_STATUSES:
             return None
         return failure
+
+    async def wait_settled(self, record: dict[str, Any], call_id: str | None, timeout: float) -> None:
+        """Waits on the job's FunctionCall. Its worker commits the outcome to the Volume before the call
+        returns, so the caller's re-read (with a reload) sees it.
+
+        Any failure of the call (it died, its result expired) just ends the wait: `settle` turns it into
+        the verdict. Without a call id yet (the spawn is still being recorded) there is nothing to wait on:
+        sleep a little, and the caller looks again.
+        """
+        import modal  # only the Modal API container gets here
+
+        if not call_id:
+            await asyncio.sleep(min(timeout, 0.5))
+            return
+        try:
+            await modal.FunctionCall.from_id(call_id).get.aio(timeout=timeout)
+        except Exception:  # TimeoutError (still running), or the call failed: settle() decides
+            pass
+
+
+def _consume_outcome(future: asyncio.Future) -> None:
+    """Marks a waited-on future's exception as seen (settle() reports it), so asyncio does not log it."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _call_failure(exc: BaseException, kind: str) -> ServiceError:
@@ -292,6 +349,33 @@ class Jobs:
         record = await self._existing(job_id, owner)
         if record is None:
             raise ServiceError.of("job_not_found", f"job {job_id} is unknown, expired, or not yours")
+        return record
+
+    async def wait(self, job_id: str, owner: str, wait_seconds: float) -> dict[str, Any]:
+        """`get`, as a long poll: answers as soon as the job is final, or after `wait_seconds` with its
+        current status (0: at once, exactly like `get`).
+
+        The runner waits on the work itself and we read the store again when it may have ended, so a
+        finished job is seen within one request instead of a client's backoff interval late. Each look
+        goes through `get` (owner check, settle), so a long poll concludes exactly what a short one would.
+        """
+        if not 0.0 <= wait_seconds <= MAX_JOB_WAIT_SECONDS:  # also NaN; the route refuses these first
+            raise ServiceError.of("validation_error", f"wait: must be 0 to {MAX_JOB_WAIT_SECONDS:g} seconds")
+        deadline = time.monotonic() + wait_seconds
+        record = await self.get(job_id, owner)
+        while record["status"] not in FINAL_STATUSES:
+            started = time.monotonic()
+            if started >= deadline:
+                break
+            call_id = await asyncio.to_thread(self.store.get_job_call, job_id)  # recorded after the spawn
+            await self.runner.wait_settled(record, call_id, deadline - started)
+            record = await self.get(job_id, owner)  # at once: a job that just ended is answered now
+            if record["status"] not in FINAL_STATUSES:
+                # Still unfinished although the runner returned early: it had nothing to wait on (see
+                # WAIT_RECHECK_SECONDS). Pace the next look, so a long poll never spins on the store.
+                pause = min(started + WAIT_RECHECK_SECONDS, deadline) - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
         return record
 
     async def _existing(self, job_id: str | None, owner: str) -> dict[str, Any] | None:

@@ -48,6 +48,15 @@ export interface JobSubmitOptions extends CallOptions {
   idempotencyKey?: string;
 }
 
+/** The longest long poll the service accepts (`GET /jobs/{id}?wait=`, at most 20 s). */
+export const MAX_JOB_WAIT_MS = 20_000;
+
+/** `getJob`'s options: with `waitMs`, a long poll. */
+export interface GetJobOptions extends CallOptions {
+  /** Ask the service to hold the answer until the job is final, for at most this long (0-20 000 ms; default 0). */
+  waitMs?: number;
+}
+
 /** What a job result is: the full body of the synchronous route of the job's kind. */
 export type JobResult = GenerateResponse | ExtractGlbResponse;
 const JobResultSchema = z.union([ExtractGlbResponse, GenerateResponse]);
@@ -127,10 +136,24 @@ export class TrellisClient {
     return this.submit('extract_glb', validated(ExtractGlbRequest, body, 'POST /jobs/extract_glb'), options);
   }
 
-  async getJob(jobId: string, options?: CallOptions): Promise<JobStatus> {
+  /**
+   * The job's status. With `waitMs` > 0 a long poll: the service answers once the job is final, or after
+   * `waitMs` with the current status (an older service ignores it and answers at once). The request's
+   * time limits grow by `waitMs`, so a hung long poll is still cut `firstTry` (4 s) after the wait.
+   */
+  async getJob(jobId: string, options?: GetJobOptions): Promise<JobStatus> {
     const route: Route = 'GET /jobs/{job_id}';
+    const waitMs = options?.waitMs ?? 0;
+    if (!(waitMs >= 0 && waitMs <= MAX_JOB_WAIT_MS)) {
+      throw new TrellisServiceError(`${route}: waitMs must be 0 to ${MAX_JOB_WAIT_MS} ms, not ${waitMs} (not sent)`, {
+        code: 'validation_error',
+        route,
+        retryable: false,
+      });
+    }
     const url = this.pathRouted(route, () => this.endpoints.job(validated(JobId, jobId, route)));
-    return this.transport.json(this.request(route, url, 'job', options, { retry: true }), JobStatus);
+    const request = this.request(route, waitMs > 0 ? `${url}?wait=${waitMs / 1000}` : url, 'job', options, { retry: true, waitMs });
+    return this.transport.json(request, JobStatus);
   }
 
   /** The full JSON body of a succeeded job; `409 job_not_finished` (retryable) while it runs. */
@@ -151,7 +174,10 @@ export class TrellisClient {
     return this.transport.binary(this.jobResultRequest(jobId, options), accept);
   }
 
-  /** Polls `GET /jobs/{id}` until the job succeeded (→ its status) or failed (→ throws its error). */
+  /**
+   * Polls `GET /jobs/{id}` until the job succeeded (→ its status) or failed (→ throws its error); with
+   * `longPollMs`, each poll is a long poll (see WaitForJobOptions).
+   */
   async waitForJob(jobId: string, options?: WaitForJobOptions): Promise<JobStatus> {
     const pollTimeoutMs = options?.pollTimeoutMs ?? this.timeoutsMs.job;
     return waitForJob(jobId, (callOptions) => this.getJob(jobId, callOptions), { ...options, pollTimeoutMs });
@@ -200,21 +226,27 @@ export class TrellisClient {
     return this.request(route, url, 'download', options, { retry: true, idle: true });
   }
 
-  /** `retry`: the request cannot start work twice, so transient failures are retried here. */
+  /**
+   * `retry`: the request cannot start work twice, so transient failures are retried here. `waitMs`: the
+   * service may hold the answer this long on purpose (a long poll); both time limits grow by it, so a
+   * hung request is still cut as soon after the wait as an ordinary one is after sending.
+   */
   private request(
     route: Route,
     url: string,
     kind: TimeoutKind,
     options?: CallOptions,
-    traits: { retry?: boolean; idle?: boolean } = {},
+    traits: { retry?: boolean; idle?: boolean; waitMs?: number } = {},
   ): ServiceRequest {
+    const waitMs = traits.waitMs ?? 0;
+    const firstTry = (kind === 'job' || kind === 'download') && traits.retry ? this.timeoutsMs.firstTry : undefined;
     return {
       method: route.startsWith('GET ') ? 'GET' : 'POST',
       route,
       url,
       authenticated: true,
-      timeoutMs: options?.timeoutMs ?? this.timeoutsMs[kind],
-      firstTryTimeoutMs: (kind === 'job' || kind === 'download') && traits.retry ? this.timeoutsMs.firstTry : undefined,
+      timeoutMs: (options?.timeoutMs ?? this.timeoutsMs[kind]) + waitMs,
+      firstTryTimeoutMs: firstTry === undefined ? undefined : firstTry + waitMs,
       idleTimeoutMs: traits.idle ? this.timeoutsMs.downloadIdle : undefined,
       retry: traits.retry ? this.retryPolicy : undefined,
       signal: options?.signal,

@@ -1,5 +1,5 @@
-export { TrellisClient, isExtractGlbResult, GLB_MEDIA_TYPE, MP4_MEDIA_TYPE } from './client';
-export type { TrellisClientOptions, JobResult, JobResultMediaType, JobSubmitOptions } from './client';
+export { TrellisClient, isExtractGlbResult, GLB_MEDIA_TYPE, MAX_JOB_WAIT_MS, MP4_MEDIA_TYPE } from './client';
+export type { GetJobOptions, TrellisClientOptions, JobResult, JobResultMediaType, JobSubmitOptions } from './client';
 export { idempotencyKeyOf, IDEMPOTENCY_KEY_HEADER } from './idempotency';
 export { defaultRequestRetry, isTransientRequestFailure, parseRetryAfter, retryDelayMs, sleep, withRequestRetries } from './retry';
 export type { RequestRetryPolicy, RetryObserver } from './retry';

@@ -1,4 +1,5 @@
-// Polling a job until it settles: gentle backoff, and a few transient poll failures forgiven in a row.
+// Polling a job until it settles: long polls where the service holds the answer until the job is final,
+// else gentle backoff; a few transient poll failures forgiven in a row.
 import type { JobStatus } from '@trellis/contracts';
 import type { CallOptions } from './call-deadline';
 import { CallDeadline } from './call-deadline';
@@ -13,8 +14,16 @@ export interface WaitForJobOptions {
   pollIntervalMs?: number;
   /** Default 10 s. */
   maxPollIntervalMs?: number;
-  /** Time limit of each status request (default: the client's job timeout, 30 s). */
+  /** Time limit of each status request (default: the client's job timeout, 15 s); a long poll adds its wait. */
   pollTimeoutMs?: number;
+  /**
+   * Each poll asks the service to hold its answer until the job is final, for up to this long
+   * (`GET /jobs/{id}?wait=`, at most 20 s), so a finished job is seen within one round trip. Default 0:
+   * short polls only. A non-final answer that took at least half of this is polled again at once; a
+   * quicker one (an older service that ignores `wait`, a job it could not wait on) first sleeps the
+   * backoff interval, so the wait never spins.
+   */
+  longPollMs?: number;
   /** Retryable poll failures (connection reset, 503, timeout) tolerated in a row; default 5. */
   maxConsecutivePollFailures?: number;
   /** Called with every status read, e.g. to heartbeat a Temporal activity. */
@@ -29,19 +38,23 @@ const BACKOFF_FACTOR = 1.5;
  */
 export async function waitForJob(
   jobId: string,
-  getJob: (options: CallOptions) => Promise<JobStatus>,
+  getJob: (options: CallOptions & { waitMs?: number }) => Promise<JobStatus>,
   options: WaitForJobOptions = {},
 ): Promise<JobStatus> {
   const maxInterval = options.maxPollIntervalMs ?? 10_000;
   const maxFailuresInARow = options.maxConsecutivePollFailures ?? 5;
+  const longPollMs = options.longPollMs ?? 0;
+  if (!(longPollMs >= 0)) throw new RangeError(`longPollMs must be 0 or more milliseconds, not ${longPollMs}`);
+  const waitMs = longPollMs > 0 ? longPollMs : undefined;
   const deadline = new CallDeadline(options.timeoutMs ?? Number.POSITIVE_INFINITY, options.signal);
   let interval = Math.min(options.pollIntervalMs ?? 1000, maxInterval);
   let failuresInARow = 0;
   try {
     for (;;) {
       let status: JobStatus | undefined;
+      const pollStarted = Date.now();
       try {
-        status = await getJob({ signal: deadline.signal, timeoutMs: options.pollTimeoutMs });
+        status = await getJob({ signal: deadline.signal, timeoutMs: options.pollTimeoutMs, waitMs });
         failuresInARow = 0;
       } catch (error) {
         const transient = error instanceof TrellisServiceError && error.retryable && !deadline.signal.aborted;
@@ -51,6 +64,8 @@ export async function waitForJob(
         options.onPoll?.(status);
         if (status.status === 'succeeded') return status;
         if (status.status === 'failed') throw jobFailure(status);
+        // The service held the answer: it waited on the job, so ask again at once (the wait was the pause).
+        if (longPollMs > 0 && Date.now() - pollStarted >= longPollMs / 2) continue;
       }
       await sleep(interval, deadline.signal);
       interval = Math.min(interval * BACKOFF_FACTOR, maxInterval);

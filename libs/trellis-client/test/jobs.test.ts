@@ -1,6 +1,6 @@
 // Jobs: submit, poll with backoff, forgive a few transient poll failures, surface the job's own error.
 import { describe, expect, it } from 'vitest';
-import { isExtractGlbResult, type JobStatus } from '../src';
+import { isExtractGlbResult, MAX_JOB_WAIT_MS, type JobStatus } from '../src';
 import { clientFor, rejectionOf } from './helpers/client';
 import { errorBody, generateResponse, jobId, jobStatus, requestId } from './helpers/fixtures';
 import { sendJson, serveForEachTest, type Handler } from './helpers/http-server';
@@ -99,5 +99,70 @@ describe('waitForJob', () => {
     const server = await serve(answer('running'));
     const error = await rejectionOf(clientFor(server.url).waitForJob(jobId, { ...fast, timeoutMs: 80 }));
     expect(error).toMatchObject({ code: 'timeout', retryable: true, jobId });
+  });
+});
+
+describe('long polls (GET /jobs/{id}?wait=)', () => {
+  /** A service that holds a poll asking to wait for `holdMs` (a job still running), then answers. */
+  const heldFor = (holdMs: number, handler: Handler): Handler => async (request, response) => {
+    if (new URL(request.url, 'http://x').searchParams.has('wait')) await new Promise((resolve) => setTimeout(resolve, holdMs));
+    return handler(request, response);
+  };
+
+  it('asks the service to wait, and polls again at once after an answer the service held', async () => {
+    const server = await serve(heldFor(150, pollScript([answer('running'), answer('succeeded')])));
+    const started = Date.now();
+    // A 10 s backoff would show: only the held answer may stand between the polls.
+    const done = await clientFor(server.url).waitForJob(jobId, { longPollMs: 200, pollIntervalMs: 10_000 });
+    expect(done.status).toBe('succeeded');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(server.requests.map((request) => request.url)).toEqual([`/jobs/${jobId}?wait=0.2`, `/jobs/${jobId}?wait=0.2`]);
+  });
+
+  it('does not spin against a service that ignores wait: it sleeps the backoff between quick answers', async () => {
+    const server = await serve(answer('running')); // an older service: answers at once, whatever `wait` says
+    const error = await rejectionOf(
+      clientFor(server.url).waitForJob(jobId, { longPollMs: 1000, pollIntervalMs: 40, maxPollIntervalMs: 60, timeoutMs: 600 }),
+    );
+    expect(error).toMatchObject({ code: 'timeout', retryable: true, jobId });
+    // 600 ms at >= 40 ms a pause: about a dozen polls at most; spinning would be hundreds.
+    expect(server.requests.length).toBeGreaterThanOrEqual(2);
+    expect(server.requests.length).toBeLessThanOrEqual(16);
+    expect(server.requests.every((request) => request.url === `/jobs/${jobId}?wait=1`)).toBe(true);
+  });
+
+  it('keeps forgiving transient failures between long polls', async () => {
+    const server = await serve(pollScript([unavailable, hangUp, answer('succeeded')]));
+    const done = await clientFor(server.url).waitForJob(jobId, { ...fast, longPollMs: 500 });
+    expect(done.status).toBe('succeeded');
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it('without longPollMs, polls as before: no wait parameter', async () => {
+    const server = await serve(pollScript([answer('running'), answer('succeeded')]));
+    await clientFor(server.url).waitForJob(jobId, fast);
+    expect(server.requests.map((request) => request.url)).toEqual([`/jobs/${jobId}`, `/jobs/${jobId}`]);
+  });
+
+  it("getJob's waitMs raises the request's time limits by the wait, and no further", async () => {
+    const client = clientFor((await serve(heldFor(300, answer('running')))).url, { timeoutsMs: { firstTry: 100, job: 150 } });
+    // Held 300 ms: past the 100 ms first-try limit of a short poll, inside it once the wait is added.
+    expect((await client.getJob(jobId, { waitMs: 1000 })).status).toBe('running');
+    const hung = clientFor((await serve(() => undefined)).url, { timeoutsMs: { firstTry: 100, job: 150 } });
+    const started = Date.now();
+    expect(await rejectionOf(hung.getJob(jobId, { waitMs: 200 }))).toMatchObject({ code: 'timeout', retryable: true });
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(250); // first try: 100 ms + the 200 ms wait
+    expect(took).toBeLessThan(3000);
+    expect(await rejectionOf(hung.getJob(jobId))).toMatchObject({ code: 'timeout' }); // a short poll: 100 ms
+  });
+
+  it('refuses a wait the service would refuse, before sending anything', async () => {
+    const server = await serve(answer('running'));
+    for (const waitMs of [MAX_JOB_WAIT_MS + 1, -1, Number.NaN]) {
+      expect(await rejectionOf(clientFor(server.url).getJob(jobId, { waitMs }))).toMatchObject({ code: 'validation_error', retryable: false });
+    }
+    expect((await clientFor(server.url).getJob(jobId, { waitMs: MAX_JOB_WAIT_MS })).status).toBe('running');
+    expect(server.requests.map((request) => request.url)).toEqual([`/jobs/${jobId}?wait=20`]);
   });
 });

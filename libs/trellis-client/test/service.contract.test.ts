@@ -151,6 +151,25 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
     expect(json).toMatchObject({ glb_sha256: summary.glb_sha256, glb_bytes: glb.length });
   });
 
+  it('a long-polled job is seen finished within its poll, not a backoff interval later', async () => {
+    const accepted = await client.submitGenerate(fastGenerate);
+    const started = Date.now();
+    const polled: string[] = [];
+    // With short polls the first answer (queued) would be followed by a 10 s pause: the service holding
+    // the poll until the job is final is what makes this quick.
+    const done = await client.waitForJob(accepted.job_id, {
+      longPollMs: 10_000,
+      pollIntervalMs: 10_000,
+      onPoll: (status) => polled.push(status.status),
+    });
+    expect(done).toMatchObject({ job_id: accepted.job_id, status: 'succeeded' });
+    expect(Date.now() - started).toBeLessThan(9000);
+    expect(polled.at(-1)).toBe('succeeded');
+    expect(polled.length).toBeLessThanOrEqual(2);
+    // A long poll of a job that is already final answers at once, whatever the wait.
+    expect((await client.getJob(accepted.job_id, { waitMs: 20_000 })).status).toBe('succeeded');
+  });
+
   it('a submit with an Idempotency-Key is accepted as a job (the header is part of the contract)', async () => {
     const accepted = await client.submitExtractGlb(
       { state_id: reference.state_id!, ...fastExtract },
@@ -195,6 +214,7 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
       const unknown = `job_${'0'.repeat(32)}`;
       expect(await rejectionOf(client.getJob(unknown))).toMatchObject({ status: 404, code: 'job_not_found', retryable: false });
       expect(await rejectionOf(client.waitForJob(unknown))).toMatchObject({ code: 'job_not_found' });
+      expect(await rejectionOf(client.getJob(unknown, { waitMs: 20_000 }))).toMatchObject({ status: 404, code: 'job_not_found' });
 
       const sameServiceOtherKey = new TrellisClient({
         baseUrl: service.url,

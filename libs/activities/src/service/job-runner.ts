@@ -65,6 +65,8 @@ export async function runGpuJob<T>(run: GpuJobRun<T>): Promise<T> {
       progress.update({ jobId, phase: 'running' });
     }
     const done = await run.client.waitForJob(jobId, {
+      longPollMs: LONG_POLL_MS,
+      // The fallback: a service that ignores `wait` (or answers a long poll early) is polled like before.
       pollIntervalMs: run.timing.pollIntervalMs,
       maxPollIntervalMs: Math.max(run.timing.pollIntervalMs, MAX_POLL_INTERVAL_MS),
       signal,
@@ -78,8 +80,17 @@ export async function runGpuJob<T>(run: GpuJobRun<T>): Promise<T> {
 }
 
 /**
- * Polls hit the CPU-only API (never a GPU), so they can stay frequent: a finished job waits at most
- * MAX_POLL_INTERVAL_MS before the asset's next step starts.
+ * Each poll is a long poll: the service answers as soon as the job is final, so the asset's next step
+ * starts one round trip after the GPU work ends, with one request per job per 5 s while it runs. 5 s
+ * and not the service's 20 s: a hung poll is cut at 5 s + the client's 4 s first-try limit = 9 s, well
+ * inside the activity's 30 s heartbeat timeout (the heartbeat has its own timer, ProgressHeartbeat, so a
+ * held poll never delays it either).
+ */
+const LONG_POLL_MS = 5000;
+
+/**
+ * Polls hit the CPU-only API (never a GPU), so they can stay frequent: when long polls do not work (an
+ * older service), a finished job waits at most MAX_POLL_INTERVAL_MS before the asset's next step starts.
  */
 const MAX_POLL_INTERVAL_MS = 2000;
 
