@@ -10,6 +10,7 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import {
+  AssetStage,
   CatalogProgress,
   CatalogReport,
   ConvertCatalogInput,
@@ -18,7 +19,7 @@ import {
   taskQueueFrom,
   type CatalogResult,
 } from '@trellis/contracts';
-import { cancelSignal, catalogIdKey, pauseSignal, progressQuery, resumeSignal } from '@trellis/workflows/client';
+import { cancelSignal, catalogIdKey, pauseSignal, progressQuery, resumeSignal, runningAssetsQuery, skuKey, stageKey } from '@trellis/workflows/client';
 import type { convertCatalog } from '@trellis/workflows';
 import { catalogReportPaths } from '@trellis/activities/files';
 import fs from 'node:fs/promises';
@@ -60,8 +61,24 @@ export function getCatalogHandle(client: Client, catalogId: string): CatalogHand
   return client.workflow.getHandle<typeof convertCatalog>(catalogWorkflowId(catalogId));
 }
 
+/**
+ * The catalog's progress query, with each running asset's step (generating, extracting, ...) read from
+ * its TrellisStage search attribute: the catalog itself knows only that the asset is running.
+ */
 export async function getCatalogProgress(client: Client, catalogId: string): Promise<CatalogProgress> {
-  return CatalogProgress.parse(await getCatalogHandle(client, catalogId).query(progressQuery));
+  const progress = CatalogProgress.parse(await getCatalogHandle(client, catalogId).query(progressQuery));
+  if (!progress.running.some(({ stage }) => stage === 'running')) return progress;
+  const stages = new Map<string, string>();
+  for await (const asset of client.workflow.list({ query: runningAssetsQuery(catalogId) })) {
+    const sku = asset.typedSearchAttributes.get(skuKey);
+    const stage = asset.typedSearchAttributes.get(stageKey);
+    if (sku && stage) stages.set(sku, stage);
+  }
+  const running = progress.running.map((asset) => {
+    const stage = AssetStage.safeParse(stages.get(asset.sku));
+    return asset.stage === 'running' && stage.success ? { ...asset, stage: stage.data } : asset;
+  });
+  return { ...progress, running };
 }
 
 export async function pauseCatalog(client: Client, catalogId: string): Promise<void> {

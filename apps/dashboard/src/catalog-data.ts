@@ -13,7 +13,7 @@ import {
   type StatusCounts,
   type Usage,
 } from '@trellis/contracts';
-import { catalogIdKey, progressQuery, skuKey, stageKey } from '@trellis/workflows/client';
+import { catalogIdKey, progressQuery, skuKey, stageKey, visibilityLiteral } from '@trellis/workflows/client';
 import { catalogReportPaths, manifestPath } from '@trellis/activities/files';
 
 export interface CatalogSummary {
@@ -69,7 +69,6 @@ async function readJson<T>(file: string, schema: { parse(value: unknown): T }): 
   }
 }
 
-const quote = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 async function listExecutions(client: Client, query: string): Promise<WorkflowExecutionInfo[]> {
   const found: WorkflowExecutionInfo[] = [];
@@ -182,7 +181,7 @@ function skuFromManifest(catalogId: string, manifest: AssetManifest): SkuView {
 /** A running catalog: its asset workflows (stage from the TrellisStage attribute) and finished manifests. */
 async function liveSkus(client: Client, outDir: string, catalogId: string, running: CatalogSummary['running']): Promise<SkuView[]> {
   const assets = newestPerWorkflow(
-    await listExecutions(client, `WorkflowType = 'convertAsset' AND ${searchAttributeNames.catalogId} = ${quote(catalogId)}`),
+    await listExecutions(client, `WorkflowType = 'convertAsset' AND ${searchAttributeNames.catalogId} = ${visibilityLiteral(catalogId)}`),
   );
   const bySku = new Map<string, SkuView>();
   for (const asset of assets) {
@@ -197,17 +196,19 @@ async function liveSkus(client: Client, outDir: string, catalogId: string, runni
         : { sku, status: closed ? asset.status.name.toLowerCase() : 'running', stage: asset.typedSearchAttributes.get(stageKey), glbs: {} },
     );
   }
-  // The progress query is fresher than visibility for stages of running assets.
+  // The catalog's own view: only it knows of assets starting or blocked; their steps are in visibility.
   for (const { sku, stage } of running) {
     const view = bySku.get(sku);
-    if (!view || view.status === 'running') bySku.set(sku, { ...(view ?? { sku, glbs: {} }), status: 'running', stage });
+    if (view && view.status !== 'running') continue;
+    const known = view?.stage && stage === 'running' ? view.stage : stage;
+    bySku.set(sku, { ...(view ?? { sku, glbs: {} }), status: 'running', stage: known });
   }
   return [...bySku.values()].sort((a, b) => (a.row ?? Number.MAX_SAFE_INTEGER) - (b.row ?? Number.MAX_SAFE_INTEGER) || a.sku.localeCompare(b.sku));
 }
 
 async function findCatalog(client: Client, outDir: string, catalogId: string): Promise<CatalogSummary | undefined> {
   const [execution] = newestPerWorkflow(
-    await listExecutions(client, `WorkflowType = 'convertCatalog' AND ${searchAttributeNames.catalogId} = ${quote(catalogId)}`),
+    await listExecutions(client, `WorkflowType = 'convertCatalog' AND ${searchAttributeNames.catalogId} = ${visibilityLiteral(catalogId)}`),
   ).sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
   if (execution) return summarize(client, outDir, catalogId, execution);
   const hasReport = await fs.access(catalogReportPaths(outDir, catalogId).json).then(() => true, () => false);

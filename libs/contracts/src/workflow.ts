@@ -71,7 +71,11 @@ export type ConvertCatalogInput = z.input<typeof ConvertCatalogInput>;
 export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
 
 /** `blocked`: waiting for the worker's service credentials to be fixed (the catalog paused itself). */
-export const assetStages = ['queued', 'preparing', 'generating', 'extracting', 'blocked', 'done'] as const;
+/**
+ * `running`: the catalog knows only that the asset started; the asset's own TrellisStage search attribute
+ * says which step it is on (clients merge it in: `getCatalogProgress`, the dashboard).
+ */
+export const assetStages = ['queued', 'running', 'preparing', 'generating', 'extracting', 'blocked', 'done'] as const;
 export const AssetStage = z.enum(assetStages);
 export type AssetStage = z.infer<typeof AssetStage>;
 

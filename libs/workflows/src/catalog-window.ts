@@ -68,9 +68,13 @@ export class CatalogWindow {
   /** The child execution this run knows it started, once startChild returns. */
   bindRun(sku: string, runId: string): void {
     const entry = this.state.inFlight[sku];
-    if (entry) entry.runId = runId;
+    if (!entry) return;
+    entry.runId = runId;
+    if (entry.stage === 'queued') entry.stage = 'running';
+    this.onChange();
   }
 
+  /** From asset workflows of earlier versions; current ones keep their stage in a search attribute. */
   setStage(update: AssetStageUpdate): void {
     const entry = this.state.inFlight[update.sku];
     if (entry && this.isCurrentRun(entry.runId, update.runId)) entry.stage = update.stage;

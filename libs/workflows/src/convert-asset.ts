@@ -30,7 +30,7 @@ import {
   type Usage,
 } from '@trellis/contracts';
 import { fileActivityOptions, gpuJobOptions } from './activity-options';
-import { assetBlockedSignal, assetFinishedSignal, assetStageSignal, retryBlockedSignal } from './messages';
+import { assetBlockedSignal, assetFinishedSignal, retryBlockedSignal } from './messages';
 import { assetFinishedDelivery } from './notify-options';
 import { sendWebhook } from './notify-webhook';
 import { stageKey } from './search-attributes';
@@ -102,7 +102,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     if (missing.length === 0 && preview) return await finish('skipped');
 
     const regenerate = async (): Promise<string> => {
-      reportStage(input, 'generating');
+      markStage('generating');
       const generated: GenerateResult = await untilCredentialsWork(() =>
         generate({
           ...generationInputOf(input),
@@ -119,7 +119,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     // A state an earlier run left on the service saves a generation when only some presets are missing.
     let stateId = prepared.reusableState?.stateId ?? (await regenerate());
 
-    reportStage(input, 'extracting');
+    markStage('extracting');
     let pending = missing;
     let regenerated = false;
     while (pending.length > 0) {
@@ -139,7 +139,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
         log.warn('generation state lost; regenerating once', { sku: input.sku, presets: pending.map((p) => p.name) });
         regenerated = true;
         stateId = await regenerate();
-        reportStage(input, 'extracting');
+        markStage('extracting');
       }
     }
     return await finish('succeeded');
@@ -235,27 +235,13 @@ function describeFailure(error: unknown): AssetError {
   return { code: 'error', message: String(error) };
 }
 
-/** The stage as a search attribute, so the Web UI can filter assets by it. */
+/**
+ * The stage as a search attribute: the Web UI filters assets by it, and the CLI and the dashboard read
+ * it for running assets. Not signalled to the parent: a signal costs a workflow task on both sides and
+ * events in both histories, twice per asset; the parent needs only the asset's end (notifyParent).
+ */
 function markStage(stage: AssetStage | 'failed' | 'cancelled'): void {
   upsertSearchAttributes([{ key: stageKey, value: stage }]);
-}
-
-/**
- * Stages the parent's progress query shows. Each signal costs a workflow task on both sides, so only the
- * two long stages are reported (a warm-up is instant unless cold, and shows as a search attribute);
- * finishing is reported once, by notifyParent. The signal goes out with the stage's first activity and
- * is not waited for: its delivery stays off the asset's critical path.
- */
-function reportStage(input: ConvertAssetInput, stage: 'generating' | 'extracting'): void {
-  markStage(stage);
-  if (!input.parentWorkflowId) return;
-  void signalParentSafely(input.parentWorkflowId, () =>
-    getExternalWorkflowHandle(input.parentWorkflowId!).signal(assetStageSignal, {
-      sku: input.sku,
-      stage,
-      runId: workflowInfo().firstExecutionRunId,
-    }),
-  );
 }
 
 async function notifyParent(input: ConvertAssetInput, result: AssetSummary): Promise<void> {

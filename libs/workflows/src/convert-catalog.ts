@@ -57,7 +57,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
   setHandler(pauseSignal, () => window.pause());
   setHandler(resumeSignal, (request) => children.release(window.resume(request)));
   setHandler(cancelSignal, () => window.cancel());
-  setHandler(assetStageSignal, (update) => window.setStage(update));
+  setHandler(assetStageSignal, (update) => window.setStage(update)); // asset workflows of earlier versions
   setHandler(assetFinishedSignal, (summary) => void window.finish(summary));
   setHandler(assetBlockedSignal, (report) => window.block(report));
   // Once per catalog, beside the first assets rather than before each: a cold GPU starts while rows load.

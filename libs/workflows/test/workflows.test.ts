@@ -411,8 +411,8 @@ describe('children left running by an earlier run', () => {
         args: [catalogInput(catalogId)],
       });
       const progress = () => handle.query(progressQuery) as Promise<CatalogProgress>;
-      // Once it reports a stage, its start has resolved and the catalog knows its execution.
-      await until(async () => (await progress()).running[0]?.stage === 'generating', 'SKU-1 to generate');
+      // Once it shows as running, its start has resolved and the catalog knows its execution.
+      await until(async () => (await progress()).running[0]?.stage === 'running', 'SKU-1 to start');
       await handle.signal(assetFinishedSignal, {
         sku: 'SKU-1',
         row: 1,
