@@ -19,6 +19,7 @@ export const BenchWorkerConfig = z.object({
   bundlePath: z.string(),
   outFile: z.string(),
   pollIntervalMs: z.number().int().positive(),
+  maxCachedWorkflows: z.number().int().positive().optional(),
 });
 export type BenchWorkerConfig = z.infer<typeof BenchWorkerConfig>;
 
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     taskQueue: config.taskQueue,
     workflowBundle: { code: fs.readFileSync(config.bundlePath, 'utf8') },
     pollIntervalMs: config.pollIntervalMs,
+    maxCachedWorkflows: config.maxCachedWorkflows,
     shutdownGraceTime: '2 seconds',
   });
   console.log('bench worker: running');

@@ -2,7 +2,10 @@
 // machine writes docs/benchmarks.md and docs/benchmarks.json. The service runs the wait backend (GPU work
 // is pure waiting: the A100 timings × a scale), so the figures measure orchestration, not this CPU.
 //   npm run bench -- [--assets 200] [--big 10000] [--scale 0.01] [--big-scale 0.0002] [--concurrency 1,4,8]
-//                    [--big-concurrency 8] [--scale-check 0.2] [--scale-check-assets 24] [--poll-ms 50] [--quick] [--no-loop] [--no-big] [--out docs] [--render-only]
+//                    [--lookahead same|N] [--big-concurrency 8] [--scale-check 0.025] [--scale-check-assets 200]
+//                    [--poll-ms 50] [--quick] [--no-loop] [--no-big] [--no-floor] [--out docs] [--render-only]
+// `--lookahead same` (the default) starts as many rows beyond the concurrency as the concurrency: the
+// service keeps `concurrency` containers, so the extra rows' jobs queue there, as under max_containers.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +16,7 @@ import { repoRoot, startDevServer } from '@trellis/devstack';
 import { workflowsPath } from '@trellis/worker';
 import { renderMarkdown, type BenchFigures } from './report';
 import { runSeedLoop } from './seed-loop';
+import { measureTemporalFloor } from './temporal-floor';
 import { runWorkflow } from './workflow-run';
 
 const { values: flags } = parseArgs({
@@ -22,8 +26,10 @@ const { values: flags } = parseArgs({
     scale: { type: 'string', default: '0.01' },
     'big-scale': { type: 'string', default: '0.0002' },
     'big-concurrency': { type: 'string', default: '8' },
-    'scale-check': { type: 'string', default: '0.2' },
-    'scale-check-assets': { type: 'string', default: '24' },
+    'scale-check': { type: 'string', default: '0.025' },
+    'scale-check-assets': { type: 'string' },
+    lookahead: { type: 'string', default: 'same' },
+    'no-floor': { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '1,4,8' },
     'poll-ms': { type: 'string', default: '50' },
     quick: { type: 'boolean', default: false },
@@ -47,8 +53,9 @@ const bigScale = count('big-scale', flags['big-scale'], 0.0002);
 const pollIntervalMs = count('poll-ms', flags['poll-ms'], 50);
 const concurrencies = flags.concurrency.split(',').filter(Boolean).map((value) => count('concurrency', value, 1));
 const bigConcurrency = count('big-concurrency', flags['big-concurrency'], 8);
-const scaleCheck = count('scale-check', flags['scale-check'], 0.2);
-const scaleCheckAssets = count('scale-check-assets', flags['scale-check-assets'], flags.quick ? 8 : 24);
+const scaleCheck = count('scale-check', flags['scale-check'], 0.025);
+const scaleCheckAssets = count('scale-check-assets', flags['scale-check-assets'], flags.quick ? 40 : 200);
+const lookaheadFor = (concurrency: number) => (flags.lookahead === 'same' ? concurrency : count('lookahead', flags.lookahead, 0));
 const benchStarted = Date.now();
 const log = (message: string) => console.log(`[bench ${((Date.now() - benchStarted) / 1000).toFixed(0).padStart(5)} s] ${message}`);
 
@@ -78,7 +85,9 @@ try {
     machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() },
     settings: { assets, bigAssets, latencyScale: scale, bigLatencyScale: bigScale, pollIntervalMs, presets: 'fast,balanced,quality' },
     loop: flags['no-loop'] ? undefined : await runSeedLoop({ workDir, assets, latencyScale: scale, log }),
+    floor: flags['no-floor'] ? undefined : await measureTemporalFloor({ temporal, client, workflows: assets, concurrency: 8, log }),
     workflow: [],
+    withoutLookahead: undefined,
     big: undefined,
     scaleCheck: undefined,
     benchSeconds: 0,
@@ -91,17 +100,23 @@ try {
     fs.writeFileSync(path.join(flags.out, 'benchmarks.md'), renderMarkdown(figures));
   };
   for (const concurrency of concurrencies) {
-    figures.workflow.push(await runWorkflow({ ...common, label: `c${concurrency}`, assets, concurrency, latencyScale: scale, historySample: assets }));
+    const lookahead = lookaheadFor(concurrency);
+    figures.workflow.push(await runWorkflow({ ...common, label: `c${concurrency}`, assets, concurrency, lookahead, latencyScale: scale, historySample: assets }));
+    write();
+  }
+  if (concurrencies.includes(8) && lookaheadFor(8) > 0) {
+    // The window exactly as wide as the containers: what the lookahead buys.
+    figures.withoutLookahead = await runWorkflow({ ...common, label: 'c8-no-lookahead', assets, concurrency: 8, lookahead: 0, latencyScale: scale, historySample: assets });
     write();
   }
   if (scaleCheckAssets > 0) {
-    // The same at a larger scale: how efficiency moves when GPU calls last longer against the same overhead.
-    const check = await runWorkflow({ ...common, label: 'scale-check', assets: scaleCheckAssets, concurrency: 8, latencyScale: scaleCheck, historySample: scaleCheckAssets });
+    // Concurrency 8 at a scale where 8 containers finish assets slower than this machine can orchestrate them.
+    const check = await runWorkflow({ ...common, label: 'scale-check', assets: scaleCheckAssets, concurrency: 8, lookahead: lookaheadFor(8), latencyScale: scaleCheck, historySample: scaleCheckAssets });
     figures.scaleCheck = check;
     write();
   }
   if (!flags['no-big'] && bigAssets > 0) {
-    figures.big = await runWorkflow({ ...common, label: 'big', assets: bigAssets, concurrency: bigConcurrency, latencyScale: bigScale, historySample: 200 });
+    figures.big = await runWorkflow({ ...common, label: 'big', assets: bigAssets, concurrency: bigConcurrency, lookahead: lookaheadFor(bigConcurrency), latencyScale: bigScale, historySample: 200 });
     write();
   }
   log(`wrote ${path.join(flags.out, 'benchmarks.md')} and benchmarks.json`);

@@ -235,3 +235,31 @@ export function taskLatencies(histories: History[]): TaskLatencies {
   const p = (values: number[]) => ({ p50: percentile(values, 50), p95: percentile(values, 95) });
   return { workflowTaskWaitMs: p(waits), workflowTaskRunMs: p(runs), activityWaitMs: p(activityWaits), activityRunMs: Object.fromEntries([...activityRuns].map(([name, values]) => [name, percentile(values, 50)])), workflowTasks: runs.length, busyShare: span > 0 ? busy / span : Number.NaN };
 }
+
+/**
+ * CPU seconds (user + system) a process and all its descendants have used so far, from /proc. The
+ * worker, the service and the Temporal server share this machine's cores: their CPU per asset says
+ * how many assets per second the machine can orchestrate at most, whatever the GPUs do.
+ */
+export function treeCpuSeconds(rootPid: number): number {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  const stats = new Map<number, { parent: number; ticks: number }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name (which may contain spaces): state ppid ... utime(14) stime(15).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // exited while we looked
+    }
+  }
+  const inTree = (pid: number): boolean => {
+    for (let at: number | undefined = pid; at !== undefined && at > 1; at = stats.get(at)?.parent) if (at === rootPid) return true;
+    return false;
+  };
+  let ticks = 0;
+  for (const [pid, { ticks: own }] of stats) if (inTree(pid)) ticks += own;
+  return ticks / ticksPerSecond;
+}

@@ -15,7 +15,7 @@ import { TrellisClient } from '@trellis/trellis-client';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
 import { writeCatalog } from '../harness/catalogs';
 import type { BenchWorkerConfig, BenchWorkerReport } from './bench-worker';
-import { assetTiming, eventTypeTally, taskLatencies, type TaskLatencies, historiesOfAllRuns, historyBytes, percentile, readJobRecords, RssSampler, type AssetTiming } from './measure';
+import { treeCpuSeconds, assetTiming, eventTypeTally, taskLatencies, type TaskLatencies, historiesOfAllRuns, historyBytes, percentile, readJobRecords, RssSampler, type AssetTiming } from './measure';
 
 const benchWorkerPath = fileURLToPath(new URL('./bench-worker.ts', import.meta.url));
 
@@ -30,6 +30,8 @@ export interface WorkflowRunOptions {
   bundlePath: string;
   assets: number;
   concurrency: number;
+  /** The catalog's lookahead: rows started beyond `concurrency` (the service keeps `concurrency` containers). */
+  lookahead: number;
   latencyScale: number;
   pollIntervalMs: number;
   /** Asset histories fetched and measured (all when >= assets). */
@@ -41,6 +43,7 @@ export interface WorkflowRunFigures {
   label: string;
   assets: number;
   concurrency: number;
+  lookahead: number;
   latencyScale: number;
   wallSeconds: number;
   gpuSeconds: number;
@@ -61,6 +64,8 @@ export interface WorkflowRunFigures {
   wireBytesPerAsset: { sent: number; received: number; requests: number };
   /** 1-minute load average of the machine when the conversion started and ended (other work shares it). */
   loadAverage?: { start: number; end: number };
+  /** CPU milliseconds per asset each process used during the conversion (2 cores share them all). */
+  cpuMsPerAsset: { worker: number; service: number; temporal: number; total: number };
   workerPeakRssMb: number;
   workerMemory: BenchWorkerReport['memory'];
   workerRssMbSamples: Array<{ atSeconds: number; rssMb: number }>;
@@ -101,14 +106,18 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
     const rows = Array.from({ length: assets }, (_, index) => ({ sku: `SKU-${index}`, image: BENCH_IMAGES[index % BENCH_IMAGES.length]! }));
     const catalog = writeCatalog(path.join(runDir, 'catalog'), { rows });
     const outDir = path.join(runDir, 'out');
-    const prepared = await prepareConversion({ catalog, out: outDir, catalogId, presets: BENCH_PRESETS, concurrency: String(concurrency) });
-    options.log(`${label}: ${assets} assets at concurrency ${concurrency}, latency scale ${options.latencyScale}`);
+    const prepared = await prepareConversion({ catalog, out: outDir, catalogId, presets: BENCH_PRESETS, concurrency: String(concurrency), lookahead: String(options.lookahead) });
+    options.log(`${label}: ${assets} assets at concurrency ${concurrency} + lookahead ${options.lookahead}, latency scale ${options.latencyScale}`);
     const loadAtStart = os.loadavg()[0]!;
+    const cpuOf = () => ({ worker: treeCpuSeconds(worker!.pid!), service: treeCpuSeconds(service.process.pid), temporal: treeCpuSeconds(options.temporal.process.pid) });
+    const cpuAtStart = cpuOf();
     const started = performance.now();
     const handle = await startCatalogConversion(options.client, prepared.input, { taskQueue });
     const result = await handle.result();
     const wallSeconds = (performance.now() - started) / 1000;
     const loadAtEnd = os.loadavg()[0]!;
+    const cpuAtEnd = cpuOf();
+    const cpuMs = (which: keyof typeof cpuAtEnd) => ((cpuAtEnd[which] - cpuAtStart[which]) * 1000) / assets;
     options.log(`${label}: done in ${wallSeconds.toFixed(1)} s (${result.counts.failed} failed)`);
 
     const memory = rss.stop();
@@ -143,6 +152,7 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
       label,
       assets,
       concurrency,
+      lookahead: options.lookahead,
       latencyScale: options.latencyScale,
       wallSeconds,
       gpuSeconds,
@@ -165,6 +175,7 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
       catalogEventTypes: eventTypeTally(catalogHistories).map((e) => ({ ...e, count: e.count / assets, bytes: e.bytes / assets })),
       wireBytesPerAsset: { sent: report.wire.sentBytes / assets, received: report.wire.receivedBytes / assets, requests: report.wire.requests / assets },
       loadAverage: { start: loadAtStart, end: loadAtEnd },
+      cpuMsPerAsset: { worker: cpuMs('worker'), service: cpuMs('service'), temporal: cpuMs('temporal'), total: cpuMs('worker') + cpuMs('service') + cpuMs('temporal') },
       workerPeakRssMb: memory.peakMb,
       workerMemory: report.memory,
       workerRssMbSamples: memory.samples.map((s) => ({ atSeconds: s.atSeconds, rssMb: s.rssKb / 1024 })),
@@ -190,7 +201,8 @@ function finishBlocks(outDir: string, catalogId: string, skus: string[], blockSi
 }
 
 async function startBenchWorker(config: BenchWorkerConfig, credentials: { modalKey: string; modalSecret: string }): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', benchWorkerPath], {
+  const nodeFlags = (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', benchWorkerPath], {
     env: { ...process.env, BENCH_WORKER: JSON.stringify(config), TRELLIS2_MODAL_KEY: credentials.modalKey, TRELLIS2_MODAL_SECRET: credentials.modalSecret },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -12,6 +12,7 @@ const optionalCount = z.coerce.number().int().min(1).optional();
 const WorkerEnv = z.object({
   TRELLIS_MAX_CONCURRENT_ACTIVITIES: optionalCount,
   TRELLIS_MAX_CONCURRENT_WORKFLOW_TASKS: optionalCount,
+  TRELLIS_MAX_CACHED_WORKFLOWS: optionalCount,
   TRELLIS_ACTIVITIES_PER_SECOND: z.coerce.number().positive().optional(),
   /** A workflow bundle built ahead (bundleWorkflowCode): starts in a second instead of bundling. */
   TRELLIS_WORKFLOW_BUNDLE: z.string().min(1).optional(),
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     maxConcurrentWorkflowTaskExecutions: limits.TRELLIS_MAX_CONCURRENT_WORKFLOW_TASKS,
     maxTaskQueueActivitiesPerSecond: limits.TRELLIS_ACTIVITIES_PER_SECOND,
     pollIntervalMs: limits.TRELLIS_POLL_INTERVAL_MS,
+    maxCachedWorkflows: limits.TRELLIS_MAX_CACHED_WORKFLOWS,
     ...(limits.TRELLIS_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: limits.TRELLIS_WORKFLOW_BUNDLE } } : {}),
   });
   console.log(`worker: polling task queue ${worker.options.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);

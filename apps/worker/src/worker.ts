@@ -9,6 +9,8 @@ import type { TrellisClient } from '@trellis/trellis-client';
 /** Entry of the workflow bundle (webpack bundles it with its imports, deterministic code only). */
 export const workflowsPath = fileURLToPath(import.meta.resolve('@trellis/workflows'));
 
+const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
+
 export interface TrellisWorkerOptions {
   connection: NativeConnection;
   namespace: string;
@@ -23,6 +25,12 @@ export interface TrellisWorkerOptions {
   /** Server-enforced ceiling across all workers, protecting the GPU service from bursts. */
   maxTaskQueueActivitiesPerSecond?: number;
   pollIntervalMs?: number;
+  /**
+   * Workflow executions kept in memory between their tasks (sticky cache). The SDK's default grows with
+   * the heap limit (about 2,300 on a 4 GB heap); a worker needs room only for the workflows it is running,
+   * i.e. the assets of its catalogs' windows plus the catalogs. Default 500.
+   */
+  maxCachedWorkflows?: number;
   /** Time for running activities to finish on shutdown; jobs resume by id on another worker anyway. */
   shutdownGraceTime?: string;
 }
@@ -36,6 +44,7 @@ export async function createTrellisWorker(options: TrellisWorkerOptions): Promis
     activities: createActivities({ client: options.service, pollIntervalMs: options.pollIntervalMs }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 40,
+    maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     ...(options.maxTaskQueueActivitiesPerSecond ? { maxTaskQueueActivitiesPerSecond: options.maxTaskQueueActivitiesPerSecond } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
   });
