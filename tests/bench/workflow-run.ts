@@ -12,6 +12,7 @@ import { assetWorkflowId, catalogWorkflowId } from '@trellis/contracts';
 import { manifestPath } from '@trellis/activities/files';
 import { startLocalService, type DevServer } from '@trellis/devstack';
 import { TrellisClient } from '@trellis/trellis-client';
+import { WORKER_MEMORY_ENV, WORKER_NODE_FLAGS } from '@trellis/worker';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
 import { writeCatalog } from '../harness/catalogs';
 import type { BenchWorkerConfig, BenchWorkerReport } from './bench-worker';
@@ -201,9 +202,10 @@ function finishBlocks(outDir: string, catalogId: string, skus: string[], blockSi
 }
 
 async function startBenchWorker(config: BenchWorkerConfig, credentials: { modalKey: string; modalSecret: string }): Promise<ChildProcess> {
-  const nodeFlags = (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // Started as `npm run worker` starts the real one (apps/worker/src/worker-memory.ts); BENCH_WORKER_NODE_FLAGS to try others.
+  const nodeFlags = process.env.BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? WORKER_NODE_FLAGS;
   const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', benchWorkerPath], {
-    env: { ...process.env, BENCH_WORKER: JSON.stringify(config), TRELLIS2_MODAL_KEY: credentials.modalKey, TRELLIS2_MODAL_SECRET: credentials.modalSecret },
+    env: { ...WORKER_MEMORY_ENV, ...process.env, BENCH_WORKER: JSON.stringify(config), TRELLIS2_MODAL_KEY: credentials.modalKey, TRELLIS2_MODAL_SECRET: credentials.modalSecret },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {

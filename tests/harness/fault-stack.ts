@@ -16,7 +16,7 @@ import {
   type LocalService,
   type ManagedProcess,
 } from '@trellis/devstack';
-import { workflowsPath } from '@trellis/worker';
+import { WORKER_MEMORY_ENV, WORKER_NODE_FLAGS, workflowsPath } from '@trellis/worker';
 import { inject } from 'vitest';
 
 const workerEntry = path.join(repoRoot, 'apps', 'worker', 'src', 'main.ts');
@@ -72,10 +72,11 @@ export class FaultStack {
   async startWorker(): Promise<void> {
     this.workerStarts += 1;
     const logFile = path.join(this.workDir, `worker-${this.workerStarts}.log`);
-    const worker = spawnGuarded(process.execPath, ['--import', 'tsx', workerEntry], {
+    const worker = spawnGuarded(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', workerEntry], {
       logFile,
       cwd: repoRoot,
       env: {
+        ...WORKER_MEMORY_ENV,
         ...process.env,
         TEMPORAL_ADDRESS: this.temporal.address,
         TEMPORAL_NAMESPACE: this.temporal.namespace,

@@ -1,3 +1,4 @@
 export * from './temporal-config';
 export * from './worker';
 export * from './worker-log';
+export * from './worker-memory';

@@ -111,9 +111,17 @@ async function checkDecodes(original: Buffer, source: string): Promise<void> {
 
 type SharpFactory = (input: Buffer, options?: SharpOptions) => Sharp;
 let sharpModule: Promise<SharpFactory> | undefined;
-/** Loaded on first use: the native image library is not needed to start the CLI or a workflow bundle. */
+/**
+ * Loaded on first use: the native image library is not needed to start the CLI or a workflow bundle.
+ * libvips' operation cache is turned off: a worker reads each image once, so the cache (up to 50 MB by
+ * default) would only hold memory for the life of the worker.
+ */
 function loadSharp(): Promise<SharpFactory> {
-  sharpModule ??= import('sharp').then((module) => module.default as unknown as SharpFactory);
+  sharpModule ??= import('sharp').then((module) => {
+    const sharp = module.default;
+    sharp.cache(false);
+    return sharp as unknown as SharpFactory;
+  });
   return sharpModule;
 }
 
