@@ -63,7 +63,7 @@ describe('startCatalogConversion', () => {
     expect(workflowType).toBe('convertCatalog');
     expect(options).toMatchObject({ taskQueue: 'trellis', workflowId: 'catalog/spring' });
     expect(options.args).toEqual([
-      { ...input, concurrency: 4, pageSize: 100, reconcileAfterSeconds: 300, continueAsNewAfter: 200, assetTimeoutSeconds: 10_800 },
+      { ...input, concurrency: 4, lookahead: 0, pageSize: 100, reconcileAfterSeconds: 300, continueAsNewAfter: 200, assetTimeoutSeconds: 10_800 },
     ]);
     const attributes = options.typedSearchAttributes as { key: { name: string }; value: unknown }[];
     expect(attributes.map(({ key, value }) => [key.name, value])).toEqual([[searchAttributeNames.catalogId, 'spring']]);
