@@ -30,7 +30,7 @@ export function analysis(f: BenchFigures): string[] {
   push(
     `**Efficiency at concurrency 8 is bounded by this machine's CPU at × ${at8.latencyScale}, not by the workflow.** An asset costs`,
     `${ms(cpuSeconds * 1000)} of CPU across the worker, the service and the Temporal server (table above), so ${cpus} cores orchestrate at most`,
-    `${(cpus / cpuSeconds).toFixed(1)} assets/s. Eight containers at × ${at8.latencyScale} finish an asset every ${s(gpuSecondsPerAssetAt(at8) / at8.concurrency)} (${s(gpuSecondsPerAssetAt(at8))} of GPU each), i.e.`,
+    `${(cpus / cpuSeconds).toFixed(1)} assets/s. Eight containers at × ${at8.latencyScale} finish an asset every ${ms((gpuSecondsPerAssetAt(at8) / at8.concurrency) * 1000)} (${s(gpuSecondsPerAssetAt(at8))} of GPU each), i.e.`,
     `${needed.toFixed(1)} assets/s. So efficiency cannot pass ${cpuBound(at8, cpus).toFixed(2)} here whatever the workflow does (measured: ${at8.efficiency.toFixed(3)}; the cores`,
     'are shared with other work too). With the GPU calls longer, the same workflow is no longer CPU-bound:' +
       (check
@@ -68,8 +68,8 @@ export function analysis(f: BenchFigures): string[] {
       : '',
     'the rest is the activities\' own work (reading and hashing the image, uploading it, downloading the preview and',
     'three GLBs and checking their sha256, writing the output records and the manifest). 20 ms is less than one',
-    "workflow task round trip here (task latencies above), so it would need an asset that is not a workflow: it is",
-    `a target for the orchestration's CPU-free part, and what is left to cut is inside the activities. On Modal an asset's`,
+    'workflow task round trip here (task latencies above), so no arrangement of Temporal steps meets it on this machine;',
+    `what is left above the floor is the activities' own work. On Modal an asset's`,
     `GPU work is ${s(gpuSecondsPerAssetAt(at8) / at8.latencyScale)}, so this overhead is ${((reference.overheadMs.p50 / 1000) / (gpuSecondsPerAssetAt(at8) / at8.latencyScale) * 100).toFixed(1)} % of an asset's time, and with a lookahead it costs no GPU time at all.`,
   ];
   push(...overheadLines.filter(Boolean), '');
