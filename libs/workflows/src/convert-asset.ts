@@ -82,7 +82,8 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
         presets: input.presets,
         finishedAt: new Date(Date.now()).toISOString(),
       }, input.outDir);
-      // Awaited: a signal command sent in the task that completes the workflow is never delivered.
+      // Awaited: sent without waiting, in the task that completes the workflow, it did not reach the
+      // parent (the adoption test in workflows.test.ts caught that).
       await notifyParent(input, summary);
       if (input.notify?.assets) {
         const assetDir = `${input.outDir}/${input.catalogId}/${skuFolderName(input.sku)}`;
