@@ -30,7 +30,7 @@ from .idempotency import REPLAYED_HEADER, idempotency_key
 from .images import decode_base64_field, image_from_base64
 from .job_calls import Calls
 from .job_keys import KeyValue
-from .job_ledger import MAX_JOB_WAIT_SECONDS, JobLedger, JobView, owner_of
+from .job_ledger import MAX_JOB_WAIT_SECONDS, SPAWN_GRACE_SECONDS, JobLedger, JobView, owner_of
 from .middleware import RequestContextMiddleware
 from .schemas import ExtractBody, GenerateBody
 from .state_codec import StateFormatError, verify_state
@@ -45,7 +45,8 @@ MP4_MEDIA_TYPE = "video/mp4"
 
 def create_app(*, settings: Settings, calls: Calls, ledger_kv: KeyValue, store: Store, backend_name: str | None = None,
                on_job_created: Callable[[str], None] | None = None,
-               warm_check: Callable[[], dict] | None = None) -> FastAPI:
+               warm_check: Callable[[], dict] | None = None,
+               spawn_grace_seconds: float = SPAWN_GRACE_SECONDS) -> FastAPI:
     """`ledger_kv`: the job ledger's key-value store (a modal.Dict on Modal). `on_job_created(kind)` is told of
     each job made (the local service counts them). `warm_check` (Modal): answers /warmup from the warm signal
     (trellis2_service.warm) without waiting for, or taking, a GPU container; locally /warmup loads the model
@@ -53,7 +54,7 @@ def create_app(*, settings: Settings, calls: Calls, ledger_kv: KeyValue, store: 
     app = FastAPI(title="trellis2-api", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RequestContextMiddleware, body_limit_for=settings.body_limit_for)
     _install_error_handlers(app)
-    jobs = JobLedger(ledger_kv, calls, store, on_created=on_job_created)
+    jobs = JobLedger(ledger_kv, calls, store, on_created=on_job_created, spawn_grace_seconds=spawn_grace_seconds)
     backend_label = backend_name or settings.backend
 
     async def authenticate(request: Request) -> str:

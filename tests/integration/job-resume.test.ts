@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, JobProgress, type ExtractGlbResult, type GenerateResult } from '@trellis/activities';
-import { startLocalService, type LocalService } from '@trellis/devstack';
+import { readServiceStats, startLocalService, type LocalService } from '@trellis/devstack';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { exampleImagesDir } from '../harness/catalogs';
 import { CountingTrellisClient } from '../harness/conversion-stack';
@@ -51,10 +51,10 @@ function generateInput(outName: string) {
 
 const fastPreset = { name: 'fast', settings: { decimation_target: 1000, texture_size: 512, remesh: false, remesh_band: 1, remesh_project: 0 } } as const;
 
-/** GPU jobs the service accepted: its job store is the ground truth, whatever the client believes. */
-function serviceJobCount(): number {
-  const jobs = path.join(storeDir, 'jobs');
-  return fs.existsSync(jobs) ? fs.readdirSync(jobs).filter((name) => name.startsWith('job_')).length : 0;
+/** GPU jobs the service accepted: its own count is the ground truth, whatever the client believes. */
+async function serviceJobCount(): Promise<number> {
+  const stats = await readServiceStats(service);
+  return stats.jobs_created.generate + stats.jobs_created.extract_glb;
 }
 
 /** An activity environment that records every heartbeat's details as sent. */
@@ -156,13 +156,13 @@ describe('GPU job resumption', () => {
       include_video: true,
     });
     const submitsBefore = trellis.generateSubmits;
-    const jobsBefore = serviceJobCount();
+    const jobsBefore = (await serviceJobCount());
     const activities = createActivities({ client: trellis, pollIntervalMs: 50 });
     const { environment, heartbeats } = recordingEnvironment({ attempt: 2, heartbeatDetails: { jobId: accepted.job_id, kind: 'generate' } });
     const result = (await environment.run(activities.generate, generateInput('resume-poll'))) as GenerateResult;
 
     expect(trellis.generateSubmits).toBe(submitsBefore);
-    expect(serviceJobCount()).toBe(jobsBefore);
+    expect((await serviceJobCount())).toBe(jobsBefore);
     expect(expectJobOnEveryHeartbeat(heartbeats, 'generate').jobId).toBe(accepted.job_id);
     const job = await trellis.getJob(accepted.job_id);
     expect(result.stateId).toBe(job.result?.state_id);
@@ -219,7 +219,7 @@ describe('faults between worker and service', () => {
       const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
       const activities = createActivities({ client, pollIntervalMs: 50 });
       const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('cut-once'))) as GenerateResult;
-      const jobsBefore = serviceJobCount();
+      const jobsBefore = (await serviceJobCount());
       const { environment, heartbeats } = recordingEnvironment();
       const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('cut-once').outDir, preset: fastPreset, stateId: generated.stateId, generateHash: 'f'.repeat(64) };
       const downloadsBefore = downloads;
@@ -229,7 +229,7 @@ describe('faults between worker and service', () => {
       expect(cutNext).toBe(false);
       expect(downloads - downloadsBefore).toBe(2); // the cut download and the one after it
       expect(client.extractSubmits).toBe(1);
-      expect(serviceJobCount()).toBe(jobsBefore + 1);
+      expect((await serviceJobCount())).toBe(jobsBefore + 1);
       expectJobOnEveryHeartbeat(heartbeats, 'extract_glb');
       const assetFolder = path.join(input.outDir, 'resume', 'MUG');
       const glb = fs.readFileSync(path.join(assetFolder, 'fast.glb'));
@@ -248,17 +248,17 @@ describe('faults between worker and service', () => {
       const activities = createActivities({ client, pollIntervalMs: 50 });
       const first = recordingEnvironment();
       const input = generateInput('cut-always');
-      const jobsBefore = serviceJobCount();
+      const jobsBefore = (await serviceJobCount());
       await expect(first.environment.run(activities.generate, input)).rejects.toMatchObject({ type: 'connection_error' });
       const lastOfFirst = expectJobOnEveryHeartbeat(first.heartbeats, 'generate');
       expect(lastOfFirst.phase).toBe('downloading');
-      expect(serviceJobCount()).toBe(jobsBefore + 1);
+      expect((await serviceJobCount())).toBe(jobsBefore + 1);
 
       failing = false;
       const retry = recordingEnvironment({ attempt: 2, heartbeatDetails: first.heartbeats.at(-1) });
       const result = (await retry.environment.run(activities.generate, input)) as GenerateResult;
       expect(client.generateSubmits).toBe(1);
-      expect(serviceJobCount()).toBe(jobsBefore + 1);
+      expect((await serviceJobCount())).toBe(jobsBefore + 1);
       expect(expectJobOnEveryHeartbeat(retry.heartbeats, 'generate').jobId).toBe(lastOfFirst.jobId);
       expect(result.preview.bytes).toBe(fs.statSync(path.join(input.outDir, 'resume', 'MUG', 'preview.mp4')).size);
     } finally {

@@ -82,7 +82,10 @@ const count = z.number().int().nonnegative();
 export const ServiceStats = z.object({
   requests: count,
   jobs_created: z.object({ generate: count, extract_glb: count }),
+  /** GPU calls by kind: one extract call may make several presets' GLBs. */
   work_runs: z.object({ generate: count, extract_glb: count, warmup: count }),
+  /** GLBs made. */
+  presets_extracted: count,
   faults_injected: z.object({
     '503': count,
     '429': count,
