@@ -11,6 +11,8 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
 from modal import exception as modal_errors
 
 from conftest import AUTH, png_bytes
@@ -248,3 +250,33 @@ def test_results_are_read_by_an_api_container_that_never_saw_them_written(platfo
         assert glb.status_code == 200
         assert hashlib.sha256(glb.content).hexdigest() == status["result"]["presets"][name]["glb_sha256"]
     assert platform.gpu.completed == {"generate": 1, "extract_glb": 1}
+
+
+@pytest.mark.parametrize("raised, state", [
+    (TimeoutError(), "pending"),  # the builtin: not finished within the timeout
+    (modal_errors.OutputExpiredError(), "expired"),
+    (modal_errors.FunctionTimeoutError("600 s"), "failed"),
+    (modal_errors.RemoteError("container crashed"), "failed"),
+    (modal_errors.ExecutionError("could not deserialize"), "failed"),
+    (modal_errors.InternalFailure("input failed"), "failed"),
+    (RuntimeError("raised while the container started"), "failed"),  # the call's own exception, re-raised
+    (modal_errors.ConnectionError("lost"), "unknown"),
+    (modal_errors.InternalError("grpc internal"), "unknown"),
+    (modal_errors.ServiceError("grpc unavailable"), "unknown"),
+    (modal_errors.TimeoutError("modal's own, not the builtin"), "unknown"),
+    (ConnectionResetError(104, "reset"), "unknown"),
+    (OSError("network unreachable"), "unknown"),
+    (GRPCError(Status.UNAVAILABLE, "stream reset"), "unknown"),
+])
+def test_only_the_calls_own_end_is_final(raised, state):
+    from trellis2_service.job_calls import classify_call_error
+
+    assert classify_call_error(raised).state == state
+
+
+def test_a_failure_raised_by_the_container_start_keeps_its_error():
+    from trellis2_service.errors import ServiceError
+    from trellis2_service.job_calls import classify_call_error
+
+    missing = ServiceError.of("not_ready", "weights missing: run download_weights")
+    assert classify_call_error(missing).error is missing
