@@ -172,7 +172,7 @@ def test_route_root_to_serves_the_seed_style_host(client, image_b64):
     from fastapi.testclient import TestClient
 
     from conftest import AUTH
-    from trellis2_service.app import route_root_to
+    from trellis2_service.seed_api import route_root_to
 
     with TestClient(route_root_to(client.app, "/generate")) as seed_host:
         response = seed_host.post("/", json={"image": image_b64}, headers=AUTH)

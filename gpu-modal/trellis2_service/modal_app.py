@@ -259,7 +259,7 @@ def _warm_check() -> dict:
 
 
 def _seed_style_app(path: str):
-    from trellis2_service.app import route_root_to
+    from trellis2_service.seed_api import route_root_to
 
     return route_root_to(_api_app(), path)
 
