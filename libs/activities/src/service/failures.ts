@@ -4,6 +4,7 @@
 // has already retried those for seconds), while a GPU out of memory or a cold start needs longer.
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { KnownErrorCode } from '@trellis/contracts';
 import { TrellisServiceError } from '@trellis/trellis-client';
 import { CatalogFileError, ImageError, OutputPathError } from '../files';
 
@@ -13,19 +14,18 @@ import { CatalogFileError, ImageError, OutputPathError } from '../files';
  * Modal); the *_error codes: the job failed on the GPU, so retrying at once would only pay again for
  * the same fault.
  */
-const slowRetryFirstMs: Record<string, number> = {
+const slowRetryFirstMs: Partial<Record<KnownErrorCode, number>> = {
   cuda_oom: 10_000,
   not_ready: 15_000,
   generation_error: 5000,
   rendering_error: 5000,
-  compression_error: 5000,
   extraction_error: 5000,
 };
 const SLOW_RETRY_MAX_MS = 2 * 60_000;
 
 /** The pause before the next attempt for `code`, or undefined to leave it to the retry policy. */
 export function nextRetryDelayMsFor(code: string, attempt: number): number | undefined {
-  const first = slowRetryFirstMs[code];
+  const first = slowRetryFirstMs[code as KnownErrorCode];
   if (first === undefined) return undefined;
   return Math.min(SLOW_RETRY_MAX_MS, first * 2 ** Math.max(0, attempt - 1));
 }
