@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-VERIFY_IMAGE = ASSETS_DIR / "verify-object.png"
+VERIFY_IMAGE = ASSETS_DIR / "verify-product.jpg"  # opaque: background removal must run (tools/make_verify_photo.py)
 BUILD_INFO_FILE = Path("/opt/trellis2-build.json")
 GATED_MODELS = (
     "microsoft/TRELLIS.2-4B",

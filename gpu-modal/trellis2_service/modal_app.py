@@ -38,6 +38,7 @@ from trellis2_service.config import (
     low_vram_from_env,
     max_containers_from_env,
     preview_resolution_from_env,
+    rembg_model_from_env,
 )
 from trellis2_service.gpu_runtime import compile_cache_env
 
@@ -49,6 +50,7 @@ GPU_CPU_CORES = gpu_cpu_cores_from_env()  # env TRELLIS2_GPU_CPU, default 4 core
 GPU_MEMORY_MIB = gpu_memory_mib_from_env()  # env TRELLIS2_GPU_MEMORY_MIB, default 24 GiB
 LOW_VRAM = low_vram_from_env()  # env TRELLIS2_LOW_VRAM, default off (80 GB cards keep every model resident)
 PREVIEW_RESOLUTION = preview_resolution_from_env()  # env TRELLIS2_PREVIEW_RESOLUTION, default 512
+REMBG_MODEL = rembg_model_from_env()  # env TRELLIS2_REMBG_MODEL: briaai/RMBG-2.0 (non-commercial) or ZhengPeng7/BiRefNet
 API_TIMEOUT_SECONDS = GPU_TIMEOUT_SECONDS + 60  # a synchronous route waits for a whole GPU call
 API_MAX_CONCURRENT_INPUTS = 32  # status polls must not queue behind a waiting /generate
 PURGE_SCHEDULE = modal.Period(hours=1)
@@ -71,6 +73,10 @@ store_volume = modal.Volume.from_name("trellis2-store", create_if_missing=True)
 warm_dict = modal.Dict.from_name("trellis2-warm", create_if_missing=True)  # see trellis2_service/warm.py
 hf_secret = modal.Secret.from_name("huggingface", required_keys=["HF_TOKEN"])
 state_secret = modal.Secret.from_name("trellis2-state-signing", required_keys=["TRELLIS2_STATE_SECRET"])
+
+# add_local_python_source ships only .py files by default (modal's NON_PYTHON_FILES); verify's photo and the
+# other files under trellis2_service/assets/ must reach the containers too. Everything else non-Python stays out.
+SERVICE_SOURCE_IGNORE = ~modal.FilePatternMatcher("**/*.py", "assets/*")
 
 # --- The GPU image: every version pinned (trellis2_service/gpu_image.py, gpu-image.lock.txt) --------------
 gpu_image = (
@@ -97,8 +103,10 @@ gpu_image = (
         "TRELLIS2_LOW_VRAM": "1" if LOW_VRAM else "0",
         "TRELLIS2_PREVIEW_RESOLUTION": str(PREVIEW_RESOLUTION),
         **compile_cache_env(Path(COMPILE_CACHE_DIR)),  # FlexGEMM autotune, Triton, torch extensions
+        "TRELLIS2_REMBG_MODEL": REMBG_MODEL,  # background removal, chosen at deploy time (see README, licences)
+        "TRELLIS2_GPU_CPU": str(GPU_CPU_CORES),  # the MP4 encoder and the CPU tail use the reserved cores
     })
-    .add_local_python_source("trellis2_service")
+    .add_local_python_source("trellis2_service", ignore=SERVICE_SOURCE_IGNORE)
 )
 
 # --- The API image (CPU only): the same pins as gpu-modal/requirements.txt -------------------------------
@@ -107,15 +115,15 @@ api_image = (
     .pip_install("fastapi==0.165.0", "pydantic==2.14.4", "numpy==2.4.6", "pillow==13.0.0", "lz4==4.4.5")
     .env({"TRELLIS2_STORE_DIR": STORE_DIR, "TRELLIS2_BACKEND": "trellis2",
           "TRELLIS2_STATE_TTL_SECONDS": str(DEFAULT_STATE_TTL_SECONDS)})
-    .add_local_python_source("trellis2_service")
+    .add_local_python_source("trellis2_service", ignore=SERVICE_SOURCE_IGNORE)
 )
 
 # --- The weights image (CPU only): huggingface_hub at the GPU image's version ----------------------------
 weights_image = (
     modal.Image.debian_slim(python_version=pins.GPU_PYTHON)
     .pip_install_from_requirements(str(pins.WEIGHTS_LOCK_FILE), extra_options="--no-deps")
-    .env({"HF_HOME": HF_CACHE_DIR})
-    .add_local_python_source("trellis2_service")
+    .env({"HF_HOME": HF_CACHE_DIR, "TRELLIS2_REMBG_MODEL": REMBG_MODEL})
+    .add_local_python_source("trellis2_service", ignore=SERVICE_SOURCE_IGNORE)
 )
 
 app = modal.App(APP_NAME)
