@@ -22,9 +22,10 @@ Importing this module needs the `modal` package but no token or network (tests d
 
 from __future__ import annotations
 
-import modal
-
+import threading
 from pathlib import Path
+
+import modal
 
 from trellis2_service import gpu_image as pins
 from trellis2_service.config import (
@@ -54,6 +55,7 @@ REMBG_MODEL = rembg_model_from_env()  # env TRELLIS2_REMBG_MODEL: briaai/RMBG-2.
 API_TIMEOUT_SECONDS = GPU_TIMEOUT_SECONDS + 60  # a synchronous route waits for a whole GPU call
 API_MAX_CONCURRENT_INPUTS = 32  # status polls must not queue behind a waiting /generate
 PURGE_SCHEDULE = modal.Period(hours=1)
+CACHE_SYNC_SECONDS = 60  # FlexGEMM's new autotune entries reach the Volume within this (and at exit)
 VERIFY_TIMEOUT_SECONDS = 1800  # a cold verify builds FlexGEMM's autotune cache and loads the model
 WEIGHTS_TIMEOUT_SECONDS = 3600
 
@@ -129,6 +131,17 @@ weights_image = (
 app = modal.App(APP_NAME)
 
 
+def _prepare_compile_caches(container: str):
+    """Cache variables set and FlexGEMM's autotune cache written for this GPU (before flex_gemm is imported)."""
+    import torch
+
+    from trellis2_service import gpu_runtime
+
+    device = (torch.cuda.get_device_name(), tuple(torch.cuda.get_device_capability()))
+    return gpu_runtime.prepare_compile_caches(Path(COMPILE_CACHE_DIR), device=device, container_id=container,
+                                              commit=compile_cache_volume.commit)
+
+
 def _settings():
     from trellis2_service.config import Settings
 
@@ -172,7 +185,9 @@ class Trellis2Worker:
         from trellis2_service.config import hf_revisions_from_env
         from trellis2_service.work import Worker, container_id
 
-        gpu_runtime.prepare_compile_caches(Path(COMPILE_CACHE_DIR))
+        self.flex_gemm_cache = _prepare_compile_caches(container_id())
+        self._stop_cache_sync = threading.Event()
+        gpu_runtime.sync_every(CACHE_SYNC_SECONDS, self.flex_gemm_cache.sync, self._stop_cache_sync)
         # Raises WeightsMissing naming `modal run -m trellis2_service.modal_app::download_weights`.
         gpu_runtime.require_weights(Path(HF_CACHE_DIR), hf_revisions_from_env())
         settings = _settings()
@@ -186,7 +201,11 @@ class Trellis2Worker:
     @modal.exit()
     def shut_down(self) -> None:
         self._clear_warm_marker()
-        compile_cache_volume.commit()  # keep what this container autotuned and compiled
+        cache = getattr(self, "flex_gemm_cache", None)  # absent if @modal.enter failed before preparing it
+        if cache is not None:
+            self._stop_cache_sync.set()
+            cache.sync()  # this container's own file: concurrent exits never overwrite each other's tuning
+        compile_cache_volume.commit()  # keep the Triton kernels and torch extensions this container compiled
 
     @modal.method()
     def generate(self, request: dict, submitted_at: float):
