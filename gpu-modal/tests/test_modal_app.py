@@ -150,8 +150,12 @@ def test_cleanup_runs_hourly_on_the_store_volume(modal_app):
 
 def test_verify_runs_on_the_gpu_image(modal_app):
     info = modal_app.verify.info()
-    assert info.gpus == [("A100-80GB", 1)] and set(info.volumes) == {"/cache/huggingface", "/cache/compile"}
+    assert info.gpus == [("A100-80GB", 1)]
+    assert set(info.volumes) == {"/cache/huggingface", "/cache/compile", "/store"}  # /store: the Volume round trip
     assert any("'huggingface'" in secret for secret in info.secrets)  # the gated-model access check
+    assert not any("trellis2-verify-proxy" in secret for secret in info.secrets)  # optional: looked up at run time
+    api_check = modal_app.verify_deployed_api.info()
+    assert api_check.gpus == [] and RECORDED["verify_deployed_api"]["image"] is modal_app.api_image
 
 
 def test_seed_style_labels(modal_app):

@@ -371,29 +371,73 @@ def download_weights() -> dict:
 
 
 # --- verify: proves a deployment by running it ------------------------------------------------------------
-@app.function(image=gpu_image, gpu=GPU, cpu=GPU_CPU_CORES, memory=GPU_MEMORY_MIB, secrets=[hf_secret],
-              volumes={HF_CACHE_DIR: hf_cache_volume, COMPILE_CACHE_DIR: compile_cache_volume},
+verify_dict = modal.Dict.from_name("trellis2-verify", create_if_missing=True)  # scratch keys, removed after use
+
+
+@app.function(image=api_image, timeout=VERIFY_TIMEOUT_SECONDS)
+def verify_deployed_api(api_url: str, photo: bytes) -> str:
+    """CPU: one job through the deployed API, end to end (gpu_checks.DeployedJobCheck). `verify` starts it
+    with the proxy-auth secret attached, so it runs beside verify's GPU steps instead of on the GPU's clock."""
+    import os
+
+    from trellis2_service import gpu_checks
+
+    check = gpu_checks.DeployedJobCheck(gpu_checks.urllib_http(), api_url, gpu_checks.proxy_headers(os.environ), photo)
+    return check.run()
+
+
+def _start_deployed_api_check():
+    """The deployed `api`'s URL, the optional proxy-token secret (a clear failure naming how to create it),
+    and the spawned CPU check; returns how to collect its answer."""
+    from trellis2_service import gpu_checks
+
+    try:
+        api_url = modal.Function.from_name(APP_NAME, "api").get_web_url()
+    except Exception as exc:
+        raise RuntimeError(f"no deployed `{APP_NAME}` app to check ({type(exc).__name__}: {exc}): "
+                           "run `modal deploy -m trellis2_service.modal_app` first") from None
+    secret = modal.Secret.from_name(gpu_checks.VERIFY_PROXY_SECRET, required_keys=list(gpu_checks.VERIFY_PROXY_KEYS))
+    try:
+        secret.hydrate()
+    except Exception as exc:
+        raise RuntimeError(f"Modal secret `{gpu_checks.VERIFY_PROXY_SECRET}` with {', '.join(gpu_checks.VERIFY_PROXY_KEYS)} "
+                           f"is not usable ({type(exc).__name__}): {gpu_checks.PROXY_SECRET_HOWTO}") from None
+    call = verify_deployed_api.with_options(secrets=[secret]).spawn(api_url, gpu_checks.VERIFY_IMAGE.read_bytes())
+    return lambda: call.get(timeout=VERIFY_TIMEOUT_SECONDS)
+
+
+@app.function(image=gpu_image, gpu=GPU, cpu=GPU_CPU_CORES, memory=GPU_MEMORY_MIB, secrets=[hf_secret, state_secret],
+              volumes={HF_CACHE_DIR: hf_cache_volume, COMPILE_CACHE_DIR: compile_cache_volume, STORE_DIR: store_volume},
               timeout=VERIFY_TIMEOUT_SECONDS)
 def verify() -> bool:
-    """Imports, pins, HDRI, gated access, weights, then the 512 pipeline, a short preview and a GLB at
-    texture 512, each timed with its peak GPU memory; ends with VERDICT: PASSED or raises (non-zero exit)."""
+    """Every step of gpu_checks (its docstring); prints a table and ends with VERDICT: PASSED, or raises
+    (non-zero exit) with VERDICT: FAILED."""
     import os
 
     from trellis2_service import gpu_checks, gpu_runtime
     from trellis2_service.backends.trellis2 import Trellis2Backend
-    from trellis2_service.config import hf_revisions_from_env
+    from trellis2_service.config import REMBG_MODELS, hf_revisions_from_env
 
-    gpu_runtime.prepare_compile_caches(Path(COMPILE_CACHE_DIR))
+    api_check = gpu_checks.Background(_start_deployed_api_check)  # first: it runs while the GPU works
+    flex_gemm_cache = _prepare_compile_caches(f"verify-{os.environ.get('MODAL_TASK_ID', 'local')}")
     revisions = hf_revisions_from_env()
     steps = gpu_checks.verify_steps(
         expected_commits=pins.PINNED_COMMITS,
         hdri_path=os.environ["TRELLIS2_HDRI_PATH"],
         require_weights=lambda: gpu_runtime.require_weights(Path(HF_CACHE_DIR), revisions),
         make_backend=lambda: Trellis2Backend(preview_frames=gpu_checks.VERIFY_PREVIEW_FRAMES),
+        gated_models=[repo for repo in gpu_checks.GATED_MODELS if repo in revisions],
+        state_secret=os.environ["TRELLIS2_STATE_SECRET"].encode(),
+        volume_check=gpu_checks.check_volume_round_trip(Path(STORE_DIR), store_volume.commit, store_volume.reload),
+        dict_check=gpu_checks.check_dict_round_trip(verify_dict),
+        api_check=api_check,
     )
-    header = [f"verify on {GPU} (deployed), low_vram={LOW_VRAM}, preview {PREVIEW_RESOLUTION} px",
+    header = [f"verify on {GPU} (deployed), low_vram={LOW_VRAM}, preview {PREVIEW_RESOLUTION} px, "
+              f"{GPU_CPU_CORES:g} CPU cores",
+              f"background removal: {REMBG_MODEL} ({REMBG_MODELS[REMBG_MODEL]})",
               "pinned: " + " ".join(f"{name}={commit}" for name, commit in pins.PINNED_COMMITS.items())]
     passed = gpu_checks.run_verify(steps, memory=gpu_checks.torch_memory_or_none(), header=header)
+    flex_gemm_cache.sync()
     compile_cache_volume.commit()
     if not passed:
         raise RuntimeError("VERDICT: FAILED (see the report above)")

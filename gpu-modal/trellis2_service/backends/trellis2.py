@@ -156,6 +156,12 @@ class Trellis2Backend:
     def _finish_glb(self, baked: Any, extension_webp: bool) -> bytes:
         return finish_glb(baked, extension_webp, threads=self.cpu_threads)
 
+    @property
+    def background_removals(self) -> int:
+        """How many times the background-removal model ran (preprocess_image skips it for images with alpha)."""
+        rembg = getattr(self._pipeline, "rembg_model", None)
+        return rembg.calls if isinstance(rembg, CountedCalls) else 0
+
     def after_call(self) -> str | None:
         """Free what the call left behind; retire the container if memory keeps growing (leaks)."""
         if self._torch is None:
@@ -191,6 +197,7 @@ class Trellis2Backend:
         finally:
             pipeline_module.rembg = chosen.module
         self.rembg_model_configured = chosen.configured
+        pipeline.rembg_model = CountedCalls(pipeline.rembg_model)  # verify checks that it ran on an opaque photo
         pipeline.low_vram = self.low_vram  # must be set before .cuda(): to() skips the move when it is on
         pipeline.cuda()
 
@@ -273,6 +280,21 @@ class ChosenRembgWeights:
             return upstream_class(**{**args, "model_name": self.model_name})
 
         return construct
+
+
+class CountedCalls:
+    """The rembg model, counting its calls; everything else (to, cpu, cuda, ...) passes through."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.model(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
 
 
 def classify_failure(error: BaseException, code: str, what: str) -> BackendError:
