@@ -109,3 +109,93 @@ def test_gltf_axes_are_upstreams():
     moved, turned, flipped = to_gltf_axes(vertices, normals, uvs)
     assert moved.tolist() == [[1.0, 3.0, -2.0]] and turned.tolist() == [[0.0, 0.0, -1.0]]
     assert np.allclose(flipped, [[0.25, 0.9]]) and uvs[0, 1] == np.float32(0.1)  # the input is not changed
+
+
+class Tensor(np.ndarray):
+    """Just enough of a torch tensor (numpy underneath) for GpuGlbSteps.upload and .head."""
+
+    def cuda(self):
+        return self
+
+    def int(self):
+        return self.astype(np.int32).view(Tensor)
+
+    def round(self):
+        return np.round(self).view(Tensor)
+
+    def mean(self, dim=None, **kwargs):
+        return np.asarray(self).mean(axis=dim).view(Tensor)
+
+
+class TorchStandIn:
+    float32 = np.float32
+
+    @staticmethod
+    def from_numpy(array):
+        return np.asarray(array).view(Tensor)
+
+    @staticmethod
+    def tensor(data, dtype=None, device=None):
+        return np.asarray(data, dtype=dtype).view(Tensor)
+
+
+class CuMeshStandIn:
+    """Records what GpuGlbSteps asks of CuMesh (init copies, as the real one does)."""
+
+    calls: list = []
+
+    class CuMesh:
+        def init(self, vertices, faces):
+            CuMeshStandIn.calls.append(("init", len(vertices), len(faces)))
+            self.vertices, self.faces = np.array(vertices), np.array(faces)
+
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: CuMeshStandIn.calls.append((name, *args, *sorted(kwargs.items())))
+
+        def read(self):
+            return self.vertices.view(Tensor), self.faces.view(Tensor)
+
+    @staticmethod
+    def cuBVH(vertices, faces):
+        CuMeshStandIn.calls.append(("bvh", len(faces)))
+        return "bvh"
+
+    class remeshing:
+        @staticmethod
+        def remesh_narrow_band_dc(vertices, faces, **kwargs):
+            CuMeshStandIn.calls.append(("remesh", {k: v for k, v in kwargs.items() if k != "center"},
+                                        np.asarray(kwargs["center"]).tolist()))
+            return vertices[:3], faces[:1]
+
+
+def test_the_head_calls_cumesh_as_upstreams_to_glb_does():
+    from trellis2_service.backends.trellis2_glb import GpuGlbSteps, HeadKey
+    from trellis2_service.backends.trellis2_state import ExtractInputs
+
+    CuMeshStandIn.calls = []
+    inputs = ExtractInputs(vertices=np.zeros((5, 3), np.float32), faces=np.zeros((4, 3), np.int32),
+                           attrs=np.zeros((2, 6), np.float32), coords=np.zeros((2, 3), np.int32),
+                           layout={"base_color": slice(0, 3)}, voxel_size=1 / 256)
+    steps = GpuGlbSteps(TorchStandIn, CuMeshStandIn, None, None)
+    uploaded = steps.upload(inputs)
+    assert uploaded.grid_size.tolist() == [256, 256, 256]
+    head = steps.head(uploaded, HeadKey(True, 2.0, 0.5))
+    init, fill, bvh, remesh = CuMeshStandIn.calls
+    assert init == ("init", 5, 4) and fill == ("fill_holes", ("max_hole_perimeter", 3e-2)) and bvh == ("bvh", 4)
+    # upstream: scale = (resolution + 3 * band) / resolution * extent of the aabb, center = its middle
+    assert remesh[1] == {"scale": (256 + 3 * 2.0) / 256 * 1.0, "resolution": 256, "band": 2.0, "project_back": 0.5,
+                         "verbose": False, "bvh": "bvh"} and remesh[2] == [0.0, 0.0, 0.0]
+    CuMeshStandIn.calls = []
+    steps._simplified(head, 1000)
+    assert CuMeshStandIn.calls == [("init", 3, 1), ("simplify", 1000, ("verbose", False))]  # a fresh copy each preset
+    CuMeshStandIn.calls = []
+    plain = steps.head(uploaded, HeadKey(False, None, None))
+    assert [call[0] for call in CuMeshStandIn.calls] == ["init", "fill_holes", "bvh"] and plain.surface is None
+    CuMeshStandIn.calls = []
+    steps._simplified(plain, 1000)
+    holes = ("fill_holes", ("max_hole_perimeter", 3e-2))
+    assert [call[:2] for call in CuMeshStandIn.calls] == [
+        ("init", 5), ("simplify", 3000), ("remove_duplicate_faces",), ("repair_non_manifold_edges",),
+        ("remove_small_connected_components", 1e-5), holes, ("simplify", 1000),
+        ("remove_duplicate_faces",), ("repair_non_manifold_edges",), ("remove_small_connected_components", 1e-5),
+        holes, ("unify_face_orientations",)]

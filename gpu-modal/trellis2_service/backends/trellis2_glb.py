@@ -184,7 +184,6 @@ class GpuGlbSteps:
 
     def __init__(self, torch: Any, cumesh: Any, nvdiffrast: Any, grid_sample_3d: Callable[..., Any]) -> None:
         self.torch, self.cumesh, self.dr, self.grid_sample_3d = torch, cumesh, nvdiffrast, grid_sample_3d
-        self._raster_context: Any = None
 
     def upload(self, inputs: ExtractInputs) -> _Uploaded:
         torch = self.torch
@@ -239,13 +238,12 @@ class GpuGlbSteps:
         out_normals = mesh.read_vertex_normals()[out_vmaps]
         del mesh
 
-        if self._raster_context is None:
-            self._raster_context = dr.RasterizeCudaContext()
+        context = dr.RasterizeCudaContext()  # one per bake, as upstream: cheap, and never shared across threads
         uvs_clip = torch.cat([out_uvs * 2 - 1, torch.zeros_like(out_uvs[:, :1]), torch.ones_like(out_uvs[:, :1])],
                              dim=-1).unsqueeze(0)
         raster = torch.zeros((1, texture_size, texture_size, 4), device="cuda", dtype=torch.float32)
         for first in range(0, out_faces.shape[0], RASTER_CHUNK_FACES):
-            chunk, _ = dr.rasterize(self._raster_context, uvs_clip, out_faces[first:first + RASTER_CHUNK_FACES],
+            chunk, _ = dr.rasterize(context, uvs_clip, out_faces[first:first + RASTER_CHUNK_FACES],
                                     resolution=[texture_size, texture_size])
             hit = chunk[..., 3:4] > 0
             chunk[..., 3:4] += first  # the face id, offset by the chunk's first face
