@@ -167,3 +167,26 @@ def test_the_v1_decoder_that_trellis2_4b_borrows_is_downloaded_too():
     assert "microsoft/TRELLIS-image-large" in HF_MODEL_REVISIONS
     assert HF_MODEL_FILES["microsoft/TRELLIS-image-large"] == (
         "ckpts/ss_dec_conv3d_16l8_fp16.json", "ckpts/ss_dec_conv3d_16l8_fp16.safetensors")
+
+
+def test_only_the_chosen_background_removal_model_is_downloaded_and_required():
+    from trellis2_service.config import rembg_model_from_env
+
+    assert rembg_model_from_env({}) == "briaai/RMBG-2.0"  # upstream's pipeline.json
+    default = hf_revisions_from_env({})
+    assert "briaai/RMBG-2.0" in default and "ZhengPeng7/BiRefNet" not in default
+    commercial = hf_revisions_from_env({"TRELLIS2_REMBG_MODEL": "ZhengPeng7/BiRefNet",
+                                        "TRELLIS2_HF_REVISIONS": f"briaai/RMBG-2.0@{'e' * 40},ZhengPeng7/BiRefNet@{'f' * 40}"})
+    assert "briaai/RMBG-2.0" not in commercial and commercial["ZhengPeng7/BiRefNet"] == "f" * 40
+    assert {"microsoft/TRELLIS.2-4B", "facebook/dinov3-vitl16-pretrain-lvd1689m"} <= set(commercial)
+    with pytest.raises(ConfigError, match="TRELLIS2_REMBG_MODEL must be one of"):
+        rembg_model_from_env({"TRELLIS2_REMBG_MODEL": "someone/matting"})
+
+
+def test_download_weights_fetches_birefnet_when_it_is_chosen(tmp_path):
+    calls = []
+    revisions = hf_revisions_from_env({"TRELLIS2_REMBG_MODEL": "ZhengPeng7/BiRefNet"})
+    gpu_runtime.download_weights(revisions, tmp_path, token="hf_x", print_line=lambda line: None,
+                                 snapshot_download=lambda **kw: calls.append(kw["repo_id"]),
+                                 resolve_main=lambda repo: "c" * 40)
+    assert "ZhengPeng7/BiRefNet" in calls and "briaai/RMBG-2.0" not in calls
