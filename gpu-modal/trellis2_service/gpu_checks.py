@@ -27,7 +27,6 @@ import importlib
 import io
 import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
