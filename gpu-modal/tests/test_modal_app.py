@@ -4,6 +4,7 @@ Nothing here calls `.local()`/`.remote()` or hydrates anything, so no model load
 """
 
 import importlib
+import types
 import sys
 
 import modal
@@ -247,3 +248,20 @@ def test_the_background_removal_choice_reaches_the_containers(monkeypatch):
         assert module.REMBG_MODEL == "ZhengPeng7/BiRefNet"
     finally:
         sys.modules.pop("trellis2_service.modal_app", None)
+
+
+def test_a_stopping_worker_puts_its_flex_gemm_tuning_on_the_volume(modal_app, monkeypatch):
+    """shut_down syncs FlexGEMM's cache (its own file, committed) and commits the compile caches; a container
+    whose start failed before preparing the cache still shuts down cleanly."""
+    import threading
+
+    events = []
+    monkeypatch.setattr(modal_app.compile_cache_volume, "commit", lambda: events.append("commit compile cache"))
+    shut_down = modal_app.Trellis2Worker._get_user_cls().shut_down._get_raw_f()
+    worker = types.SimpleNamespace(flex_gemm_cache=types.SimpleNamespace(sync=lambda: events.append("sync") or 2),
+                                   _stop_cache_sync=threading.Event(), _clear_warm_marker=lambda: events.append("warm"))
+    shut_down(worker)
+    assert events == ["warm", "sync", "commit compile cache"] and worker._stop_cache_sync.is_set()
+    events.clear()
+    shut_down(types.SimpleNamespace(_clear_warm_marker=lambda: events.append("warm")))
+    assert events == ["warm", "commit compile cache"]
