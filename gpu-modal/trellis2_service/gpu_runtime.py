@@ -21,13 +21,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .gpu_image import EXT_DIR
+
 log = logging.getLogger("trellis2.gpu_runtime")
 
 WEIGHTS_MANIFEST = "trellis2-weights.json"
 DOWNLOAD_COMMAND = "modal run -m trellis2_service.modal_app::download_weights"
 FLEX_GEMM_SHIPPED_CACHE = Path("~/.flex_gemm/autotune_cache.json").expanduser()  # FlexGEMM's setup.py puts it here
 # the same file in the checkout (gpu_image.SOURCES): read too, in case setup.py's copy is absent
-FLEX_GEMM_SHIPPED_CACHES = (FLEX_GEMM_SHIPPED_CACHE, Path("/opt/ext/FlexGEMM/autotune_cache.json"))
+FLEX_GEMM_SHIPPED_CACHES = (FLEX_GEMM_SHIPPED_CACHE, Path(EXT_DIR) / "FlexGEMM" / "autotune_cache.json")
 FLEX_GEMM_LOCAL_CACHE = Path("/tmp/trellis2-flex-gemm/autotune_cache.json")  # container disk: FlexGEMM's own lock works
 
 
