@@ -68,7 +68,7 @@ export async function assessModel(input: ModelToAssess): Promise<QualityReport> 
   const mesh = MeshCheck.parse({
     name: 'mesh',
     score: Math.min(
-      rampScore(defects.boundaryEdgeShare, RAMPS.boundaryEdgeShare),
+      rampScore(defects.boundaryLengthRatio, RAMPS.boundaryLengthRatio),
       rampScore(defects.floaterShare, RAMPS.floaterShare),
       rampScore(defects.degenerateShare, RAMPS.degenerateShare),
     ),

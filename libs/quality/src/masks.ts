@@ -72,15 +72,20 @@ export function frameForeground(pixels: Pixels): Mask {
 function distanceMask(pixels: Pixels, background: [number, number, number], threshold: number): Mask {
   const { width, height, channels, data } = pixels;
   const mask = new Uint8Array(width * height);
-  for (let i = 0; i < mask.length; i++) mask[i] = colourDistance(data, i * channels, background) > threshold ? 1 : 0;
+  const limit = threshold * threshold;
+  for (let i = 0; i < mask.length; i++) mask[i] = squaredColourDistance(data, i * channels, background) > limit ? 1 : 0;
   return { width, height, data: mask };
 }
 
 function colourDistance(data: Uint8Array, offset: number, colour: [number, number, number]): number {
+  return Math.sqrt(squaredColourDistance(data, offset, colour));
+}
+
+function squaredColourDistance(data: Uint8Array, offset: number, colour: [number, number, number]): number {
   const r = data[offset]! - colour[0];
   const g = data[offset + 1]! - colour[1];
   const b = data[offset + 2]! - colour[2];
-  return Math.sqrt(r * r + g * g + b * b);
+  return r * r + g * g + b * b;
 }
 
 function borderIndices(width: number, height: number): number[] {
@@ -136,11 +141,41 @@ export function normalisedOutline(mask: Mask, size: number): Uint8Array | undefi
   return grid;
 }
 
-export function intersectionOverUnion(a: Uint8Array, b: Uint8Array): number {
-  let both = 0, either = 0;
+/**
+ * Intersection over union where a cell of one outline counts as shared when the other outline has a cell
+ * within `tolerance` cells of it (Chebyshev distance). Exact IoU punishes a one-cell shift of a thin
+ * part (a chair leg, a star's point) as hard as a missing part; the render's perspective and the grid's
+ * rounding shift outlines by about that much. With tolerance 0 this is the plain IoU.
+ */
+export function intersectionOverUnion(a: Uint8Array, b: Uint8Array, size: number, tolerance = 0): number {
+  const grownA = grow(a, size, tolerance), grownB = grow(b, size, tolerance);
+  let countA = 0, countB = 0, aNearB = 0, bNearA = 0;
   for (let i = 0; i < a.length; i++) {
-    both += a[i]! & b[i]!;
-    either += a[i]! | b[i]!;
+    countA += a[i]!;
+    countB += b[i]!;
+    aNearB += a[i]! & grownB[i]!;
+    bNearA += b[i]! & grownA[i]!;
   }
-  return either === 0 ? 0 : both / either;
+  const shared = (aNearB + bNearA) / 2;
+  const union = countA + countB - shared;
+  return union <= 0 ? 0 : shared / union;
+}
+
+/** Square dilation by `radius` cells (separable: rows, then columns). */
+function grow(mask: Uint8Array, size: number, radius: number): Uint8Array {
+  if (radius <= 0) return mask;
+  const rows = new Uint8Array(mask.length), out = new Uint8Array(mask.length);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if (!mask[y * size + x]) continue;
+      for (let dx = Math.max(0, x - radius); dx <= Math.min(size - 1, x + radius); dx++) rows[y * size + dx] = 1;
+    }
+  }
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if (!rows[y * size + x]) continue;
+      for (let dy = Math.max(0, y - radius); dy <= Math.min(size - 1, y + radius); dy++) out[dy * size + x] = 1;
+    }
+  }
+  return out;
 }

@@ -14,6 +14,10 @@ export interface MeshDefects {
   floaterShare: number;
   boundaryEdges: number;
   boundaryEdgeShare: number;
+  /** Total length of the open boundary edges over the square root of the surface area: holes measured
+   * against the model's size, the same whatever the triangle count (a round hole of radius r in a
+   * surface of area A adds 2 pi r / sqrt(A)). */
+  boundaryLengthRatio: number;
   degenerateTriangles: number;
   degenerateShare: number;
   /** Bounding box extent x, y, z (glTF: y up). */
@@ -37,11 +41,15 @@ export function meshDefects({ positions, indices }: Triangles): MeshDefects {
   // Weld: quantise positions onto a grid of WELD_SHARE * diagonal.
   const step = WELD_SHARE * diagonal;
   const welded = new Uint32Array(vertexCount);
+  const weldedFirst: number[] = []; // a source vertex of each welded one, for its position
   const ids = new Map<string, number>();
   for (let v = 0; v < vertexCount; v++) {
     const key = `${Math.round(positions[v * 3]! / step)},${Math.round(positions[v * 3 + 1]! / step)},${Math.round(positions[v * 3 + 2]! / step)}`;
     let id = ids.get(key);
-    if (id === undefined) ids.set(key, (id = ids.size));
+    if (id === undefined) {
+      ids.set(key, (id = ids.size));
+      weldedFirst.push(v);
+    }
     welded[v] = id;
   }
   const weldedCount = ids.size;
@@ -52,24 +60,34 @@ export function meshDefects({ positions, indices }: Triangles): MeshDefects {
     return v;
   };
   const edgeUses = new Map<number, number>();
+  const edgeLength = new Map<number, number>();
   const minArea = DEGENERATE_AREA_SHARE * diagonal * diagonal;
   let degenerate = 0;
+  let surfaceArea = 0;
   for (let t = 0; t < triangleCount; t++) {
     const [ia, ib, ic] = [indices[t * 3]!, indices[t * 3 + 1]!, indices[t * 3 + 2]!];
     const a = welded[ia]!, b = welded[ib]!, c = welded[ic]!;
-    if (a === b || b === c || a === c || triangleArea(positions, ia, ib, ic) < minArea) {
+    const area = triangleArea(positions, ia, ib, ic);
+    if (a === b || b === c || a === c || area < minArea) {
       degenerate++;
       continue;
     }
+    surfaceArea += area;
     for (const [p, q] of [[a, b], [b, c], [c, a]] as const) {
       const key = Math.min(p, q) * weldedCount + Math.max(p, q);
-      edgeUses.set(key, (edgeUses.get(key) ?? 0) + 1);
+      const uses = (edgeUses.get(key) ?? 0) + 1;
+      edgeUses.set(key, uses);
+      if (uses === 1) edgeLength.set(key, distance(positions, weldedFirst[p]!, weldedFirst[q]!));
       const rootP = find(p), rootQ = find(q);
       if (rootP !== rootQ) parent[Math.max(rootP, rootQ)] = Math.min(rootP, rootQ);
     }
   }
-  let boundaryEdges = 0;
-  for (const uses of edgeUses.values()) if (uses === 1) boundaryEdges++;
+  let boundaryEdges = 0, boundaryLength = 0;
+  for (const [key, uses] of edgeUses) {
+    if (uses !== 1) continue;
+    boundaryEdges++;
+    boundaryLength += edgeLength.get(key)!;
+  }
 
   const trianglesPerComponent = new Map<number, number>();
   for (let t = 0; t < triangleCount; t++) {
@@ -84,10 +102,15 @@ export function meshDefects({ positions, indices }: Triangles): MeshDefects {
     floaterShare: triangleCount ? (triangleCount - largest) / triangleCount : 0,
     boundaryEdges,
     boundaryEdgeShare: edgeUses.size ? boundaryEdges / edgeUses.size : 0,
+    boundaryLengthRatio: surfaceArea > 0 ? boundaryLength / Math.sqrt(surfaceArea) : 0,
     degenerateTriangles: degenerate,
     degenerateShare: triangleCount ? degenerate / triangleCount : 0,
     extent,
   };
+}
+
+function distance(positions: Float32Array, a: number, b: number): number {
+  return Math.hypot(positions[a * 3]! - positions[b * 3]!, positions[a * 3 + 1]! - positions[b * 3 + 1]!, positions[a * 3 + 2]! - positions[b * 3 + 2]!);
 }
 
 function triangleArea(positions: Float32Array, a: number, b: number, c: number): number {

@@ -1,7 +1,7 @@
 // The frames of a preview MP4 (the service's turntable, H.264), decoded by the FFmpeg binary that the
 // npm package @ffmpeg-installer ships for this platform: the service encodes with PyAV, but the worker is
-// Node and has no decoder of its own. Frames come back scaled to fit FRAME_FIT_PX, enough to compare
-// outlines on a 64-cell grid, and small in memory (120 frames of 128 px: 6 MB).
+// Node and has no decoder of its own. Frames come back scaled to fit FRAME_FIT_PX: outlines are
+// compared on a 64-cell grid, so more pixels would only cost time (120 frames of 128 px: 6 MB).
 import { spawn } from 'node:child_process';
 import ffmpeg from '@ffmpeg-installer/ffmpeg';
 import type { Pixels } from './masks';

@@ -51,6 +51,8 @@ export const MeshCheck = z.object({
   /** Edges used by one triangle only, as a share of all edges: holes and cracks. */
   boundaryEdges: count,
   boundaryEdgeShare: unit,
+  /** Open boundary length over the square root of the surface area (resolution-independent hole size). */
+  boundaryLengthRatio: z.number().nonnegative(),
   degenerateTriangles: count,
   degenerateShare: unit,
 });

@@ -23,9 +23,9 @@ export const RAMPS = {
   /** Border pixels unlike the border's median colour (no alpha): a background was left in the photo. */
   busyBorderShare: { fine: 0.05, defect: 0.35 },
   /** Covered texture blocks that are flat near-black: TRELLIS.2's "black spots" (upstream #162). */
-  blackSpotShare: { fine: 0.005, defect: 0.04 },
-  /** Open boundary edges as a share of all edges: holes punched in the surface. */
-  boundaryEdgeShare: { fine: 0.002, defect: 0.01 },
+  blackSpotShare: { fine: 0.001, defect: 0.011 },
+  /** Open boundary length over sqrt(surface area): holes in the surface, whatever the triangle count. */
+  boundaryLengthRatio: { fine: 0.05, defect: 0.3 },
   /** Triangles in components other than the largest: loose fragments around the product. */
   floaterShare: { fine: 0.02, defect: 0.2 },
   /** Triangles with (almost) no area. */

@@ -5,6 +5,8 @@ import { frameForeground, intersectionOverUnion, normalisedOutline, type Mask, t
 
 /** Outlines are compared on a grid this many cells across (bounding box fitted, aspect kept). */
 export const OUTLINE_GRID = 64;
+/** Outline cells this close to the other outline count as shared (see intersectionOverUnion). */
+export const OUTLINE_TOLERANCE_CELLS = 1;
 
 export interface SilhouetteMatch {
   iou: number;
@@ -18,7 +20,7 @@ export function silhouetteAgreement(photoMask: Mask, frames: Pixels[]): Silhouet
   if (photo) {
     frames.forEach((frame, index) => {
       const outline = normalisedOutline(frameForeground(frame), OUTLINE_GRID);
-      const iou = outline ? intersectionOverUnion(photo, outline) : 0;
+      const iou = outline ? intersectionOverUnion(photo, outline, OUTLINE_GRID, OUTLINE_TOLERANCE_CELLS) : 0;
       if (iou > best.iou) best = { iou, bestFrame: index };
     });
   }
