@@ -38,13 +38,16 @@ export function meshDefects({ positions, indices }: Triangles): MeshDefects {
   const extent = triangleCount ? ([0, 1, 2].map((c) => high[c]! - low[c]!) as [number, number, number]) : ([0, 0, 0] as [number, number, number]);
   const diagonal = Math.hypot(...extent) || 1;
 
-  // Weld: quantise positions onto a grid of WELD_SHARE * diagonal.
+  // Weld: quantise positions onto a grid of WELD_SHARE * diagonal, relative to the box's low corner, so
+  // each axis has at most 1 / WELD_SHARE + 1 cells and the three fit in one exact integer key (< 2^53).
   const step = WELD_SHARE * diagonal;
+  const cells = Math.ceil(1 / WELD_SHARE) + 2;
   const welded = new Uint32Array(vertexCount);
   const weldedFirst: number[] = []; // a source vertex of each welded one, for its position
-  const ids = new Map<string, number>();
+  const ids = new Map<number, number>();
   for (let v = 0; v < vertexCount; v++) {
-    const key = `${Math.round(positions[v * 3]! / step)},${Math.round(positions[v * 3 + 1]! / step)},${Math.round(positions[v * 3 + 2]! / step)}`;
+    const q = (c: number) => Math.min(cells - 1, Math.max(0, Math.round((positions[v * 3 + c]! - (Number.isFinite(low[c]!) ? low[c]! : 0)) / step)));
+    const key = (q(0) * cells + q(1)) * cells + q(2);
     let id = ids.get(key);
     if (id === undefined) {
       ids.set(key, (id = ids.size));

@@ -16,6 +16,8 @@ export class PreviewDecodeError extends Error {
 export async function readPreviewFrames(mp4: Uint8Array, fitPx = FRAME_FIT_PX): Promise<Pixels[]> {
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'info',
+    // One decoding thread: for previews of a few hundred pixels thread start-up costs more than it saves.
+    '-threads', '1',
     '-i', 'pipe:0',
     '-frames:v', String(MAX_FRAMES),
     '-vf', `scale=w=${fitPx}:h=${fitPx}:force_original_aspect_ratio=decrease`,
