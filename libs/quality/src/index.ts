@@ -1,4 +1,4 @@
-export { assessModel, PHOTO_ANALYSIS_PX, type ModelToAssess } from './assess-model';
+export { assessModel, PhotoDecodeError, PHOTO_ANALYSIS_PX, type ModelToAssess } from './assess-model';
 export { readGlbModel, GlbReadError, type GlbModel, type Triangles, type BaseColourTexture } from './glb-model';
 export { photoForeground, frameForeground, normalisedOutline, intersectionOverUnion, type Mask, type Pixels, type PhotoMask } from './masks';
 export { meshDefects, type MeshDefects } from './mesh-defects';

@@ -55,6 +55,8 @@ export const MeshCheck = z.object({
   boundaryLengthRatio: z.number().nonnegative(),
   degenerateTriangles: count,
   degenerateShare: unit,
+  /** Bounding box x, y, z in model units (glTF: y up; TRELLIS.2 models fit a unit cube). */
+  extent: z.tuple([z.number().nonnegative(), z.number().nonnegative(), z.number().nonnegative()]),
 });
 export type MeshCheck = z.infer<typeof MeshCheck>;
 

@@ -1,11 +1,13 @@
 // The checks' pure functions on inputs small enough to know the answer by hand.
 import { describe, expect, it } from 'vitest';
 import {
+  assessModel,
   GlbReadError,
   intersectionOverUnion,
   meshDefects,
   overallVerdict,
   photoForeground,
+  PhotoDecodeError,
   PreviewDecodeError,
   rampScore,
   readGlbModel,
@@ -149,8 +151,9 @@ describe('scores and the overall rule', () => {
 });
 
 describe('bad bytes', () => {
-  it('a preview that is not a video and a GLB that is not a GLB fail with their own errors', async () => {
+  it('a preview that is not a video, a GLB that is not a GLB, a photo that is not an image: each its own error', async () => {
     await expect(readPreviewFrames(Buffer.from('not a video'))).rejects.toBeInstanceOf(PreviewDecodeError);
     await expect(readGlbModel(Buffer.from('not a glb'))).rejects.toBeInstanceOf(GlbReadError);
+    await expect(assessModel({ photo: Buffer.from('not a photo'), previewMp4: Buffer.alloc(0), glb: Buffer.alloc(0) })).rejects.toBeInstanceOf(PhotoDecodeError);
   });
 });

@@ -59,6 +59,7 @@ describe('the checks on a labelled set of good and bad results', { timeout: 180_
   let workDir: string;
   let service: LocalService;
   const samples: Sample[] = [];
+  let mug: ModelToAssess;
   let assessMs = 0;
 
   beforeAll(async () => {
@@ -79,6 +80,7 @@ describe('the checks on a labelled set of good and bad results', { timeout: 180_
       photos.set(name, photo);
       const model = await modelFromService(client, photo, 100 + index);
       goods.set(name, model);
+      if (name === 'mug.png') mug = { photo, ...model };
       await add(name, split, serviceDefect ?? 'none', { photo, ...model });
     });
     await twoAtATime([...PRODUCTS.entries()], async ([index, { name, split }]) => {
@@ -122,6 +124,16 @@ describe('the checks on a labelled set of good and bad results', { timeout: 180_
     expect(bad.length).toBeGreaterThanOrEqual(40);
     expect(bad.filter((sample) => sample.report.flagged).length / bad.length).toBeGreaterThanOrEqual(0.9);
     expect(good.filter((sample) => sample.report.flagged).length / good.length).toBeLessThanOrEqual(0.1);
+  });
+
+  it('size: proportions like the model pass, a catalog size three times taller flags', async () => {
+    const good = await assessModel(mug);
+    const [x, y, z] = good.checks.mesh.extent;
+    const matching = await assessModel({ ...mug, givenSize: { width: 10 * x, height: 10 * y, depth: 10 * z } });
+    expect(matching.checks.size).toMatchObject({ score: 1, depthSwapped: false });
+    expect(matching.flagged).toBe(false);
+    const taller = await assessModel({ ...mug, givenSize: { width: x, height: 3 * y, depth: z } });
+    expect(taller).toMatchObject({ flagged: true, failing: ['size'] });
   });
 
   it('a bad result is flagged by the check meant for its defect', () => {
