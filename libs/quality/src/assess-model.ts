@@ -68,7 +68,9 @@ export async function assessModel(input: ModelToAssess): Promise<QualityReport> 
   const defects = meshDefects(model.triangles);
   const mesh = MeshCheck.parse({
     name: 'mesh',
+    // A GLB without a single triangle is no model at all.
     score: Math.min(
+      defects.triangles > 0 ? 1 : 0,
       rampScore(defects.boundaryLengthRatio, RAMPS.boundaryLengthRatio),
       rampScore(defects.floaterShare, RAMPS.floaterShare),
       rampScore(defects.degenerateShare, RAMPS.degenerateShare),
