@@ -37,7 +37,7 @@ describe('npm run demo -- --catalog ... --out ...', () => {
     const reportPath = path.join(out, 'spring-drop', 'report.json');
     const report = CatalogReport.parse(JSON.parse(fs.readFileSync(reportPath, 'utf8')));
     const byRow = new Map(report.rows.map((row) => [row.row, row]));
-    expect(byRow.get(1)?.status).toBe('succeeded');
+    expect(byRow.get(1)?.status).toBe('done');
     expect(Object.keys(byRow.get(2)?.glbs ?? {}).sort()).toEqual(['balanced', 'fast']);
     expect(byRow.get(3)).toMatchObject({ status: 'failed' });
     expect(byRow.get(3)?.error).toContain('ghost.png');

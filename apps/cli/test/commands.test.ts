@@ -110,7 +110,7 @@ describe('exitCodeOf', () => {
   const result = (status: CatalogResult['status'], failed: number): CatalogResult => ({
     catalogId: 'spring',
     status,
-    counts: { pending: 0, running: 0, succeeded: 2, skipped: 0, failed, cancelled: 0 },
+    counts: { waiting: 0, running: 0, done: 2, reused: 0, failed, cancelled: 0 },
     usage: { gpuSeconds: 0, estimatedCostUsd: 0, costBasis: 'measured' },
     reportJsonPath: path.join('out', 'report.json'),
     reportCsvPath: path.join('out', 'report.csv'),

@@ -190,10 +190,10 @@ describe('convertAsset', () => {
     const result = await withWorker(activities, (taskQueue) =>
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 0 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 0 });
     expect(calls.generate).toEqual(['SKU-1@42', 'SKU-1@42']);
     expect(calls.extract).toBe(6);
-    expect(calls.manifests[0]).toMatchObject({ status: 'succeeded', generateCalls: 2 });
+    expect(calls.manifests[0]).toMatchObject({ status: 'done', generateCalls: 2 });
   });
 
   it('fails the asset, not the catalog, when the state is lost again after regenerating', async () => {
@@ -205,7 +205,7 @@ describe('convertAsset', () => {
         args: [catalogInput(newCatalogId(), { concurrency: 1 })],
       }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 1 });
     const failed = calls.manifests.find((manifest) => manifest.status === 'failed');
     expect(failed?.error?.code).toBe('state_not_found');
   });
@@ -216,7 +216,7 @@ describe('convertAsset', () => {
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
     );
     expect(result.status).toBe('completed');
-    expect(result.counts).toMatchObject({ succeeded: 2, failed: 1 });
+    expect(result.counts).toMatchObject({ done: 2, failed: 1 });
     const failed = calls.manifests.find((manifest) => manifest.sku === 'SKU-2');
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'image_unreadable' } });
     expect(failed?.error?.message).toContain('sku-2.png');
@@ -229,7 +229,7 @@ describe('convertAsset', () => {
     const result = await withWorker(activities, (taskQueue) =>
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId, { continueAsNewAfter: 1 })] }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 2, failed: 1, running: 0, pending: 0 });
+    expect(result.counts).toMatchObject({ done: 2, failed: 1, running: 0, waiting: 0 });
     expect(calls.snapshots).toBe(1); // read once, though the catalog continued as new twice
     const failed = client.workflow.getHandle(`asset/${catalogId}/SKU-2`);
     expect((await failed.describe()).status.name).toBe('FAILED');
@@ -243,7 +243,7 @@ describe('convertAsset', () => {
     const result = await withWorker(activities, (taskQueue) =>
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 1 });
     expect(calls.generate).toEqual(['SKU-1@42']);
     expect(calls.manifests.find((manifest) => manifest.sku === 'SKU-2')?.error?.message).toContain('ultra');
   });
@@ -268,15 +268,15 @@ describe('convertCatalog', () => {
       const whilePaused = await progress();
       await new Promise((resolve) => setTimeout(resolve, 1000));
       expect((await progress()).counts).toEqual(whilePaused.counts);
-      expect(whilePaused.counts.succeeded).toBeLessThanOrEqual(1);
+      expect(whilePaused.counts.done).toBeLessThanOrEqual(1);
 
       await handle.signal(resumeSignal);
-      await until(async () => (await progress()).counts.succeeded >= 2, 'two assets after resuming');
+      await until(async () => (await progress()).counts.done >= 2, 'two assets after resuming');
       await handle.signal(cancelSignal);
       const result = await handle.result();
       expect(result.status).toBe('cancelled');
-      expect(result.counts.succeeded + result.counts.cancelled + result.counts.pending).toBe(6);
-      expect(result.counts.pending).toBeGreaterThan(0);
+      expect(result.counts.done + result.counts.cancelled + result.counts.waiting).toBe(6);
+      expect(result.counts.waiting).toBeGreaterThan(0);
       expect(calls.reports).toBe(1);
     });
     const cancelled = calls.manifests.filter((manifest) => manifest.status === 'cancelled');
@@ -306,7 +306,7 @@ describe('lookahead', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(most).toBe(3);
-      expect((await handle.result()).counts).toMatchObject({ succeeded: 5, failed: 0 });
+      expect((await handle.result()).counts).toMatchObject({ done: 5, failed: 0 });
       // The first three children were started by the same workflow task.
       const history = await handle.fetchHistory();
       const startedIn = history.events!.filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes)
@@ -332,12 +332,12 @@ describe('--max-cost', () => {
       await until(async () => (await progress()).status === 'paused', 'the budget pause');
       const paused = await progress();
       expect(paused.counts.running).toBe(0);
-      expect(paused.counts.succeeded).toBeGreaterThan(0);
+      expect(paused.counts.done).toBeGreaterThan(0);
       expect(paused.usage.estimatedCostUsd).toBeLessThanOrEqual(0.25);
       expect(paused.pauseReason).toMatch(/^paused by --max-cost: .* would pass the budget of \$0\.2500\. `trellis resume/);
       await handle.signal(resumeSignal);
       const result = await handle.result();
-      expect(result.counts).toMatchObject({ succeeded: 4, failed: 0 });
+      expect(result.counts).toMatchObject({ done: 4, failed: 0 });
     });
   });
 });
@@ -355,13 +355,13 @@ describe('assets that end without reporting', () => {
       const progress = () => handle.query(progressQuery) as Promise<CatalogProgress>;
       await until(async () => {
         const p = await progress();
-        return p.runNumber === 2 && p.counts.succeeded === 1;
+        return p.runNumber === 2 && p.counts.done === 1;
       }, 'the continued run to finish SKU-2');
       // SKU-1 was started by the first run and never reports: terminate it by hand.
       await client.workflow.getHandle(`asset/${catalogId}/SKU-1`).terminate('stuck');
       return handle.result();
     });
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 1, running: 0 });
   });
 });
 
@@ -372,7 +372,7 @@ describe('one catalog, one warm-up', () => {
     const result = await withWorker(activities, (taskQueue) =>
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 3 });
+    expect(result.counts).toMatchObject({ done: 3 });
     expect(calls.warmUps).toBe(1);
   });
 });
@@ -397,7 +397,7 @@ describe('children left running by an earlier run', () => {
       expect((await orphan.describe()).status.name).toBe('COMPLETED');
       return catalog;
     });
-    expect(result.counts).toMatchObject({ succeeded: 2, failed: 0 });
+    expect(result.counts).toMatchObject({ done: 2, failed: 0 });
     expect(calls.generate.sort()).toEqual(['SKU-1@42', 'SKU-2@42']);
   });
 
@@ -423,7 +423,7 @@ describe('children left running by an earlier run', () => {
         runId: 'an-older-execution',
       });
       expect((await progress()).counts).toMatchObject({ running: 1, failed: 0 });
-      expect((await handle.result()).counts).toMatchObject({ succeeded: 1, failed: 0 });
+      expect((await handle.result()).counts).toMatchObject({ done: 1, failed: 0 });
     });
   });
 });
@@ -443,7 +443,7 @@ describe('stuck assets', () => {
         args: [catalogInput(catalogId, { assetTimeoutSeconds: 3, ...options })],
       }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 1, running: 0 });
     const manifest = calls.manifests.find((entry) => entry.sku === 'SKU-1');
     expect(manifest).toMatchObject({ status: 'failed', error: { code: 'workflow_timed_out' } });
     expect(manifest?.error?.message).toContain(reason);
@@ -462,7 +462,7 @@ describe('credentials refused mid-run', () => {
         args: [catalogInput(catalogId, { concurrency: 2 })],
       });
       const progress = () => handle.query(progressQuery) as Promise<CatalogProgress>;
-      await until(async () => (await progress()).counts.succeeded >= 1, 'a first asset');
+      await until(async () => (await progress()).counts.done >= 1, 'a first asset');
       credentials.revoked = true;
       await until(async () => (await progress()).status === 'paused', 'the catalog to pause itself');
       const paused = await progress();
@@ -476,9 +476,9 @@ describe('credentials refused mid-run', () => {
       credentials.revoked = false;
       await handle.signal(resumeSignal);
       const result = await handle.result();
-      expect(result.counts).toMatchObject({ succeeded: 4, failed: 0 });
+      expect(result.counts).toMatchObject({ done: 4, failed: 0 });
     });
-    expect(calls.manifests.filter((manifest) => manifest.status === 'succeeded')).toHaveLength(4);
+    expect(calls.manifests.filter((manifest) => manifest.status === 'done')).toHaveLength(4);
     expect(new Set(calls.generate).size).toBe(4);
   });
 });
