@@ -17,7 +17,7 @@ export function formatProgress(progress: CatalogProgress): string {
     .join(', ');
   const more = progress.running.length > 3 ? ` +${progress.running.length - 3}` : '';
   return (
-    `[${bar}] ${finished}/${progress.totalRows ?? '?'} finished, ${runPhaseOf(progress.status, finished, progress.totalRows)}` +
+    `[${bar}] ${finished}/${progress.totalRows ?? '?'} ${runPhaseOf(progress.status, finished, progress.totalRows)}` +
     ` | done ${counts.done} reused ${counts.reused} failed ${counts.failed}` +
     (counts.cancelled ? ` cancelled ${counts.cancelled}` : '') +
     ` | ${describeUsage(progress.usage)}` +

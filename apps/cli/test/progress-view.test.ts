@@ -26,7 +26,16 @@ describe('formatProgress', () => {
         { done: 3, reused: 1, failed: 1, running: 2, waiting: 3 },
       ),
     );
-    expect(line).toBe(`[${'#'.repeat(14)}${'.'.repeat(14)}] 5/10 running | ok 3 reused 1 failed 1 | GPU 123.5s ~$0.086`);
+    expect(line).toBe(`[${'#'.repeat(14)}${'.'.repeat(14)}] 5/10 running | done 3 reused 1 failed 1 | GPU 123 s ≈ $0.09 (measured)`);
+  });
+
+  it('says the local backend apart from the A100 figures the cost is priced by', () => {
+    const usage = { gpuSeconds: 685, estimatedCostUsd: 0.47539, costBasis: 'seed-table' as const, backendSeconds: 7.4, backend: 'cpu' };
+    expect(formatProgress(progress({ usage }, { done: 2 }))).toContain('| on an A100 ≈ 685 s ≈ $0.48 (ran on the local CPU backend in 7.4 s)');
+  });
+
+  it('once every row has finished, the catalog is finishing (writing its report), not running', () => {
+    expect(formatProgress(progress({ totalRows: 6 }, { done: 5, failed: 1 }))).toMatch(/\] 6\/6 finishing \|/);
   });
 
   it('the bar is empty at the start, full at the end, and rounds in between', () => {
@@ -49,7 +58,7 @@ describe('formatProgress', () => {
   it('mentions cancelled assets only when there are some', () => {
     expect(formatProgress(progress())).not.toContain('cancelled');
     expect(formatProgress(progress({ status: 'cancelling' }, { cancelled: 2, done: 1 }))).toContain(
-      '3/10 cancelling | ok 1 reused 0 failed 0 cancelled 2 |',
+      '3/10 cancelling | done 1 reused 0 failed 0 cancelled 2 |',
     );
   });
 
@@ -59,7 +68,7 @@ describe('formatProgress', () => {
     expect(formatProgress(progress({ running: running(2) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting$/);
     expect(formatProgress(progress({ running: running(3) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting, SKU-3 generating$/);
     expect(formatProgress(progress({ running: running(5) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting, SKU-3 generating \+2$/);
-    expect(formatProgress(progress({ running: [] }))).toMatch(/~\$0\.000$/);
+    expect(formatProgress(progress({ running: [] }))).toMatch(/no GPU work: \$0\.00 \(nothing needed the GPU\)$/);
   });
 });
 

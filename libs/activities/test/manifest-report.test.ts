@@ -93,7 +93,7 @@ describe('catalog report', () => {
     expect(summary.reportJsonPath).toBe(path.join(outDir, 'demo', 'report.json'));
     expect(summary.reportCsvPath).toBe(path.join(outDir, 'demo', 'report.csv'));
     expect(summary.counts).toEqual({ done: 1, reused: 1, failed: 2, cancelled: 0, invalid: 1, not_converted: 2 });
-    expect(summary.usage).toEqual({ gpuSeconds: 13.5, estimatedCostUsd: 0.0186750001, costBasis: 'seed-table' });
+    expect(summary.usage).toEqual({ gpuSeconds: 13.5, estimatedCostUsd: 0.018675, costBasis: 'seed-table' });
 
     const report = CatalogReport.parse(JSON.parse(await readFile(summary.reportJsonPath, 'utf8')));
     expect(report.rows.map((row) => [row.row, row.sku, row.status])).toEqual([
@@ -113,11 +113,11 @@ describe('catalog report', () => {
     const csv = await readFile(summary.reportCsvPath, 'utf8');
     const lines = csv.split('\r\n');
     expect(lines[0]).toBe('row,sku,status,error,fast_bytes,fast_sha256,quality_bytes,quality_sha256,thumb_bytes,thumb_sha256,preview_bytes,gpu_seconds,estimated_cost_usd');
-    expect(lines[1]).toBe(`1,MUG-1,done,,1234,${SHA_A},99999,${SHA_B},,,555,12.5,0.0087`);
-    expect(lines[2]).toBe('2,"LAMP, 2",not_converted,,,,,,,,,0,0.0000');
-    expect(lines[3]).toBe('3,LAMP-2,failed,"image_unreadable: image lamp.png cannot be used: it is a GIF image, ""really""",,,,,,,,1,0.0100');
-    expect(lines[5]).toBe(`5,POT-4,reused,,,,,,1234,${SHA_A},,0,0.0000`);
-    expect(lines[6]).toBe('6,VASE-5,not_converted,,,,,,,,,0,0.0000');
+    expect(lines[1]).toBe(`1,MUG-1,done,,1234,${SHA_A},99999,${SHA_B},,,555,12.5,0.01`);
+    expect(lines[2]).toBe('2,"LAMP, 2",not_converted,,,,,,,,,0.0,0.00');
+    expect(lines[3]).toBe('3,LAMP-2,failed,"image_unreadable: image lamp.png cannot be used: it is a GIF image, ""really""",,,,,,,,1.0,0.01');
+    expect(lines[5]).toBe(`5,POT-4,reused,,,,,,1234,${SHA_A},,0.0,0.00`);
+    expect(lines[6]).toBe('6,VASE-5,not_converted,,,,,,,,,0.0,0.00');
     expect(lines).toHaveLength(9); // header + 7 rows + the empty string after the final CRLF
     expect(lines[8]).toBe('');
   });
