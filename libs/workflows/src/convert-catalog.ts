@@ -28,7 +28,7 @@ import {
   type CatalogRunState,
   type ConvertCatalogParams,
 } from '@trellis/contracts';
-import { catalogActivityOptions, warmUpOptions } from './activity-options';
+import { catalogActivityOptions, fileActivityOptions, warmUpOptions } from './activity-options';
 import { AssetChildren } from './asset-children';
 import { assetCostEstimate, budgetPauseReason, withinBudget } from './catalog-budget';
 import { CatalogWindow, initialRunState } from './catalog-window';
@@ -44,7 +44,9 @@ import {
   resumeSignal,
 } from './messages';
 
-const { snapshotCatalog, loadCatalogPage, writeCatalogReport, catalogNeedsGpu } = proxyActivities<Activities>(catalogActivityOptions);
+const { snapshotCatalog, loadCatalogPage, writeCatalogReport } = proxyActivities<Activities>(catalogActivityOptions);
+// A few retries, not the catalog's unending ones: when it cannot tell, the catalog warms up as before.
+const { catalogNeedsGpu } = proxyActivities<Activities>(fileActivityOptions);
 const { warmUp } = proxyActivities<Activities>(warmUpOptions);
 
 export { initialRunState };
@@ -182,7 +184,8 @@ async function warmUpOnce(input: ConvertCatalogParams, window: CatalogWindow, sn
       const snapshotId = await snapshotReady;
       if (snapshotId === undefined) return;
       const { catalogId, catalogPath, outDir, settings } = input;
-      if (!(await catalogNeedsGpu({ catalogId, catalogPath, outDir, snapshotId, settings }))) {
+      const needed = await catalogNeedsGpu({ catalogId, catalogPath, outDir, snapshotId, settings }).catch(() => true);
+      if (!needed) {
         log.info('nothing to convert: every output is already made; no warm-up', { catalogId });
         return;
       }

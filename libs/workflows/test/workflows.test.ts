@@ -64,6 +64,8 @@ interface Script {
   rowPresets?: Record<string, string[]>;
   /** While true, every GPU call is refused as unauthorized (credentials revoked). */
   credentials?: { revoked: boolean };
+  /** Every output was made by an earlier run (a rerun): prepare finds them all, nothing needs the GPU. */
+  everythingMade?: boolean;
 }
 
 const gpuUsage = { gpuSeconds: 1, estimatedCostUsd: 0.02, costBasis: 'measured' as const };
@@ -93,7 +95,14 @@ function scriptedActivities(script: Script) {
       if (script.unreadable?.includes(input.sku)) {
         throw ApplicationFailure.nonRetryable(`image ${input.image} is not a PNG, JPEG or WebP file`, 'image_unreadable');
       }
+      if (script.everythingMade) {
+        const reusableGlbs = Object.fromEntries(Object.keys(builtInPresets).map((name) => [name, { ...fileOf(`${name}.glb`), reused: true }]));
+        return { imageSha256: 'b'.repeat(64), generateHash: `hash-${input.sku}`, reusableGlbs, reusablePreview: { ...fileOf('preview.mp4'), reused: true } };
+      }
       return { imageSha256: 'b'.repeat(64), generateHash: `hash-${input.sku}`, reusableGlbs: {} };
+    },
+    async catalogNeedsGpu() {
+      return !script.everythingMade;
     },
     async warmUp() {
       calls.warmUps += 1;
@@ -374,6 +383,18 @@ describe('one catalog, one warm-up', () => {
     );
     expect(result.counts).toMatchObject({ done: 3 });
     expect(calls.warmUps).toBe(1);
+  });
+
+  it('a rerun with every output made wakes no GPU and costs nothing: every asset is reused', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 3, everythingMade: true });
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
+    );
+    expect(result.counts).toMatchObject({ reused: 3, done: 0, failed: 0 });
+    expect(calls.warmUps).toBe(0);
+    expect(calls.generate).toHaveLength(0);
+    expect(result.usage).toEqual(noUsage);
+    expect(calls.manifests.map((manifest) => manifest.status)).toEqual(['reused', 'reused', 'reused']);
   });
 });
 
