@@ -1,6 +1,6 @@
 // Waits for a catalog to finish while drawing its progress, then prints what it made.
 import type { Client } from '@temporalio/client';
-import { catalogOutcomeOf, describeUsage, type CatalogReport, type CatalogResult, type StatusCounts } from '@trellis/contracts';
+import { catalogOutcomeOf, describeUsage, whyNoGpuWork, type CatalogReport, type CatalogResult } from '@trellis/contracts';
 import { getCatalogHandle, getCatalogProgress } from './api';
 import { ProgressLine, formatProgress } from './progress-view';
 
@@ -22,13 +22,6 @@ export async function watchCatalog(client: Client, catalogId: string, options: {
   }
   line.finish();
   return result;
-}
-
-/** Why a run did no GPU work, in the words of its counts. */
-export function whyNoGpuWork(counts: Pick<StatusCounts, 'done' | 'reused' | 'failed'>): string {
-  if (counts.reused > 0 && counts.done === 0 && counts.failed === 0) return 'every output was reused from an earlier run';
-  if (counts.done + counts.reused === 0 && counts.failed > 0) return 'every asset failed before reaching the GPU';
-  return 'nothing needed the GPU';
 }
 
 export function summarizeResult(result: CatalogResult): string {

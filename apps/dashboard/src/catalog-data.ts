@@ -13,6 +13,7 @@ import {
   describeUsage,
   runPhaseOf,
   searchAttributeNames,
+  whyNoGpuWork,
   type OutputFile,
   type StatusCounts,
   type Usage,
@@ -78,17 +79,17 @@ export function pathsRelativeTo(outDir: string, text: string): string {
 }
 
 /** The badge: a live run's phase, or how an ended one went. */
-function badgeOf(summary: Pick<CatalogSummary, 'status' | 'live' | 'counts' | 'totalRows' | 'invalidRows'>): string {
+function badgeOf(summary: Pick<CatalogSummary, 'status' | 'live' | 'counts' | 'totalRows'>): string {
   const { counts } = summary;
   if (summary.live) return runPhaseOf(summary.status, counts.done + counts.reused + counts.failed + counts.cancelled, summary.totalRows);
   if (summary.status !== 'completed') return summary.status; // cancelled, terminated, failed, timed_out, unknown
-  return catalogOutcomeOf({ ...counts, invalid: summary.invalidRows, not_converted: counts.waiting });
+  // Of the rows it ran, as the CLI's summary says it; invalid rows are listed apart, never started.
+  return catalogOutcomeOf(counts);
 }
 
 /** Fills in the fields derived from the others (badge, usage sentence). */
 function withDerived(summary: Omit<CatalogSummary, 'badge' | 'usageText'>): CatalogSummary {
-  const nothingDone = summary.counts.reused > 0 && summary.counts.done === 0 ? 'every output was reused from an earlier run' : undefined;
-  return { ...summary, badge: badgeOf(summary), usageText: describeUsage(summary.usage, nothingDone) };
+  return { ...summary, badge: badgeOf(summary), usageText: describeUsage(summary.usage, whyNoGpuWork(summary.counts)) };
 }
 /** A query needs a worker; without one the page must still answer quickly. */
 const QUERY_DEADLINE_MS = 3000;

@@ -48,15 +48,17 @@ export const ReportRowState = z.preprocess(currentStateName, z.enum(reportRowSta
 export type ReportRowState = z.infer<typeof ReportRowState>;
 
 /**
- * How a whole catalog went, for its badge: `all done` when every row was done or reused, `some failed`
- * when some were and others failed (or were cancelled, invalid, not converted), `all failed` when none was.
+ * How a finished catalog went, for its badge and the CLI's summary: `all done` when every row it ran was
+ * done or reused, `some failed` when some were and others failed (or were cancelled, not converted),
+ * `all failed` when none was. Invalid rows are never started; callers list them apart.
  * While it runs, its run status (running, paused, cancelling) says more.
  */
 export type CatalogOutcome = 'all done' | 'some failed' | 'all failed' | 'nothing to do';
 
 export function catalogOutcomeOf(counts: Partial<Record<AssetState, number>>): CatalogOutcome {
   const ok = (counts.done ?? 0) + (counts.reused ?? 0);
-  const bad = (counts.failed ?? 0) + (counts.cancelled ?? 0) + (counts.invalid ?? 0) + (counts.not_converted ?? 0);
+  // Of a finished catalog, rows still waiting were never converted.
+  const bad = (counts.failed ?? 0) + (counts.cancelled ?? 0) + (counts.invalid ?? 0) + (counts.not_converted ?? 0) + (counts.waiting ?? 0);
   if (ok === 0 && bad === 0) return 'nothing to do';
   if (bad === 0) return 'all done';
   return ok === 0 ? 'all failed' : 'some failed';
@@ -68,4 +70,12 @@ export function catalogOutcomeOf(counts: Partial<Record<AssetState, number>>): C
  */
 export function runPhaseOf(status: string, finishedRows: number, totalRows: number | null): string {
   return status === 'running' && totalRows !== null && totalRows > 0 && finishedRows >= totalRows ? 'finishing' : status;
+}
+
+/** Why a run did no GPU work, in the words of its counts (the reason `describeUsage` gives for $0.00). */
+export function whyNoGpuWork(counts: Partial<Record<AssetState, number>>): string {
+  const [done, reused, failed] = [counts.done ?? 0, counts.reused ?? 0, counts.failed ?? 0];
+  if (reused > 0 && done === 0 && failed === 0) return 'every output was reused from an earlier run';
+  if (done + reused === 0 && failed > 0) return 'every asset failed before reaching the GPU';
+  return 'nothing needed the GPU';
 }
