@@ -151,5 +151,13 @@ describe('one story everywhere', () => {
     const failed = await runAndRead({ catalog: none, out: outDir, catalogId: 'all-failed', pipeline: '512', presets: 'fast' });
     expect(failed.listed.badge).toBe('all failed');
     expect(failed.cli).toContain('Catalog all-failed completed (all failed): 0 done, 0 reused, 1 failed');
+
+    // A dashboard on another output folder lists none of these (it could read none of their files), and says
+    // how many catalogs of the namespace write elsewhere.
+    const otherFolder = path.join(stack.workDir, 'another-out');
+    const other = await listCatalogs(stack.client, otherFolder);
+    expect(other.catalogs.map((catalog) => catalog.catalogId)).not.toContain('some-failed');
+    expect(other.elsewhere).toBeGreaterThanOrEqual(2);
+    expect(await catalogDetail(stack.client, otherFolder, 'some-failed')).toBeUndefined();
   }, 180_000);
 });

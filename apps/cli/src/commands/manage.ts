@@ -114,7 +114,12 @@ export async function statusCommand(args: string[]): Promise<number> {
     return 0;
   }
   return withConnectedClient(client, async () => {
-    const finished = await finishedResult(client, catalogId);
+    const finished = await finishedResult(client, catalogId).catch(async (error: unknown) => {
+      // This Temporal never ran it (another dev server, history cleared): the output folder still knows.
+      const onDisk = error instanceof WorkflowNotFoundError ? await reportOnDisk(outDir, catalogId) : undefined;
+      if (!onDisk) throw error;
+      return onDisk.result;
+    });
     if (finished) {
       console.log(json ? JSON.stringify(finished, null, 2) : summarizeResult(finished));
       return 0;
