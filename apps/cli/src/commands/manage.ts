@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { CatalogId, CatalogReport, type CatalogResult } from '@trellis/contracts';
 import fs from 'node:fs/promises';
+import { ZodError } from 'zod';
 import { catalogReportPaths } from '@trellis/activities/files';
 import { cancelCatalog, getCatalogHandle, getCatalogProgress, pauseCatalog, resumeCatalog } from '../api';
 import { DEFAULT_OUT_DIR, UsageError } from '../conversion-input';
@@ -75,7 +76,10 @@ async function reportOnDisk(outDir: string, catalogId: string): Promise<{ report
   try {
     report = CatalogReport.parse(JSON.parse(text));
   } catch (error) {
-    throw new UsageError(`${paths.json} is not a report this version can read: ${(error as Error).message.split('\n')[0]}`);
+    const why = error instanceof ZodError
+      ? error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`).join('; ')
+      : (error as Error).message;
+    throw new UsageError(`${paths.json} is not a report this version can read (${why}).`);
   }
   return { report, result: resultOfReport(report, paths) };
 }
