@@ -20,7 +20,7 @@ export function formatProgress(progress: CatalogProgress): string {
     `[${bar}] ${finished}/${progress.totalRows ?? '?'} ${runPhaseOf(progress.status, finished, progress.totalRows)}` +
     ` | done ${counts.done} reused ${counts.reused} failed ${counts.failed}` +
     (counts.cancelled ? ` cancelled ${counts.cancelled}` : '') +
-    ` | ${describeUsage(progress.usage)}` +
+    ` | ${describeUsage(progress.usage, 'none yet')}` +
     (running ? ` | ${running}${more}` : '') +
     (progress.pauseReason ? `\n${progress.pauseReason}` : '')
   );

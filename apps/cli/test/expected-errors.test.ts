@@ -24,7 +24,7 @@ describe('expected errors: one clear line and exit 2', () => {
       [['pause', 'spring', '--max-cost', '5'], temporalDown, /^trellis: Unknown option '--max-cost'/],
       [['report', 'Not_An_Id'], {}, /^trellis: give one catalog id$/],
       [['report', 'spring', '--out', dir], {}, /^trellis: No report for catalog spring in .*spring\/report\.json: it is written when the catalog finishes\./],
-      [['report', 'broken', '--out', dir], {}, /^trellis: .*broken\/report\.json is not a report this version can read: /],
+      [['report', 'broken', '--out', dir], {}, /^trellis: .*broken\/report\.json is not a report this version can read \(catalogId: /],
       [['status', 'spring', '--out', dir], temporalDown, /^trellis: Cannot reach Temporal at 127\.0\.0\.1:\d+/],
       [['estimate', path.join(dir, 'missing.csv')], {}, /^trellis: catalog file .*missing\.csv does not exist/],
       [['estimate', path.join(dir, 'missing.csv'), '--pipeline', '999'], {}, /^trellis: --pipeline "999" is not one of/],

@@ -68,7 +68,7 @@ describe('formatProgress', () => {
     expect(formatProgress(progress({ running: running(2) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting$/);
     expect(formatProgress(progress({ running: running(3) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting, SKU-3 generating$/);
     expect(formatProgress(progress({ running: running(5) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting, SKU-3 generating \+2$/);
-    expect(formatProgress(progress({ running: [] }))).toMatch(/no GPU work: \$0\.00 \(nothing needed the GPU\)$/);
+    expect(formatProgress(progress({ running: [] }))).toMatch(/no GPU work: \$0\.00 \(none yet\)$/);
   });
 });
 

@@ -89,7 +89,8 @@ function badgeOf(summary: Pick<CatalogSummary, 'status' | 'live' | 'counts' | 't
 
 /** Fills in the fields derived from the others (badge, usage sentence). */
 function withDerived(summary: Omit<CatalogSummary, 'badge' | 'usageText'>): CatalogSummary {
-  return { ...summary, badge: badgeOf(summary), usageText: describeUsage(summary.usage, whyNoGpuWork(summary.counts)) };
+  const whyNone = summary.live ? 'none yet' : whyNoGpuWork(summary.counts);
+  return { ...summary, badge: badgeOf(summary), usageText: describeUsage(summary.usage, whyNone) };
 }
 /** A query needs a worker; without one the page must still answer quickly. */
 const QUERY_DEADLINE_MS = 3000;

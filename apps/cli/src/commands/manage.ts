@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { CatalogId, CatalogReport, type CatalogResult } from '@trellis/contracts';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { ZodError } from 'zod';
 import { catalogReportPaths } from '@trellis/activities/files';
 import { cancelCatalog, getCatalogHandle, getCatalogProgress, pauseCatalog, resumeCatalog } from '../api';
@@ -65,7 +66,7 @@ function parseCatalogArgs<Command extends CatalogCommand>(command: Command, args
 
 /** The report a finished run left in the output folder, or undefined when there is none. */
 async function reportOnDisk(outDir: string, catalogId: string): Promise<{ report: CatalogReport; result: CatalogResult } | undefined> {
-  const paths = catalogReportPaths(outDir, catalogId);
+  const paths = catalogReportPaths(path.resolve(outDir), catalogId);
   let text: string;
   try {
     text = await fs.readFile(paths.json, 'utf8');
