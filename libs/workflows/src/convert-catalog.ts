@@ -21,6 +21,7 @@ import type { Activities } from '@trellis/activities';
 import {
   ConvertCatalogInput,
   describeUsage,
+  withCurrentStateNames,
   type CatalogPage,
   type CatalogProgress,
   type CatalogResult,
@@ -57,7 +58,9 @@ const WARM_UP_ONLY_WITH_WORK = 'warm-up-only-with-work';
 export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: CatalogRunState): Promise<CatalogResult> {
   const input = ConvertCatalogInput.parse(rawInput);
   const publish = () => setCurrentDetails(describeProgress(window.progress()));
-  const window = new CatalogWindow(input.catalogId, carried ?? initialRunState(input.maxCostUsd), input.concurrency + input.lookahead, publish);
+  // A run carried from an earlier version counts under the former words (succeeded, skipped): renamed.
+  const state = carried ? { ...carried, finished: withCurrentStateNames(carried.finished) as CatalogRunState['finished'] } : initialRunState(input.maxCostUsd);
+  const window = new CatalogWindow(input.catalogId, state, input.concurrency + input.lookahead, publish);
   publish();
   const children = new AssetChildren(input, window);
   setHandler(progressQuery, () => window.progress());
