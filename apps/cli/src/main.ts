@@ -1,6 +1,7 @@
 // `trellis <command>`: convert catalogs to GLBs on Temporal, watch and steer them, or run it all locally.
 import { CatalogFileError } from '@trellis/activities/files';
 import { DashboardConfigError } from '@trellis/dashboard';
+import { LocalStackError } from '@trellis/devstack';
 import { CatalogAlreadyRunningError } from './api';
 import { commands, generalUsage } from './command-table';
 import { UsageError } from './conversion-input';
@@ -22,7 +23,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Failures a user can fix (their input, flags, files or servers): one line, exit 2. Anything else is a bug. */
-const expected = [UsageError, CatalogFileError, TemporalUnreachableError, CatalogAlreadyRunningError, DashboardConfigError];
+const expected = [UsageError, CatalogFileError, TemporalUnreachableError, CatalogAlreadyRunningError, DashboardConfigError, LocalStackError];
 /** node:util parseArgs throws TypeErrors with these codes for unknown options or missing values. */
 const isArgumentError = (error: unknown) => String((error as { code?: unknown } | null)?.code ?? '').startsWith('ERR_PARSE_ARGS_');
 

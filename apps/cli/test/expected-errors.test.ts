@@ -30,6 +30,7 @@ describe('expected errors: one clear line and exit 2', () => {
       [['estimate', path.join(dir, 'missing.csv'), '--pipeline', '999'], {}, /^trellis: --pipeline "999" is not one of/],
       [['demo', '--catalog', path.join(dir, 'missing.csv')], {}, /^trellis: catalog file .*missing\.csv does not exist/],
       [['convert', path.join(dir, 'missing.csv')], {}, /^trellis: --out DIR is required$/],
+      [['dev'], { TEMPORAL_CLI: path.join(dir, 'no-such-temporal') }, /^trellis: TEMPORAL_CLI=.*no-such-temporal is not an executable file\./],
     ];
     const runs = await Promise.all(cases.map(([args, env]) => runCli(args, env, 30_000)));
     for (const [index, run] of runs.entries()) {
