@@ -29,7 +29,7 @@ import {
   type CatalogRunState,
   type ConvertCatalogParams,
 } from '@trellis/contracts';
-import { catalogActivityOptions, fileActivityOptions, warmUpOptions } from './activity-options';
+import { catalogActivityOptions, warmUpOptions } from './activity-options';
 import { AssetChildren } from './asset-children';
 import { assetCostEstimate, budgetPauseReason, withinBudget } from './catalog-budget';
 import { CatalogWindow, initialRunState } from './catalog-window';
@@ -46,8 +46,9 @@ import {
 } from './messages';
 
 const { snapshotCatalog, loadCatalogPage, writeCatalogReport } = proxyActivities<Activities>(catalogActivityOptions);
-// A few retries, not the catalog's unending ones: when it cannot tell, the catalog warms up as before.
-const { catalogNeedsGpu } = proxyActivities<Activities>(fileActivityOptions);
+// Reads up to the whole snapshot (hashing local images) on a rerun, so the catalog activities' timeout; a
+// few retries, not their unending ones: when it cannot tell, the catalog warms up as before.
+const { catalogNeedsGpu } = proxyActivities<Activities>({ ...catalogActivityOptions, retry: { ...catalogActivityOptions.retry, maximumAttempts: 3 } });
 const { warmUp } = proxyActivities<Activities>(warmUpOptions);
 
 export { initialRunState };
