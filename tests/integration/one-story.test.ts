@@ -56,7 +56,7 @@ async function runAndRead(flags: ConversionFlags & { catalogId: string }): Promi
   const { waiting: _waiting, running: _running, ...finishedCounts } = result.counts;
   expect(listed.counts).toMatchObject(finishedCounts);
   expect(listed.usageText).toBe(describeUsage(result.usage, whyNoGpuWork(result.counts)));
-  expect(cli).toContain(`GPU work: ${listed.usageText}`);
+  expect(cli).toContain(`\n${listed.usageText}\n`);
   expect(listed.badge).toBe(catalogOutcomeOf(result.counts));
   expect(cli).toContain(`completed (${listed.badge})`);
   const detail = (await catalogDetail(stack.client, outDir, flags.catalogId))!;
@@ -109,7 +109,7 @@ describe('one story everywhere', () => {
     expectEstimateAgrees(first);
     // The CPU backend's own seconds are said apart from the A100 figures the price comes from.
     expect(first.report.usage).toMatchObject({ costBasis: 'seed-table', backend: 'cpu' });
-    expect(first.cli).toMatch(/GPU work: on an A100 ≈ \d+ s ≈ \$\d+\.\d\d \(ran on the local CPU backend in \d+\.\d s\)/);
+    expect(first.cli).toMatch(/GPU work on an A100 ≈ \d+ s ≈ \$\d+\.\d\d \(ran on the local CPU backend in \d+\.\d s\)/);
     console.log(`new catalog: ${first.cli.split('\n')[1]}; estimate ${describeUsage(expectedOf(first))}`);
 
     // A rerun converts nothing: reused everywhere, no warm-up, $0.00, and the estimate said so.
@@ -119,7 +119,7 @@ describe('one story everywhere', () => {
     expect(rerun.result.counts).toMatchObject({ done: 0, reused: 3, failed: 0 });
     expect(rerun.report.warmUpUsage).toBeUndefined();
     expect(rerun.report.usage.estimatedCostUsd).toBe(0);
-    expect(rerun.cli).toContain('GPU work: no GPU work: $0.00 (every output was reused from an earlier run)');
+    expect(rerun.cli).toContain('no GPU work: $0.00 (every output was reused from an earlier run)');
     expect(rerun.listed.badge).toBe('all done');
     expectEstimateAgrees(rerun);
 

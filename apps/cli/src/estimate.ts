@@ -48,7 +48,7 @@ export function formatEstimate(estimate: CostEstimate): string {
       ? `Already done by an earlier run: ${estimate.doneRows} row(s)` + (estimate.partlyDoneRows ? `, ${estimate.partlyDoneRows} partly` : '') + ` — ${todo} row(s) left`
       : 'No --out given: outputs of earlier runs were not checked (pass --out DIR to subtract them)',
     `Work: ${estimate.generations} generation(s), ${estimate.extractions} GLB extraction(s)` + (estimate.coldStart ? ', one cold start' : ''),
-    `Estimated cost: ${describeUsage(estimate.usage, 'every output is already made')}` +
+    `Estimate: ${describeUsage(estimate.usage, 'every output is already made')}` +
       (estimate.coldStart ? ` — incl. ${formatUsd(coldStartUsage.estimatedCostUsd)} for one cold start; ${formatUsd(estimate.warmUsage.estimatedCostUsd)} on a GPU that is already warm` : ''),
   ].join('\n');
 }

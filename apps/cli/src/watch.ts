@@ -29,7 +29,7 @@ export function summarizeResult(result: CatalogResult): string {
   return [
     `Catalog ${result.catalogId} ${result.status} (${catalogOutcomeOf(counts)}): ${counts.done} done, ${counts.reused} reused, ` +
       `${counts.failed} failed, ${counts.cancelled} cancelled` + (counts.waiting ? `, ${counts.waiting} not converted` : '') + '.',
-    `GPU work: ${describeUsage(usage, whyNoGpuWork(counts))}`,
+    describeUsage(usage, whyNoGpuWork(counts)),
     `Report: ${result.reportJsonPath}`,
     `        ${result.reportCsvPath}`,
   ].join('\n');

@@ -95,6 +95,6 @@ describe('trellis estimate', () => {
     const run = await runCli(['estimate', csv, '--out', path.join(path.dirname(csv), 'out'), '--presets', 'fast', '--pipeline', '512']);
     expect(run.code, run.stderr).toBe(0);
     // (25 + 55 + 25 + 45 + 70 + 25) s of work + 135 s cold start = 380 s at $0.000694/s.
-    expect(run.stdout).toContain('Estimated cost: on an A100 ≈ 380 s ≈ $0.26 — incl. $0.09 for one cold start; $0.17 on a GPU that is already warm');
+    expect(run.stdout).toContain('Estimate: GPU work on an A100 ≈ 380 s ≈ $0.26 — incl. $0.09 for one cold start; $0.17 on a GPU that is already warm');
   }, 20_000);
 });

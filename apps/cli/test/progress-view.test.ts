@@ -26,12 +26,12 @@ describe('formatProgress', () => {
         { done: 3, reused: 1, failed: 1, running: 2, waiting: 3 },
       ),
     );
-    expect(line).toBe(`[${'#'.repeat(14)}${'.'.repeat(14)}] 5/10 running | done 3 reused 1 failed 1 | GPU 123 s ≈ $0.09 (measured)`);
+    expect(line).toBe(`[${'#'.repeat(14)}${'.'.repeat(14)}] 5/10 running | done 3 reused 1 failed 1 | GPU work 123 s ≈ $0.09 (measured)`);
   });
 
   it('says the local backend apart from the A100 figures the cost is priced by', () => {
     const usage = { gpuSeconds: 685, estimatedCostUsd: 0.47539, costBasis: 'seed-table' as const, backendSeconds: 7.4, backend: 'cpu' };
-    expect(formatProgress(progress({ usage }, { done: 2 }))).toContain('| on an A100 ≈ 685 s ≈ $0.48 (ran on the local CPU backend in 7.4 s)');
+    expect(formatProgress(progress({ usage }, { done: 2 }))).toContain('| GPU work on an A100 ≈ 685 s ≈ $0.48 (ran on the local CPU backend in 7.4 s)');
   });
 
   it('once every row has finished, the catalog is finishing (writing its report), not running', () => {

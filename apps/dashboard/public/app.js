@@ -54,7 +54,7 @@ function paintSummary(box, c) {
   const n = c.counts;
   /** @type {HTMLElement} */ (box.querySelector('.numbers')).textContent =
     `${p.ok + p.bad}/${p.total} finished · ${n.done} done · ${n.reused} reused · ${n.failed} failed · ${n.running} running` +
-    `${n.cancelled ? ` · ${n.cancelled} cancelled` : ''}${c.invalidRows ? ` · ${c.invalidRows} invalid` : ''} · GPU work: ${c.usageText}`;
+    `${n.cancelled ? ` · ${n.cancelled} cancelled` : ''}${c.invalidRows ? ` · ${c.invalidRows} invalid` : ''} · ${c.usageText}`;
 }
 
 const summaryBox = () =>

@@ -141,12 +141,13 @@ const backendName = (device: string) => (device === 'cpu' ? 'the local CPU backe
 
 /**
  * The one sentence every surface (CLI, report, estimate, dashboard) uses for GPU work and its cost, e.g.
- * "on an A100 ≈ 685 s ≈ $0.48 (ran on the local CPU backend in 7.4 s)" or "GPU 612 s ≈ $0.42 (measured)".
+ * "GPU work on an A100 ≈ 685 s ≈ $0.48 (ran on the local CPU backend in 7.4 s)", "GPU work 612 s ≈ $0.42
+ * (measured)" or "no GPU work: $0.00 (every output was reused from an earlier run)".
  * `whyNone` says why a run did no GPU work ("every output was reused").
  */
 export function describeUsage(usage: Usage, whyNone = 'nothing needed the GPU'): string {
   if (!didWork(usage)) return `no GPU work: $0.00 (${whyNone})`;
-  if (usage.costBasis === 'measured') return `GPU ${formatSeconds(usage.gpuSeconds)} ≈ ${formatUsd(usage.estimatedCostUsd)} (measured)`;
+  if (usage.costBasis === 'measured') return `GPU work ${formatSeconds(usage.gpuSeconds)} ≈ ${formatUsd(usage.estimatedCostUsd)} (measured)`;
   const ran = usage.backendSeconds === undefined ? '' : ` (ran on ${backendName(usage.backend ?? 'another backend')} in ${formatSeconds(usage.backendSeconds)})`;
-  return `on an ${REFERENCE_GPU_NAME} ≈ ${formatSeconds(usage.gpuSeconds)} ≈ ${formatUsd(usage.estimatedCostUsd)}${ran}`;
+  return `GPU work on an ${REFERENCE_GPU_NAME} ≈ ${formatSeconds(usage.gpuSeconds)} ≈ ${formatUsd(usage.estimatedCostUsd)}${ran}`;
 }

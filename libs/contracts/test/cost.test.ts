@@ -106,7 +106,7 @@ describe('one way to say GPU work and its cost', () => {
   it('names the backend that ran apart from the A100 figures the price comes from', () => {
     const ran = [usageOf(3.1, 'cpu', 300), usageOf(4.3, 'cpu', 385)].reduce(addUsage, noUsage);
     expect(ran).toMatchObject({ gpuSeconds: 685, backendSeconds: 7.4, backend: 'cpu', costBasis: 'seed-table' });
-    expect(describeUsage(ran)).toBe('on an A100 ≈ 685 s ≈ $0.48 (ran on the local CPU backend in 7.4 s)');
+    expect(describeUsage(ran)).toBe('GPU work on an A100 ≈ 685 s ≈ $0.48 (ran on the local CPU backend in 7.4 s)');
   });
 
   it('says a run with no GPU work cost $0.00 and why', () => {
@@ -116,7 +116,7 @@ describe('one way to say GPU work and its cost', () => {
   });
 
   it('measured GPU time is said as measured', () => {
-    expect(describeUsage(usageOf(612.34, 'A100-80GB', 0))).toBe('GPU 612 s ≈ $0.42 (measured)');
+    expect(describeUsage(usageOf(612.34, 'A100-80GB', 0))).toBe('GPU work 612 s ≈ $0.42 (measured)');
   });
 
   it('rounds for people (cents, tenths of a second), never to a misleading zero; keeps sums free of float noise', () => {

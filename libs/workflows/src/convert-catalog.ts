@@ -223,7 +223,7 @@ function describeProgress(progress: CatalogProgress): string {
     `${counts.done} done, ${counts.reused} reused, ${counts.failed} failed, ${counts.cancelled} cancelled, ` +
       `${counts.running} running, ${counts.waiting} waiting of ${progress.totalRows ?? '?'} rows` +
       (progress.invalidRows ? ` (${progress.invalidRows} invalid rows, see the report)` : ''),
-    `GPU work: ${describeUsage(progress.usage)}`,
+    describeUsage(progress.usage, 'none yet'),
     progress.pauseReason ?? '',
     running ? `Running:\n${running}` : '',
   ]
