@@ -69,12 +69,15 @@ const STARTING_GRACE_MS = 60_000;
 
 /**
  * Error texts go to a browser: absolute paths of this machine become paths relative to the output
- * folder (`MUG-1/fast.glb`, `../shop/broken.png`), which say as much to the reader and reveal no layout.
+ * folder (`spring/MUG-1/manifest.json`); a path outside it (a catalog's image) keeps only its folder and
+ * name (`…/shop/broken.png`). Either says as much to the reader and reveals nothing of the machine's layout.
  */
 export function pathsRelativeTo(outDir: string, text: string): string {
   return text.replace(/(^|[\s'"(=])(\/[^\s'"():,;]+)/g, (_match, before: string, absolute: string) => {
     const relative = path.relative(outDir, absolute);
-    return `${before}${relative === '' ? '.' : relative}`;
+    if (relative === '') return `${before}.`;
+    if (!relative.startsWith('..')) return `${before}${relative}`;
+    return `${before}…/${path.basename(path.dirname(absolute))}/${path.basename(absolute)}`;
   });
 }
 

@@ -15,7 +15,7 @@ describe('what the browser is shown', () => {
   it('error texts carry paths relative to the output folder, never the machine\'s absolute ones', () => {
     const outDir = '/srv/trellis/out';
     expect(pathsRelativeTo(outDir, 'image_unreadable: image /srv/trellis/shop/broken.png cannot be used')).toBe(
-      'image_unreadable: image ../shop/broken.png cannot be used',
+      'image_unreadable: image …/shop/broken.png cannot be used',
     );
     expect(pathsRelativeTo(outDir, '/srv/trellis/out/spring/MUG-1/manifest.json is not valid JSON')).toBe('spring/MUG-1/manifest.json is not valid JSON');
     // URLs are not paths.
