@@ -49,10 +49,15 @@ async function runAndRead(flags: ConversionFlags & { catalogId: string }): Promi
   expect(summarizeResult(resultOfReport(report, paths))).toBe(cli);
   expect(report.usage).toEqual(result.usage);
 
-  // The dashboard: list, header and cards.
-  const { catalogs } = await listCatalogs(stack.client, outDir);
-  const listed = catalogs.find((catalog) => catalog.catalogId === flags.catalogId)!;
-  expect(listed, 'listed on the dashboard').toBeDefined();
+  // The dashboard: list, header and cards (once visibility, which lags a moment, has the run closed).
+  let listed: CatalogSummary | undefined;
+  await expect
+    .poll(async () => {
+      listed = (await listCatalogs(stack.client, outDir)).catalogs.find((catalog) => catalog.catalogId === flags.catalogId);
+      return listed?.live;
+    }, { timeout: 20_000 })
+    .toBe(false);
+  if (!listed) throw new Error('not listed on the dashboard');
   const { waiting: _waiting, running: _running, ...finishedCounts } = result.counts;
   expect(listed.counts).toMatchObject(finishedCounts);
   expect(listed.usageText).toBe(describeUsage(result.usage, whyNoGpuWork(result.counts)));
@@ -60,6 +65,7 @@ async function runAndRead(flags: ConversionFlags & { catalogId: string }): Promi
   expect(listed.badge).toBe(catalogOutcomeOf(result.counts));
   expect(cli).toContain(`completed (${listed.badge})`);
   const detail = (await catalogDetail(stack.client, outDir, flags.catalogId))!;
+  expect(detail.live).toBe(false);
   expect(detail.badge).toBe(listed.badge);
   const reportStates = new Map(report.rows.map((row) => [row.sku, row.status]));
   for (const card of detail.skus) expect(card.status, card.sku).toBe(reportStates.get(card.sku));
