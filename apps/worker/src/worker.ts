@@ -1,10 +1,11 @@
 // Builds the Temporal worker that runs every catalog: workflows from @trellis/workflows, activities
 // bound to one TRELLIS.2 service client.
 import { fileURLToPath } from 'node:url';
-import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '@trellis/activities';
 import { taskQueueFrom } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
+import { makeCurrentVersion, versioningFromEnv, workerVersion, type VersioningEnv } from './versioning';
 
 /** Entry of the workflow bundle (webpack bundles it with its imports, deterministic code only). */
 export const workflowsPath = fileURLToPath(import.meta.resolve('@trellis/workflows'));
@@ -33,14 +34,23 @@ export interface TrellisWorkerOptions {
   maxCachedWorkflows?: number;
   /** Time for running activities to finish on shutdown; jobs resume by id on another worker anyway. */
   shutdownGraceTime?: string;
+  /** Worker Versioning settings (versioning.ts); default: from TRELLIS_DEPLOYMENT_NAME, _BUILD_ID, _PROMOTE_ON_START. */
+  versioning?: VersioningEnv;
 }
 
 export async function createTrellisWorker(options: TrellisWorkerOptions): Promise<Worker> {
+  const taskQueue = options.taskQueue ?? taskQueueFrom(process.env);
+  // Bundled here, not by Worker.create, so the build id can be the bundle's hash.
+  const workflowBundle = options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: quietBundler }));
+  const versioning = options.versioning ?? versioningFromEnv();
+  const version = workerVersion(taskQueue, workflowBundle, versioning);
+  if (versioning.TRELLIS_PROMOTE_ON_START === 'current') await makeCurrentVersion(options.connection, options.namespace, version);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue ?? taskQueueFrom(process.env),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    taskQueue,
+    workflowBundle,
+    workerDeploymentOptions: { useWorkerVersioning: true, version, defaultVersioningBehavior: 'PINNED' },
     activities: createActivities({ client: options.service, pollIntervalMs: options.pollIntervalMs }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 40,
@@ -49,3 +59,5 @@ export async function createTrellisWorker(options: TrellisWorkerOptions): Promis
     shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
   });
 }
+
+const quietBundler = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} };

@@ -1,4 +1,13 @@
 // The workflow bundle's entry: every export here is a workflow type the worker registers.
+import { setWorkflowOptions } from '@temporalio/workflow';
+import { convertCatalog } from './convert-catalog';
+import { notifyWebhook } from './notify-webhook';
+
 export { convertAsset } from './convert-asset';
-export { convertCatalog } from './convert-catalog';
-export { notifyWebhook } from './notify-webhook';
+export { convertCatalog, notifyWebhook };
+
+// Versioning behaviours (apps/worker/src/versioning.ts): assets are PINNED, the worker's default. A catalog
+// runs for hours and a webhook delivery retries for a day, so they move to the current worker version; the
+// replay test (tests/integration/replay.test.ts) keeps every change able to continue their recorded histories.
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, convertCatalog);
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, notifyWebhook);
