@@ -2,7 +2,7 @@
 // phase) on a timer for its whole life, and a retried attempt resumes from those details: polling the same
 // job, or only downloading its result again. Run against the real local service with the real activity
 // code in Temporal's activity test environment; faults are made by a small HTTP proxy in between that cuts
-// result bodies mid-stream, drops answers, or holds requests (the true edge: sockets, not mocks).
+// result bodies mid-stream, drops answers, answers 503 or holds requests (the true edge: sockets, not mocks).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -82,7 +82,7 @@ function expectJobOnEveryHeartbeat(heartbeats: unknown[], kind: 'generate' | 'ex
   return last;
 }
 
-type ProxyAction = 'pass' | 'cut-body' | 'lose-answer' | { holdMs: number };
+type ProxyAction = 'pass' | 'cut-body' | 'lose-answer' | 'unavailable' | { holdMs: number };
 
 /** A forwarding HTTP proxy to the service whose `decide` picks, per request, what goes wrong. */
 async function startFaultProxy(target: string, decide: (method: string, url: string) => ProxyAction) {
@@ -95,6 +95,12 @@ async function startFaultProxy(target: string, decide: (method: string, url: str
     const key = request.headers['idempotency-key'];
     seen.push({ method, url, idempotencyKey: typeof key === 'string' ? key : undefined });
     const action = decide(method, url);
+    if (action === 'unavailable') {
+      // A front end that is down: 503 before any work, as Modal's proxy answers when it cannot reach the app.
+      response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' });
+      response.end(JSON.stringify({ error: { code: 'internal_error', message: 'front end unavailable', retryable: true } }));
+      return;
+    }
     if (typeof action === 'object') await new Promise((resolve) => setTimeout(resolve, action.holdMs));
     const headers = Object.fromEntries(
       Object.entries(request.headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name)),
@@ -205,7 +211,7 @@ describe('GPU job resumption', () => {
 });
 
 describe('faults between worker and service', () => {
-  it('a result cut mid-stream is downloaded again within the attempt: one job, a whole file, no temp files', async () => {
+  it('a result cut mid-stream fails the attempt (no retry layer of its own); the next attempt downloads it again: one job, a whole file', async () => {
     let cutNext = false;
     let downloads = 0;
     const proxy = await startFaultProxy(service.url, (method, url) => {
@@ -220,21 +226,53 @@ describe('faults between worker and service', () => {
       const activities = createActivities({ client, pollIntervalMs: 50 });
       const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('cut-once'))) as GenerateResult;
       const jobsBefore = serviceJobCount();
-      const { environment, heartbeats } = recordingEnvironment();
+      const first = recordingEnvironment();
       const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('cut-once').outDir, preset: fastPreset, stateId: generated.stateId, generateHash: 'f'.repeat(64) };
       const downloadsBefore = downloads;
       cutNext = true;
-      const result = (await environment.run(activities.extractGlb, input)) as ExtractGlbResult;
+      // Temporal's retry policy retries it, 1 s later (failures.ts), resuming from the heartbeat.
+      await expect(first.environment.run(activities.extractGlb, input)).rejects.toMatchObject({ type: 'connection_error', nonRetryable: false, nextRetryDelay: 1000 });
+      expect(expectJobOnEveryHeartbeat(first.heartbeats, 'extract_glb').phase).toBe('downloading');
 
-      expect(cutNext).toBe(false);
+      const retry = recordingEnvironment({ attempt: 2, heartbeatDetails: first.heartbeats.at(-1) });
+      const result = (await retry.environment.run(activities.extractGlb, input)) as ExtractGlbResult;
       expect(downloads - downloadsBefore).toBe(2); // the cut download and the one after it
       expect(client.extractSubmits).toBe(1);
       expect(serviceJobCount()).toBe(jobsBefore + 1);
-      expectJobOnEveryHeartbeat(heartbeats, 'extract_glb');
+      expectJobOnEveryHeartbeat(retry.heartbeats, 'extract_glb');
       const assetFolder = path.join(input.outDir, 'resume', 'MUG');
       const glb = fs.readFileSync(path.join(assetFolder, 'fast.glb'));
       expect(createHash('sha256').update(glb).digest('hex')).toBe(result.file.sha256);
       expect(fs.readdirSync(assetFolder).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a fault that never clears costs at most 10 HTTP tries (2 per attempt x 5 attempts without progress), then fails for good', async () => {
+    let unavailable = false;
+    const proxy = await startFaultProxy(service.url, (method, url) => (unavailable && isResultDownload(method, url) ? 'unavailable' : 'pass'));
+    try {
+      const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
+      const activities = createActivities({ client, pollIntervalMs: 50 });
+      const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('never-clears'))) as GenerateResult;
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('never-clears').outDir, preset: fastPreset, stateId: generated.stateId, generateHash: 'd'.repeat(64) };
+      unavailable = true;
+      const downloadsBefore = proxy.seen.filter((request) => isResultDownload(request.method, request.url)).length;
+      const failures: unknown[] = [];
+      let details: unknown;
+      // Each attempt as Temporal runs it: the next one gets the last heartbeat of the one before.
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        const run = recordingEnvironment({ attempt, heartbeatDetails: details });
+        failures.push(await run.environment.run(activities.extractGlb, input).then(() => undefined, (error: unknown) => error));
+        details = run.heartbeats.at(-1);
+      }
+      const downloads = proxy.seen.filter((request) => isResultDownload(request.method, request.url)).length - downloadsBefore;
+      expect(downloads).toBe(10);
+      expect(failures.slice(0, 4).map((failure) => (failure as { nonRetryable: boolean }).nonRetryable)).toEqual([false, false, false, false]);
+      expect(failures.slice(0, 4).map((failure) => (failure as { nextRetryDelay: unknown }).nextRetryDelay)).toEqual([1000, 2000, 4000, 8000]);
+      expect(failures[4]).toMatchObject({ nonRetryable: true, message: expect.stringContaining('5 attempts in a row failed without progress') });
+      expect(client.extractSubmits).toBe(1);
     } finally {
       await proxy.close();
     }

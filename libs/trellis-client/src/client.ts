@@ -36,8 +36,8 @@ export interface TrellisClientOptions {
   /** Overrides of the per-kind default time limits. */
   timeoutsMs?: Partial<Record<TimeoutKind, number>>;
   /**
-   * In-client retries of requests that cannot start work twice (GETs, and job submits with an
-   * Idempotency-Key) after a transient failure. Default `defaultRequestRetry`; false: one try each.
+   * In-client retry of requests that cannot start work twice (GETs, and job submits with an
+   * Idempotency-Key) that dropped mid-flight. Default `defaultRequestRetry` (one retry); false: one try each.
    */
   retry?: Partial<RequestRetryPolicy> | false;
 }
@@ -125,8 +125,8 @@ export class TrellisClient {
   // --- Jobs (path routing only) -------------------------------------------------------------------------
 
   /**
-   * Queues a generation. With `idempotencyKey` the submit is retried on transient failures (a lost answer
-   * included) and the service answers a repeated key with the same job; without one it is tried once.
+   * Queues a generation. With `idempotencyKey` a submit that dropped mid-flight (a lost answer included) is
+   * retried once and the service answers a repeated key with the same job; without one it is tried once.
    */
   async submitGenerate(body: GenerateRequest, options?: JobSubmitOptions): Promise<JobAccepted> {
     return this.submit('generate', validated(GenerateRequest, body, 'POST /jobs/generate'), options);

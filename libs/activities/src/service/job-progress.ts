@@ -18,6 +18,11 @@ export const JobProgress = z.object({
   idempotencyKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** Default for details left by workers older than phases, which heartbeated only while a job ran. */
   phase: JobPhase.default('running'),
+  /**
+   * The activity attempt in which this work last moved forward (a job named, the job finished, an output
+   * written): attempts failing since then are failing on one fault, which gets ATTEMPTS_PER_FAULT of them.
+   */
+  progressAttempt: z.number().int().positive().optional(),
 });
 export type JobProgress = z.infer<typeof JobProgress>;
 
@@ -68,9 +73,12 @@ export class ProgressHeartbeat {
     return this.details;
   }
 
-  /** Replaces fields and heartbeats the result; the kind and key never change within an attempt. */
+  /**
+   * The work moved forward (a job named, the job finished, an output written): replaces fields, marks
+   * this attempt as the last one with progress and heartbeats the result; the kind and key never change.
+   */
   update(change: { jobId?: string; phase: JobPhase }): void {
-    const next: JobProgress = { ...this.details, phase: change.phase };
+    const next: JobProgress = { ...this.details, phase: change.phase, progressAttempt: currentAttempt() };
     if (change.jobId !== undefined) next.jobId = change.jobId;
     this.details = JobProgress.parse(next);
     heartbeat(this.details);
@@ -83,6 +91,12 @@ export class ProgressHeartbeat {
     heartbeat(this.details);
   }
 
+  /** Attempts that failed in a row without progress if this one fails now (this one included). */
+  failedAttemptsInARow(): number {
+    const attempt = currentAttempt();
+    return attempt - Math.min(attempt, this.details.progressAttempt ?? 1) + 1;
+  }
+
   beat(): void {
     heartbeat(this.details);
   }
@@ -90,4 +104,8 @@ export class ProgressHeartbeat {
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+function currentAttempt(): number {
+  return activityInfo().attempt;
 }
