@@ -74,13 +74,23 @@ export class ProgressHeartbeat {
   }
 
   /**
-   * The work moved forward (a job named, the job finished, an output written): replaces fields, marks
-   * this attempt as the last one with progress and heartbeats the result; the kind and key never change.
+   * Replaces fields and heartbeats the result; the kind and key never change within an attempt. A job
+   * named anew or a later phase is progress (an attempt resuming where the last one failed is not).
    */
   update(change: { jobId?: string; phase: JobPhase }): void {
-    const next: JobProgress = { ...this.details, phase: change.phase, progressAttempt: currentAttempt() };
+    const advanced =
+      (change.jobId !== undefined && change.jobId !== this.details.jobId) ||
+      JobPhase.options.indexOf(change.phase) > JobPhase.options.indexOf(this.details.phase);
+    const next: JobProgress = { ...this.details, phase: change.phase };
+    if (advanced) next.progressAttempt = currentAttempt();
     if (change.jobId !== undefined) next.jobId = change.jobId;
     this.details = JobProgress.parse(next);
+    heartbeat(this.details);
+  }
+
+  /** An output was written and recorded: progress, whatever the phase (one job may make several). */
+  outputRecorded(): void {
+    this.details = { ...this.details, progressAttempt: currentAttempt() };
     heartbeat(this.details);
   }
 
