@@ -49,6 +49,23 @@ def client(settings, backend):
         yield test_client
 
 
+def plain_app(settings: Settings, backend, **options):
+    """The API app without the local service's extras (faults, stats): what Modal serves, on local calls."""
+    from trellis2_service.app import create_app
+    from trellis2_service.job_calls import LocalCalls
+    from trellis2_service.job_keys import LocalDict
+    from trellis2_service.store import Store
+    from trellis2_service.work import Worker
+
+    store = Store(settings.store_dir, ttl_seconds=settings.state_ttl_seconds)
+    ledger_kv = LocalDict(store.root / "ledger")
+    calls = LocalCalls([Worker(backend, store, settings)], ledger_kv, store.root / "calls",
+                       max_attempts=settings.max_job_attempts)
+    app = create_app(settings=settings, calls=calls, ledger_kv=ledger_kv, store=store, **options)
+    app.router.on_shutdown.append(calls.shutdown)
+    return app
+
+
 @pytest.fixture
 def image_b64() -> str:
     return b64(png_bytes())

@@ -43,5 +43,5 @@ def test_gpu_workers_sets_how_many_jobs_run_at_once(settings, backend):
     with pytest.raises(SystemExit):
         parse_args(["--gpu-workers", "0"])
     app = build_local_app(settings, backend, gpu_workers=3)
-    containers = {app.state.runner._idle.get() for _ in range(3)}
-    assert len(containers) == 3 and app.state.runner.worker in containers
+    containers = {app.state.calls._idle.get() for _ in range(3)}
+    assert len(containers) == 3 and app.state.worker in containers

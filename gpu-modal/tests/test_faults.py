@@ -207,13 +207,8 @@ def test_the_shared_app_has_no_control_routes_and_no_faults(settings, backend):
     """What Modal serves is create_app alone: /_local/* does not exist there."""
     from fastapi.testclient import TestClient
 
-    from trellis2_service.app import create_app
-    from trellis2_service.jobs import LocalRunner
-    from trellis2_service.store import Store
-    from trellis2_service.work import Worker
+    from conftest import plain_app
 
-    store = Store(settings.store_dir, ttl_seconds=3600)
-    app = create_app(settings=settings, runner=LocalRunner(Worker(backend, store, settings)), store=store)
-    with TestClient(app, headers=AUTH) as client:
+    with TestClient(plain_app(settings, backend), headers=AUTH) as client:
         assert client.get("/_local/stats").status_code == 404
         assert client.put("/_local/faults", json={"spec": "503=1"}).status_code == 404

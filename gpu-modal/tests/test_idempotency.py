@@ -118,26 +118,6 @@ def test_simultaneous_submits_with_one_key_make_one_job(settings, backend, image
     assert len(list((settings.store_dir / "jobs").iterdir())) == 1
 
 
-def test_bindings_are_purged_with_their_jobs(tmp_path):
-    from trellis2_service.store import Store
-    from test_store import Clock
-
-    clock = Clock()
-    store = Store(tmp_path, ttl_seconds=3600, clock=clock)
-    job_id = "job_" + "f" * 32
-    store.create_job({"job_id": job_id, "expires_at": clock.now + 3600, "status": "queued", "owner": "o"})
-    assert store.bind_idempotency("o", "k", {"job_id": job_id, "body_sha256": "h"})
-    assert not store.bind_idempotency("o", "k", {"job_id": "job_" + "e" * 32, "body_sha256": "h"})  # write-once
-    # The job is kept longer than the binding's own TTL (it finished late): the binding stays with it.
-    store.put_job_progress(job_id, {"status": "succeeded", "expires_at": clock.now + 7000})
-    clock.now += 3601
-    store.purge_expired()
-    assert store.get_idempotency("o", "k")["job_id"] == job_id
-    clock.now += 3600
-    assert store.purge_expired() == 2
-    assert store.get_idempotency("o", "k") is None and store.get_job(job_id) is None
-
-
 def test_fingerprints_tell_requests_apart_but_not_field_order():
     from trellis2_service.idempotency import request_fingerprint as fp
 

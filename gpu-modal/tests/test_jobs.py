@@ -63,6 +63,71 @@ def test_extract_job_with_raw_glb(client, backend, image_b64):
     assert base64.b64decode(as_json["glb"]) == raw.content
 
 
+PRESETS = [{"name": "fast", "decimation_target": 5000, "texture_size": 512},
+           {"name": "quality", "texture_size": 2048}]
+
+
+def reference_state(client, image_b64) -> str:
+    return client.post("/generate", json={"image": image_b64, "state_mode": "reference"}).json()["state_id"]
+
+
+def test_one_extract_job_makes_every_preset_in_one_gpu_call(client, backend, image_b64):
+    state_id = reference_state(client, image_b64)
+    extracted_before = backend.extract_calls
+    job_id = client.post("/jobs/extract_glb", json={"state_id": state_id, "presets": PRESETS}).json()["job_id"]
+    status = wait_for(client, job_id)
+    presets = status["result"]["presets"]
+    assert list(presets) == ["fast", "quality"] and backend.extract_calls - extracted_before == 2
+    stats = client.get("/_local/stats").json()
+    assert stats["work_runs"]["extract_glb"] == 1 and stats["presets_extracted"] == 2
+    for name, preset in presets.items():
+        raw = client.get(f"/jobs/{job_id}/result", params={"preset": name}, headers={"Accept": "model/gltf-binary"})
+        assert raw.status_code == 200 and raw.content[:4] == b"glTF"
+        assert raw.headers["x-glb-sha256"] == hashlib.sha256(raw.content).hexdigest() == preset["glb_sha256"]
+        assert f'"texture_size": {dict((p["name"], p["texture_size"]) for p in PRESETS)[name]}'.encode() in raw.content
+        as_json = client.get(f"/jobs/{job_id}/result", params={"preset": name}).json()
+        assert base64.b64decode(as_json["glb"]) == raw.content and as_json["glb_sha256"] == preset["glb_sha256"]
+
+
+def test_a_multi_preset_result_names_the_preset_it_needs(client, image_b64):
+    state_id = reference_state(client, image_b64)
+    job_id = client.post("/jobs/extract_glb", json={"state_id": state_id, "presets": PRESETS}).json()["job_id"]
+    wait_for(client, job_id)
+    unnamed = client.get(f"/jobs/{job_id}/result")
+    assert unnamed.status_code == 400 and "fast, quality" in unnamed.json()["error"]["message"]
+    unknown = client.get(f"/jobs/{job_id}/result", params={"preset": "balanced"})
+    assert unknown.status_code == 404 and "balanced" in unknown.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"presets": PRESETS, "texture_size": 1024}, "texture_size"),
+    ({"presets": [PRESETS[0], PRESETS[0]]}, "unique"),
+    ({"presets": []}, "presets"),
+    ({"presets": [{"name": "Fast"}]}, "name"),
+    ({"presets": [{"name": f"p{i}"} for i in range(9)]}, "presets"),
+    ({"presets": [{"name": "fast", "texture_size": 300}]}, "texture_size"),
+])
+def test_bad_presets_are_refused_before_any_work(client, backend, image_b64, body, field):
+    state_id = reference_state(client, image_b64)
+    answer = client.post("/jobs/extract_glb", json={"state_id": state_id, **body})
+    assert answer.status_code == 400 and field in answer.json()["error"]["message"]
+    assert client.get("/_local/stats").json()["jobs_created"]["extract_glb"] == 0
+
+
+def test_the_synchronous_route_makes_one_glb_only(client, image_b64):
+    state_id = reference_state(client, image_b64)
+    answer = client.post("/extract_glb", json={"state_id": state_id, "presets": PRESETS})
+    assert answer.status_code == 400 and "POST /jobs/extract_glb" in answer.json()["error"]["message"]
+
+
+def test_a_preview_is_rendered_only_when_asked_for(client, backend, image_b64):
+    job_id = client.post("/jobs/generate", json={"image": image_b64, "include_video": False,
+                                                 "state_mode": "reference"}).json()["job_id"]
+    status = wait_for(client, job_id)
+    assert status["result"]["video_bytes"] == 0
+    assert client.get(f"/jobs/{job_id}/result", headers={"Accept": "video/mp4"}).status_code == 404
+
+
 def test_pick_up_by_id_from_a_new_client_never_reruns(settings, backend, image_b64):
     app = build_local_app(settings, backend)
     first = TestClient(app)
@@ -142,23 +207,29 @@ def test_jobs_interrupted_by_a_restart_fail_instead_of_hanging(settings, backend
 
 
 def test_a_redelivered_job_does_not_run_twice(settings, backend, image_b64):
-    from trellis2_service.jobs import execute_job
+    """A call delivered again for a job that already ran (its own claim is there) counts an attempt; once the
+    attempts are used up it is refused as poison_input instead of running the backend again."""
+    from trellis2_service.job_run import run_job
 
     app = build_local_app(settings, backend)
     with TestClient(app) as client:
         job_id = client.post("/jobs/generate", json={"image": image_b64}, headers=AUTH).json()["job_id"]
         wait_for(client, job_id, headers=AUTH)
     worker = app.state.worker
-    assert execute_job(worker, worker.store, job_id, "generate", {}, time.time()) is None
+    kv = app.state.calls._kv
+    outcome, _ = run_job(worker, kv, worker.store, job_id, "generate", {}, time.time(), call_id=None, max_attempts=1)
+    assert outcome["status"] == "failed" and outcome["error"]["code"] == "poison_input"
     assert backend.generate_calls == 1
 
 
-def test_several_local_containers_run_calls_side_by_side(settings):
+def test_several_local_containers_run_calls_side_by_side(settings, tmp_path):
     """--gpu-workers N imitates N GPU containers: N slow calls overlap instead of queueing."""
     import asyncio
     import threading
 
-    from trellis2_service.jobs import LocalRunner
+    from fake_backend import FakeBackend
+    from trellis2_service.job_calls import LocalCalls
+    from trellis2_service.job_keys import LocalDict
     from trellis2_service.store import Store
     from trellis2_service.work import Worker
 
@@ -176,17 +247,15 @@ def test_several_local_containers_run_calls_side_by_side(settings):
                 inside -= 1
             return super().warmup(submitted_at)
 
-    from fake_backend import FakeBackend
-
     store = Store(settings.store_dir, ttl_seconds=3600)
-    make = lambda: Overlapping(FakeBackend(), store, settings)  # noqa: E731
-    runner = LocalRunner(make(), workers=3, make_worker=make)
+    calls = LocalCalls([Overlapping(FakeBackend(), store, settings) for _ in range(3)], LocalDict(tmp_path / "kv"),
+                       tmp_path / "calls", max_attempts=2)
 
     async def three_at_once():
-        return await asyncio.gather(*(runner.warmup(0.0) for _ in range(3)))
+        return await asyncio.gather(*(calls.warmup(0.0) for _ in range(3)))
 
     results = asyncio.run(three_at_once())
-    runner.shutdown()
+    calls.shutdown()
     assert most_inside == 3 and all(result.error is None for result in results)
 
 
@@ -287,31 +356,33 @@ def test_a_long_poll_on_a_job_interrupted_by_a_restart_fails_it_at_once(settings
     backend.gate.set()
 
 
-def test_local_wait_settled_never_cancels_the_job_nor_raises(settings):
-    """A wait that times out leaves the job running; a job cancelled by shutdown, or one that crashed,
-    ends the wait quietly (settle() reports those), never as an exception in the request."""
+def test_a_local_call_waited_on_is_never_cancelled_and_never_raises(settings, tmp_path):
+    """A wait that times out leaves the call running; a call cancelled by shutdown, or one that crashed, is
+    reported as failed, never as an exception in the request; a call this process never made failed with it."""
     import asyncio
     import concurrent.futures
 
     from fake_backend import FakeBackend
-    from trellis2_service.jobs import LocalRunner
+    from trellis2_service.job_calls import LocalCalls
+    from trellis2_service.job_keys import LocalDict
     from trellis2_service.store import Store
     from trellis2_service.work import Worker
 
-    runner = LocalRunner(Worker(FakeBackend(), Store(settings.store_dir, ttl_seconds=3600), settings))
-    record = {"job_id": "job_" + "4" * 32}
+    calls = LocalCalls([Worker(FakeBackend(), Store(settings.store_dir, ttl_seconds=3600), settings)],
+                       LocalDict(tmp_path / "kv"), tmp_path / "calls", max_attempts=2)
+    call_id = "fc-local-" + "4" * 32
 
     async def scenario():
-        runner._jobs[record["job_id"]] = future = concurrent.futures.Future()
-        await runner.wait_settled(record, None, 0.05)
-        assert not future.done()  # timed out: the job is untouched
+        calls._calls[call_id] = future = concurrent.futures.Future()
+        assert (await calls.get(call_id, 0.05)).state == "pending"
+        assert not future.done()  # timed out: the call is untouched
         threading.Timer(0.05, future.cancel).start()
-        await asyncio.wait_for(runner.wait_settled(record, None, 10), 5)
-        runner._jobs[record["job_id"]] = crashed = concurrent.futures.Future()
+        assert (await asyncio.wait_for(calls.get(call_id, 10), 5)).state == "failed"
+        calls._calls[call_id] = crashed = concurrent.futures.Future()
         threading.Timer(0.05, crashed.set_exception, args=(RuntimeError("boom"),)).start()
-        await asyncio.wait_for(runner.wait_settled(record, None, 10), 5)
-        del runner._jobs[record["job_id"]]
-        await asyncio.wait_for(runner.wait_settled(record, None, 10), 1)  # not this process's job: at once
+        assert (await asyncio.wait_for(calls.get(call_id, 10), 5)).state == "failed"
+        del calls._calls[call_id]
+        assert (await asyncio.wait_for(calls.get(call_id, 10), 1)).state == "failed"  # not this process's call
 
     asyncio.run(scenario())
-    runner.shutdown()
+    calls.shutdown()

@@ -29,12 +29,13 @@ def test_states_expire_and_are_deleted(tmp_path, clock):
     assert not (tmp_path / "states" / state_id).exists()
 
 
-def test_purge_removes_expired_states_jobs_and_stale_partial_writes(tmp_path, clock):
+def test_purge_removes_expired_states_job_results_and_stale_partial_writes(tmp_path, clock):
     import os
 
     store = Store(tmp_path, ttl_seconds=3600, clock=clock)
     old_state, _ = store.put_state(b"old", None)
-    store.create_job({"job_id": "job_" + "a" * 32, "expires_at": clock.now + 2000, "status": "queued"})
+    store.put_job_blobs("job_" + "a" * 32, {"glb": b"glTF"})
+    os.utime(tmp_path / "jobs" / ("job_" + "a" * 32), (clock.now, clock.now))
     partial = tmp_path / "states" / ("st_" + "b" * 32)  # a write that died before its meta.json
     partial.mkdir()
     os.utime(partial, (clock.now, clock.now))
@@ -46,7 +47,7 @@ def test_purge_removes_expired_states_jobs_and_stale_partial_writes(tmp_path, cl
     assert store.purge_expired() == 3
     assert store.get_state_blob(fresh_state) == b"fresh"
     assert not (tmp_path / "states" / old_state).exists() and not partial.exists()
-    assert store.get_job("job_" + "a" * 32) is None
+    assert store.get_job_blobs("job_" + "a" * 32, ["glb"]) is None
     assert foreign.exists()
 
 
@@ -74,8 +75,8 @@ def test_volume_hooks_are_called(tmp_path, clock):
     state_id, _ = store.put_state(b"s", None)
     assert calls and calls[-1] == "commit"
     calls.clear()
-    store.get_job("job_" + "c" * 32)
-    assert calls == ["reload"]
+    store.put_job_blobs("job_" + "c" * 32, {"video": b"mp4"})
+    assert calls == ["commit"]  # a job's results are committed before its call returns
     calls.clear()
     with pytest.raises(ServiceError):
         store.get_state_blob("st_" + "d" * 32)  # not here: reload once (another container may have written it)
@@ -87,4 +88,4 @@ def test_a_failing_reload_is_not_fatal(tmp_path, clock):
         raise RuntimeError("volume busy")
 
     store = Store(tmp_path, ttl_seconds=3600, clock=clock, reload=busy)
-    assert store.get_job("job_" + "e" * 32) is None
+    assert store.reload() is False

@@ -2,12 +2,8 @@
 
 from fastapi.testclient import TestClient
 
-from conftest import AUTH
-from trellis2_service.app import create_app
-from trellis2_service.jobs import LocalRunner
-from trellis2_service.store import Store
+from conftest import AUTH, plain_app
 from trellis2_service.warm import WarmSignal, warmup_body
-from trellis2_service.work import Worker
 
 
 class Clock:
@@ -73,15 +69,11 @@ def test_the_warmup_route_answers_from_the_signal_without_running_the_backend(se
         answer = signal.warm_or_start(lambda: starts.append(1))
         return warmup_body(answer, device="A100-80GB", backend="trellis2", compute_seconds=0.001)
 
-    service_store = Store(tmp_path / "s", ttl_seconds=3600)
-    runner = LocalRunner(Worker(backend, service_store, settings))
-    app = create_app(settings=settings, runner=runner, store=service_store, warm_check=warm_check)
-    with TestClient(app) as client:
+    with TestClient(plain_app(settings, backend, warm_check=warm_check)) as client:
         first = client.post("/warmup", headers=AUTH).json()
         second = client.post("/warmup", headers=AUTH).json()
         signal.mark_active("ta-9")
         third = client.post("/warmup", headers=AUTH).json()
-    runner.shutdown()
     assert (first["warm"], first["started"], first["ready"]) == (False, True, False)
     assert (second["warm"], second["started"]) == (False, False)
     assert (third["warm"], third["started"], third["ready"], third["container_id"]) == (True, False, True, "ta-9")

@@ -77,7 +77,8 @@ def test_server_timing_and_cold_start(client, backend, image_b64):
     assert warm["backend"] == "relief" and warm["device"] == "cpu" and warm["container_id"]
     assert warm["server_timing"]["cold_start"] is True
     timing = client.post("/generate", json={"image": image_b64}).json()["server_timing"]
-    assert set(timing) == {"compute_seconds", "queue_seconds", "cold_start", "load_seconds", "backend", "device"}
+    assert set(timing) == {"compute_seconds", "codec_seconds", "store_seconds", "queue_seconds", "cold_start",
+                           "load_seconds", "backend", "device"}
     assert timing["cold_start"] is False and timing["load_seconds"] is None
     assert timing["compute_seconds"] >= 0 and timing["queue_seconds"] >= 0
     assert client.post("/warmup").json()["cold_start"] is False

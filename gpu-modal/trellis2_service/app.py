@@ -1,7 +1,7 @@
-"""The one FastAPI app, served by Modal (CPU container, GPU work via ModalRunner) and locally (LocalRunner).
+"""The one FastAPI app, served by Modal (CPU container, GPU work as Modal calls) and locally (LocalCalls).
 
 Routes, fields, statuses and error bodies follow docs/service-api.md. Handlers are thin: validate the
-body, hand plain data to the runner, shape the answer.
+body, hand plain data to the calls (job_calls.py) or the job ledger (job_ledger.py), shape the answer.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from .ids import require_state_id
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import REPLAYED_HEADER, idempotency_key
 from .images import decode_base64_field, image_from_base64
-from .jobs import MAX_JOB_WAIT_SECONDS, Jobs, Runner, owner_of
+from .job_calls import Calls
+from .job_keys import KeyValue
+from .job_ledger import MAX_JOB_WAIT_SECONDS, JobLedger, JobView, owner_of
 from .middleware import RequestContextMiddleware
 from .schemas import ExtractBody, GenerateBody
 from .state_codec import StateFormatError, verify_state
@@ -41,16 +43,17 @@ GLB_MEDIA_TYPE = "model/gltf-binary"
 MP4_MEDIA_TYPE = "video/mp4"
 
 
-def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name: str | None = None,
+def create_app(*, settings: Settings, calls: Calls, ledger_kv: KeyValue, store: Store, backend_name: str | None = None,
                on_job_created: Callable[[str], None] | None = None,
                warm_check: Callable[[], dict] | None = None) -> FastAPI:
-    """`on_job_created(kind)` is told of each job record made (the local service counts them).
-    `warm_check` (Modal): answers /warmup from the warm signal (trellis2_service.warm) without waiting
-    for, or taking, a GPU container; locally /warmup loads the model in-process."""
+    """`ledger_kv`: the job ledger's key-value store (a modal.Dict on Modal). `on_job_created(kind)` is told of
+    each job made (the local service counts them). `warm_check` (Modal): answers /warmup from the warm signal
+    (trellis2_service.warm) without waiting for, or taking, a GPU container; locally /warmup loads the model
+    in-process."""
     app = FastAPI(title="trellis2-api", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RequestContextMiddleware, body_limit_for=settings.body_limit_for)
     _install_error_handlers(app)
-    jobs = Jobs(store, runner, max_attempts=settings.max_job_attempts, on_created=on_job_created)
+    jobs = JobLedger(ledger_kv, calls, store, on_created=on_job_created)
     backend_label = backend_name or settings.backend
 
     async def authenticate(request: Request) -> str:
@@ -76,7 +79,7 @@ def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name
     async def warmup(request: Request) -> JSONResponse:
         if warm_check is not None:
             return _json(request, await run_in_threadpool(warm_check))
-        result = _checked(await runner.warmup(time.time()))
+        result = _checked(await calls.warmup(time.time()))
         cold = bool(result.fields.get("cold_start"))  # this call loaded the model: it was not warm, and started it
         return _json(request, {**result.fields, "warm": not cold, "started": cold, "server_timing": result.server_timing})
 
@@ -84,13 +87,15 @@ def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name
     async def generate(body: GenerateBody, request: Request) -> Response:
         render_preview = body.include_video or body.state_mode == "reference"
         work = await run_in_threadpool(_generate_work, body, render_preview)
-        result = _checked(await runner.run("generate", work, time.time()))
+        result = _checked(await calls.run("generate", work, time.time()))
         return _json(request, _generate_body(result.fields, result.blobs, result.server_timing, body.include_video))
 
     @api.post("/extract_glb")
     async def extract_glb(body: ExtractBody, request: Request) -> Response:
+        if body.presets is not None:
+            raise ServiceError.of("validation_error", "presets: only for POST /jobs/extract_glb")
         work = await run_in_threadpool(_extract_work, body, settings, store)
-        result = _checked(await runner.run("extract_glb", work, time.time()))
+        result = _checked(await calls.run("extract_glb", work, time.time()))
         return _extract_response(request, result.fields, result.blobs, result.server_timing)
 
     async def submit_job(request: Request, owner: str, kind: str, body: GenerateBody | ExtractBody,
@@ -99,17 +104,18 @@ def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name
         # Hashing a large body (an inline state) takes a while: not on the event loop.
         key = None if header is None else await run_in_threadpool(idempotency_key, header, kind,
                                                                   body.model_dump(mode="json"))
-        record, replayed = await jobs.submit(owner, kind, prepare, request_id=_request_id(request),
-                                             submitted_at=time.time(), idempotency=key, **options)
-        response = _json(request, _accepted(record), status=202)
+        job, replayed = await jobs.submit(owner, kind, prepare, request_id=_request_id(request), idempotency=key,
+                                          **options)
+        response = _json(request, {"job_id": job.job_id, "kind": job.kind, "status": job.status}, status=202)
         if replayed:
             response.headers[REPLAYED_HEADER] = "true"
         return response
 
     @api.post("/jobs/generate", status_code=202)
     async def submit_generate(body: GenerateBody, request: Request, owner: str = Depends(authenticate)) -> Response:
-        # Jobs always keep a preview, to fetch raw.
-        return await submit_job(request, owner, "generate", body, lambda: run_in_threadpool(_generate_work, body, True),
+        # The preview is rendered only when asked for (include_video): it costs GPU seconds.
+        return await submit_job(request, owner, "generate", body,
+                                lambda: run_in_threadpool(_generate_work, body, body.include_video),
                                 include_video=body.include_video)
 
     @api.post("/jobs/extract_glb", status_code=202)
@@ -120,36 +126,38 @@ def create_app(*, settings: Settings, runner: Runner, store: Store, backend_name
     @api.get("/jobs/{job_id}")
     async def job_status(job_id: str, request: Request, owner: str = Depends(authenticate),
                          wait: float = Query(0.0, ge=0.0, le=MAX_JOB_WAIT_SECONDS)) -> Response:
-        # `wait` > 0: a long poll, answered once the job is final or after `wait` seconds (see Jobs.wait).
+        # `wait` > 0: a long poll, answered once the job is final or after `wait` seconds (see JobLedger.wait).
         # Out of range (or NaN) is a 400 validation_error like any other field.
-        record = await jobs.wait(job_id, owner, wait)
-        summary = None
-        if record["status"] == "succeeded":
-            summary = {**record["result"], "request_id": record["request_id"]}
-        error = record.get("error")
+        job = await jobs.wait(job_id, owner, wait)
+        summary = {**job.result, "request_id": job.request_id} if job.status == "succeeded" and job.result else None
+        error = job.error
         return _json(request, {
-            "job_id": record["job_id"], "kind": record["kind"], "status": record["status"],
-            "created_at": iso_utc(record["created_at"]), "updated_at": iso_utc(record["updated_at"]),
+            "job_id": job.job_id, "kind": job.kind, "status": job.status,
+            "created_at": iso_utc(job.created_at), "updated_at": iso_utc(job.updated_at),
             "result": summary, "error": {k: error[k] for k in ("code", "message", "retryable")} if error else None,
         })
 
     @api.get("/jobs/{job_id}/result")
-    async def job_result(job_id: str, request: Request, owner: str = Depends(authenticate)) -> Response:
-        record = await jobs.get(job_id, owner)
-        if record["status"] == "failed":
-            raise ServiceError.from_dict(record["error"])
-        if record["status"] != "succeeded":
-            raise ServiceError.of("job_not_finished", f"job {job_id} is {record['status']}; poll GET /jobs/{job_id}")
-        blobs = await run_in_threadpool(_job_blobs, store, record)
-        fields = {k: v for k, v in record["result"].items() if k != "server_timing"}
-        timing = record["result"]["server_timing"]
-        if record["kind"] == "extract_glb":
-            return _extract_response(request, fields, blobs, timing)
+    async def job_result(job_id: str, request: Request, owner: str = Depends(authenticate),
+                         preset: str | None = Query(None, max_length=32)) -> Response:
+        job = await jobs.get(job_id, owner)
+        if job.status == "failed":
+            raise ServiceError.from_dict(job.error or ServiceError.of("internal_error", "the job failed").to_dict())
+        if job.status != "succeeded" or job.result is None:
+            raise ServiceError.of("job_not_finished", f"job {job_id} is {job.status}; poll GET /jobs/{job_id}")
+        fields = {k: v for k, v in job.result.items() if k != "server_timing"}
+        timing = job.result.get("server_timing")
+        if job.kind == "extract_glb":
+            return await _extract_result(request, jobs, job, fields, timing, preset)
+        if preset is not None:
+            raise ServiceError.of("validation_error", "preset: only for extract_glb jobs")
         if _accepts(request, MP4_MEDIA_TYPE):
-            if "video" not in blobs:
-                raise ServiceError.of("state_not_found", "this job has no preview video")
+            if "video" not in job.blobs:
+                raise ServiceError.of("state_not_found", "this job has no preview video (submit with include_video)")
+            blobs = await jobs.result_blobs(job, ["video"])
             return _raw(request, blobs["video"], MP4_MEDIA_TYPE, timing)
-        return _json(request, _generate_body(fields, blobs, timing, record.get("include_video", True)))
+        blobs = await jobs.result_blobs(job, job.blobs)
+        return _json(request, _generate_body(fields, blobs, timing, job.include_video))
 
     @api.get("/states/{state_id}/preview.mp4")
     async def state_preview(state_id: str, request: Request) -> Response:
@@ -179,9 +187,9 @@ def _extract_work(body: ExtractBody, settings: Settings, store: Store) -> dict:
             verify_state(blob, settings.state_secret)  # signature only; the worker decodes it
         except StateFormatError as exc:
             raise ServiceError.of("validation_error", f"state: {exc}") from None
-        return extract_request(blob, None, body.extract_params())
+        return extract_request(blob, None, body.extract_params(), body.preset_params())
     store.require_state(body.state_id)
-    return extract_request(None, body.state_id, body.extract_params())
+    return extract_request(None, body.state_id, body.extract_params(), body.preset_params())
 
 
 # --- Response shapes -------------------------------------------------------------------------------------
@@ -206,18 +214,22 @@ def _extract_response(request: Request, fields: dict, blobs: dict, timing: dict 
                            "server_timing": timing})
 
 
-def _accepted(record: dict) -> dict:
-    return {"job_id": record["job_id"], "kind": record["kind"], "status": record["status"]}
-
-
-def _job_blobs(store: Store, record: dict) -> dict[str, bytes]:
-    blobs = {}
-    for name in record.get("blobs", []):
-        data = store.get_job_blob(record["job_id"], name)
-        if data is None:
-            raise ServiceError.of("internal_error", "the job's result files are missing")
-        blobs[name] = data
-    return blobs
+async def _extract_result(request: Request, jobs: JobLedger, job: JobView, fields: dict, timing: dict | None,
+                          preset: str | None) -> Response:
+    """One GLB of a finished extract job: the job's only one, or, of a multi-preset job, the one named by `preset`."""
+    presets: dict | None = fields.get("presets")
+    if presets is None:
+        if preset is not None:
+            raise ServiceError.of("validation_error", "preset: this job made a single GLB; leave preset out")
+        blob_name, glb_fields = "glb", fields
+    elif preset is None:
+        raise ServiceError.of("validation_error", f"preset: required for this job; one of {', '.join(presets)}")
+    elif preset not in presets:
+        raise ServiceError.of("not_found", f"preset: this job made no GLB named {preset!r}; it made {', '.join(presets)}")
+    else:
+        blob_name, glb_fields = f"glb-{preset}", presets[preset]
+    glb = (await jobs.result_blobs(job, [blob_name]))[blob_name]
+    return _extract_response(request, {**glb_fields, "glb_bytes": len(glb)}, {"glb": glb}, timing)
 
 
 def _checked(result: WorkResult) -> WorkResult:

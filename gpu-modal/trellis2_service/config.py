@@ -47,6 +47,9 @@ MIN_DECIMATION_TARGET = 1000
 MAX_DECIMATION_TARGET = 16_777_216  # nvdiffrast's face limit
 DEFAULT_REMESH_BAND, MAX_REMESH_BAND = 1.0, 10.0
 DEFAULT_REMESH_PROJECT = 0.0
+# One extract job may make several GLBs of one state (one GPU call): at most this many, named like this.
+MAX_PRESETS_PER_JOB = 8
+PRESET_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 # --- Modal deployment defaults --------------------------------------------------------------------------
 DEFAULT_GPU = "A100-80GB"

@@ -121,7 +121,7 @@ def spec_from_env(env: Mapping[str, str]) -> tuple[str, int]:
 
 
 class LocalStats:
-    """What the local service did: job records made, backend executions (GPU work), faults injected."""
+    """What the local service did: jobs made, backend executions (GPU calls), GLBs extracted, faults injected."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # work is counted from worker threads
@@ -132,12 +132,17 @@ class LocalStats:
             self.requests = 0
             self.jobs_created = {"generate": 0, "extract_glb": 0}
             self.work_runs = {"generate": 0, "extract_glb": 0, "warmup": 0}
+            self.presets_extracted = 0  # GLBs made: one call of a multi-preset job makes several
             self.faults_injected = dict.fromkeys(COUNTED, 0)
 
     def count(self, table: str, name: str) -> None:
         with self._lock:
             counts = getattr(self, table)
             counts[name] = counts.get(name, 0) + 1
+
+    def count_presets(self, glbs: int) -> None:
+        with self._lock:
+            self.presets_extracted += glbs
 
     def count_request(self) -> None:
         with self._lock:
@@ -146,7 +151,8 @@ class LocalStats:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"requests": self.requests, "jobs_created": dict(self.jobs_created),
-                    "work_runs": dict(self.work_runs), "faults_injected": dict(self.faults_injected)}
+                    "work_runs": dict(self.work_runs), "presets_extracted": self.presets_extracted,
+                    "faults_injected": dict(self.faults_injected)}
 
 
 class Faults:

@@ -1,19 +1,16 @@
-"""Idempotency keys for job submits: the header's rules, the request fingerprint, per-key locks.
+"""Idempotency keys for job submits: the header's rules and the request fingerprint.
 
-A client sends `Idempotency-Key` on POST /jobs/...; the service binds (owner, key) -> job id in its store
-(store.py) for as long as the job is kept. A repeat with the same request gets the same job (202), a
-repeat with another request is refused (422 idempotency_key_reused), and a key whose job failed is bound
-to a new job. docs/service-api.md has the contract.
+A client sends `Idempotency-Key` on POST /jobs/...; the job ledger (job_ledger.py) binds (owner, key) to one job
+with an atomic put-if-absent. A repeat with the same request gets the same job (202), a repeat with another
+request is refused (422 idempotency_key_reused), and a key whose job failed retryably is bound to a new job.
+docs/service-api.md has the contract.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,24 +52,3 @@ def request_fingerprint(kind: str, body: dict[str, Any]) -> str:
         digest.update(b"\x00%s\x00%s%d\x00" % (name.encode(), tag, len(encoded)))
         digest.update(encoded)
     return digest.hexdigest()
-
-
-class KeyLocks:
-    """One asyncio lock per key, dropped again when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)

@@ -2,8 +2,9 @@
 backend in-process; plus what only a local service has: fault injection (faults.py) and its control routes.
 
 Control routes (loopback clients only, same credentials as the API when auth is on, never faulted):
-    GET  /_local/stats        -> {"requests", "jobs_created": {kind: n}, "work_runs": {kind: n},
-                                  "faults_injected": {fault: n}, "faults": {"spec", "seed"}, "request_id"}
+    GET  /_local/stats        -> {"requests", "jobs_created": {kind: n}, "work_runs": {kind: n} (GPU calls),
+                                  "presets_extracted": n (GLBs made), "faults_injected": {fault: n},
+                                  "faults": {"spec", "seed"}, "request_id"}
     POST /_local/stats/reset  -> the same, zeroed
     PUT  /_local/faults       {"spec": "503=0.2,...", "seed": 7} ({"spec": ""} clears) -> {"spec", "seed", ...}
 """
@@ -24,7 +25,8 @@ from .backends.base import Backend
 from .config import Settings
 from .errors import ServiceError
 from .faults import FaultMiddleware, Faults, FaultSpecError, LocalStats, abortable_http_protocol
-from .jobs import LocalRunner
+from .job_calls import LocalCalls
+from .job_keys import LocalDict
 from .store import Store
 from .work import WorkResult, Worker
 
@@ -42,7 +44,10 @@ class CountingWorker(Worker):
 
     def extract(self, request: dict, submitted_at: float) -> WorkResult:
         self.stats.count("work_runs", "extract_glb")
-        return super().extract(request, submitted_at)
+        result = super().extract(request, submitted_at)
+        if result.ok:
+            self.stats.count_presets(len(request.get("presets") or {"glb": None}))
+        return result
 
     def warmup(self, submitted_at: float) -> WorkResult:
         self.stats.count("work_runs", "warmup")
@@ -59,17 +64,20 @@ def build_local_app(settings: Settings, backend: Backend, *, gpu_workers: int = 
     def make_worker() -> Worker:
         return CountingWorker(backend, store, settings, stats=stats)
 
-    worker = make_worker()
-    runner = LocalRunner(worker, workers=gpu_workers, make_worker=make_worker)
-    app = create_app(settings=settings, runner=runner, store=store, backend_name=backend.name,
+    workers = [make_worker() for _ in range(gpu_workers)]
+    # The job ledger's key-value store and the calls' outcomes live beside the store, so finished jobs and
+    # bound keys outlive a restart of this process, as they outlive an API container on Modal.
+    ledger_kv = LocalDict(store.root / "ledger")
+    calls = LocalCalls(workers, ledger_kv, store.root / "calls", max_attempts=settings.max_job_attempts)
+    app = create_app(settings=settings, calls=calls, ledger_kv=ledger_kv, store=store, backend_name=backend.name,
                      on_job_created=lambda kind: stats.count("jobs_created", kind))
     # Appended = innermost of the user middleware: inside RequestContextMiddleware, so an injected error
     # has a request id and a body that is too large is refused before any fault is drawn.
     app.user_middleware.append(Middleware(FaultMiddleware, faults=faults,
                                           authenticated=lambda scope: _has_configured_credentials(scope, settings)))
     app.include_router(_control_routes(settings, faults, stats))
-    app.state.worker, app.state.runner, app.state.faults, app.state.stats = worker, runner, faults, stats
-    app.router.on_shutdown.append(runner.shutdown)
+    app.state.worker, app.state.calls, app.state.faults, app.state.stats = workers[0], calls, faults, stats
+    app.router.on_shutdown.append(calls.shutdown)
     return app
 
 

@@ -9,12 +9,13 @@ Layout:
   offline) and runs the plain work functions of trellis2_service.work; retires itself when the backend
   asks (modal.experimental); keeps a warm marker in a modal.Dict for /warmup (trellis2_service.warm).
 - `api` (CPU, proxy auth): the FastAPI app of trellis2_service.app, path-routed (`<base>/generate`, ...).
-  Synchronous routes call the worker with `.remote`; jobs `spawn` it and are tracked by FunctionCall id.
+  Synchronous routes call the worker with `.remote`; a job is one `spawn`ed call of `run_job`, followed by its
+  FunctionCall id, with ownership and Idempotency-Key bindings in the `trellis2-jobs` modal.Dict (job_ledger.py).
 - `generate_endpoint`, `extract_glb_endpoint`, `warmup_endpoint` (CPU, proxy auth): the same app on
   seed-style hosts (`...-generate.modal.run`), for clients written for the seed's subdomain routing.
 - `health` (CPU, no auth): so probes never wake, or wait for, a GPU.
-- `purge_expired` (CPU, hourly): Volumes never expire files; this deletes expired states and jobs
-  (GPU containers never purge: that is CPU work at GPU rates).
+- `purge_expired` (CPU, hourly): Volumes never expire files; this deletes expired states and job results
+  (GPU containers never purge: that is CPU work at GPU rates). The Dict's entries expire on their own.
 - `download_weights` (CPU), `verify` (GPU): see the commands above; docs/gpu-cost-model.md for the costs.
 
 Importing this module needs the `modal` package but no token or network (tests do so offline).
@@ -69,6 +70,7 @@ hf_cache_volume = modal.Volume.from_name("trellis2-hf-cache", create_if_missing=
 compile_cache_volume = modal.Volume.from_name("trellis2-compile-cache", create_if_missing=True)
 store_volume = modal.Volume.from_name("trellis2-store", create_if_missing=True)
 warm_dict = modal.Dict.from_name("trellis2-warm", create_if_missing=True)  # see trellis2_service/warm.py
+jobs_dict = modal.Dict.from_name("trellis2-jobs", create_if_missing=True)  # the job ledger: job_keys.py
 hf_secret = modal.Secret.from_name("huggingface", required_keys=["HF_TOKEN"])
 state_secret = modal.Secret.from_name("trellis2-state-signing", required_keys=["TRELLIS2_STATE_SECRET"])
 
@@ -193,12 +195,15 @@ class Trellis2Worker:
         return self._after_input(self.worker.warmup(submitted_at))
 
     @modal.method()
-    def run_job(self, job_id: str, kind: str, request: dict, submitted_at: float) -> str:
-        from trellis2_service.jobs import execute_job
+    def run_job(self, job_id: str, kind: str, request: dict, submitted_at: float) -> dict:
+        """One job: its outcome is this call's return value; its result files are committed before it returns."""
+        from trellis2_service.job_run import run_job
 
-        retire_reason = execute_job(self.worker, self.worker.store, job_id, kind, request, submitted_at)
+        outcome, retire_reason = run_job(self.worker, jobs_dict, self.worker.store, job_id, kind, request,
+                                         submitted_at, call_id=modal.current_function_call_id(),
+                                         max_attempts=self.worker.settings.max_job_attempts)
         self._after_input(None, retire_reason)
-        return job_id  # the outcome itself is on the store Volume, committed before this returns
+        return outcome
 
     def _clear_warm_marker(self) -> None:
         warm = getattr(self, "warm", None)  # absent if @modal.enter failed before writing it
@@ -231,13 +236,13 @@ class Trellis2Worker:
 # --- The public API (CPU only) ---------------------------------------------------------------------------
 def _api_app():
     from trellis2_service.app import create_app
-    from trellis2_service.jobs import ModalRunner
+    from trellis2_service.job_calls import ModalCalls
     from trellis2_service.logs import configure_logging
 
     configure_logging()
     settings = _settings()
     store = _volume_store(settings)
-    return create_app(settings=settings, runner=ModalRunner(Trellis2Worker(), store), store=store,
+    return create_app(settings=settings, calls=ModalCalls(Trellis2Worker()), ledger_kv=jobs_dict, store=store,
                       backend_name="trellis2", warm_check=_warm_check)
 
 
@@ -316,7 +321,7 @@ def purge_expired() -> int:
                   reload=store_volume.reload)
     store.reload()
     removed = store.purge_expired()
-    print(f"purged {removed} expired states/jobs")
+    print(f"purged {removed} expired states and job results")
     return removed
 
 

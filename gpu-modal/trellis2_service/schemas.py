@@ -35,15 +35,30 @@ class GenerateBody(_Body):
         return self.model_dump(exclude={"image", "state_mode", "include_video"})
 
 
-class ExtractBody(_Body):
-    state: str | None = None
-    state_id: str | None = None
+class ExtractSettings(_Body):
+    """How one GLB is extracted from a state (the fields of backends.base.ExtractParams)."""
+
     decimation_target: int = Field(c.DEFAULT_DECIMATION_TARGET, ge=c.MIN_DECIMATION_TARGET, le=c.MAX_DECIMATION_TARGET)
     texture_size: TextureSize = c.DEFAULT_TEXTURE_SIZE
     remesh: bool = True
     remesh_band: float = Field(c.DEFAULT_REMESH_BAND, gt=0, le=c.MAX_REMESH_BAND)
     remesh_project: float = Field(c.DEFAULT_REMESH_PROJECT, ge=0, le=1)
     extension_webp: bool = False  # WebP textures (EXT_texture_webp): smaller, but not every viewer reads them
+
+    def extract_params(self) -> dict:
+        return self.model_dump(include=set(ExtractSettings.model_fields))
+
+
+class NamedExtractSettings(ExtractSettings):
+    name: str = Field(pattern=c.PRESET_NAME_PATTERN)
+
+
+class ExtractBody(ExtractSettings):
+    state: str | None = None
+    state_id: str | None = None
+    # Several GLBs from one state in one GPU call (job submits only): the state is read and decoded once, and
+    # the backend shares the work the presets have in common. With `presets`, send no top-level extraction field.
+    presets: list[NamedExtractSettings] | None = Field(None, min_length=1, max_length=c.MAX_PRESETS_PER_JOB)
 
     @field_validator("state_id")
     @classmethod
@@ -58,6 +73,18 @@ class ExtractBody(_Body):
             raise ValueError("state, state_id: send exactly one of the two")
         return self
 
-    def extract_params(self) -> dict:
-        """The fields of backends.base.ExtractParams."""
-        return self.model_dump(exclude={"state", "state_id"})
+    @model_validator(mode="after")
+    def _presets_alone(self) -> "ExtractBody":
+        if self.presets is None:
+            return self
+        top_level = sorted(set(ExtractSettings.model_fields) & self.model_fields_set)
+        if top_level:
+            raise ValueError(f"{', '.join(top_level)}: with presets, set these inside each preset")
+        names = [preset.name for preset in self.presets]
+        if len(set(names)) != len(names):
+            raise ValueError("presets: names must be unique")
+        return self
+
+    def preset_params(self) -> dict[str, dict] | None:
+        """name -> extraction params, in the order sent; None for a single extraction."""
+        return None if self.presets is None else {preset.name: preset.extract_params() for preset in self.presets}

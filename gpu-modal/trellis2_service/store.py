@@ -1,22 +1,20 @@
-"""States, previews and job records on disk, with expiry.
+"""States, previews and job results on disk, with expiry.
 
 Locally this is a plain directory; on Modal it is a Volume mount shared by the API and GPU containers, so
 the store calls the Volume's `commit()` after each write and `reload()` before reading something another
-container may have written. Volumes never expire anything: `purge_expired()` does, at writes (at most
-every few minutes) and from a scheduled Modal function.
+container may have written. A Volume is last-writer-wins and promises no links, renames across directories or
+locks, so every file here has one writer and is written once. Volumes never expire anything:
+`purge_expired()` does, at writes (at most every few minutes) and from a scheduled Modal function.
 
 Layout:
     <root>/states/st_<32 hex>/{state.bin, preview.mp4, meta.json}
-    <root>/jobs/job_<32 hex>/{submit.json, call.txt, verdict.json, worker.json, <blob>.bin}
-    <root>/idempotency/<64 hex>.json
-`meta.json` and `submit.json` are written first-and-whole (atomically), so a directory without one is an
-unfinished write and is purged once it is older than the TTL. An idempotency binding is purged once it has
-expired and its job is gone.
+    <root>/jobs/job_<32 hex>/<blob>.bin     (state, video, glb, glb-<preset>: written by the job's GPU call)
+`meta.json` is written last, so a state directory without one is an unfinished write, purged once it is older
+than the TTL; a job's results are purged once their directory is older than the TTL.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -34,10 +32,8 @@ from .ids import is_job_id, is_state_id, new_state_id, require_job_id, require_s
 log = logging.getLogger("trellis2.store")
 
 PURGE_INTERVAL_SECONDS = 600
-JOB_BLOB_NAMES = frozenset({"state", "video", "glb"})
-SUBMIT_FILE, WORKER_FILE, VERDICT_FILE = "submit.json", "worker.json", "verdict.json"
-FINAL_STATUSES = ("succeeded", "failed")
-_IDEMPOTENCY_FILE = re.compile(r"[0-9a-f]{64}\.json")
+# A job's result files: state, video, glb, and glb-<preset> for each preset of a multi-preset extraction.
+_BLOB_NAME = re.compile(r"(state|video|glb)|glb-[a-z0-9][a-z0-9_-]{0,31}")
 
 
 class Store:
@@ -64,8 +60,7 @@ class Store:
         self._last_purge = 0.0
         self._states = self.root / "states"
         self._jobs = self.root / "jobs"
-        self._idempotency = self.root / "idempotency"
-        for directory in (self._states, self._jobs, self._idempotency):
+        for directory in (self._states, self._jobs):
             directory.mkdir(parents=True, exist_ok=True)
 
     # --- Volume hooks ----------------------------------------------------------------------------------
@@ -132,145 +127,37 @@ class Store:
     def _state_dir(self, state_id: str) -> Path:
         return _child(self._states, require_state_id(state_id))
 
-    # --- Jobs ------------------------------------------------------------------------------------------
-    # One writer per file, so no write can undo another on a last-writer-wins Volume:
-    #   submit.json   the API, once, when the job is accepted (owner, kind, request id, created_at, ...)
-    #   call.txt      the API: the runner's handle on the job (a Modal FunctionCall id)
-    #   verdict.json  the API, only when it concluded the call died without recording an outcome
-    #   worker.json   the GPU side: attempts, "running", then the outcome (result or error)
-    # The status a caller sees is computed when reading (`_merge_job`): the worker's outcome beats the API's
-    # verdict, so a poll can never turn a job the worker finished into a failure.
-    def create_job(self, record: dict[str, Any]) -> None:
-        job_id = require_job_id(record["job_id"])
-        with self._lock:
-            directory = _child(self._jobs, job_id)
-            directory.mkdir(exist_ok=True)
-            _write_json(directory / SUBMIT_FILE, record)
-        self.commit()
-        self._maybe_purge()
-
-    def read_job(self, job_id: str, *, fresh: bool = True) -> tuple[dict[str, Any] | None, bool]:
-        """(the job's effective record or None, whether this container's view was just reloaded).
-
-        A caller that may write about the job (the API's verdict) writes only if the reload worked: a stale
-        view is good enough to answer a poll, never to conclude anything.
-        """
-        directory = _child(self._jobs, require_job_id(job_id))
-        reloaded = self.reload() if fresh else False
-        with self._lock:
-            record = _read_job_files(directory)
-            if record is None:
-                return None, reloaded
-            if float(record.get("expires_at", 0)) <= self._clock():
-                self._remove(directory)
-                return None, reloaded
-            return record, reloaded
-
-    def get_job(self, job_id: str, *, fresh: bool = True) -> dict[str, Any] | None:
-        """The job's record, or None if unknown or expired. `fresh` reloads first (status changes elsewhere)."""
-        return self.read_job(job_id, fresh=fresh)[0]
-
-    def put_job_verdict(self, job_id: str, error: dict[str, Any]) -> None:
-        """The API's conclusion that the job's call ended without an outcome (never overrides one)."""
-        now = self._clock()
-        with self._lock:
-            directory = _child(self._jobs, require_job_id(job_id))
-            _write_json(directory / VERDICT_FILE, {"status": "failed", "error": error, "updated_at": now,
-                                                   "expires_at": now + self.ttl_seconds})
-        self.commit()
-
-    def job_attempts(self, job_id: str) -> int:
-        """How many times the GPU side has started this job (read after get_job's reload)."""
-        with self._lock:
-            progress = _read_json(_child(self._jobs, require_job_id(job_id)) / WORKER_FILE) or {}
-        return int(progress.get("attempts", 0))
-
-    def put_job_progress(self, job_id: str, progress: dict[str, Any]) -> None:
-        """The GPU side's file: {"status": "running" | "succeeded" | "failed", "attempts", ...}."""
-        with self._lock:
-            directory = _child(self._jobs, require_job_id(job_id))
-            _write_json(directory / WORKER_FILE, progress)
-        self.commit()
-        self._maybe_purge()
-
-    def put_job_call(self, job_id: str, call_id: str) -> None:
-        """The runner's handle on the job (a Modal FunctionCall id), kept apart from the files the worker writes."""
-        with self._lock:
-            directory = _child(self._jobs, require_job_id(job_id))
-            directory.mkdir(exist_ok=True)
-            _write_atomic(directory / "call.txt", call_id.encode())
-        self.commit()
-
-    def get_job_call(self, job_id: str) -> str | None:
-        with self._lock:
-            data = _read_bytes(_child(self._jobs, require_job_id(job_id)) / "call.txt")
-        return data.decode() if data else None
-
+    # --- Job results ----------------------------------------------------------------------------------
+    # A job's heavy results, written by its GPU call and committed before the call returns (job_run.py); the
+    # job's status and ownership live in the job ledger (job_ledger.py), never in files here.
     def put_job_blobs(self, job_id: str, blobs: dict[str, bytes]) -> None:
-        """Heavy result fields, kept beside the record; call before the worker's file says `succeeded`."""
         with self._lock:
             directory = _child(self._jobs, require_job_id(job_id))
             directory.mkdir(exist_ok=True)
             for name, data in blobs.items():
-                if name not in JOB_BLOB_NAMES:
-                    raise ValueError(f"unknown job blob {name!r}")
-                _write_atomic(directory / f"{name}.bin", data)
-        # No commit here: put_job_progress() with the outcome follows and commits both.
-
-    def get_job_blob(self, job_id: str, name: str) -> bytes | None:
-        if name not in JOB_BLOB_NAMES:
-            raise ValueError(f"unknown job blob {name!r}")
-        with self._lock:
-            return _read_bytes(_child(self._jobs, require_job_id(job_id)) / f"{name}.bin")
-
-    # --- Idempotency keys ------------------------------------------------------------------------------
-    # <root>/idempotency/<sha256(owner, key)>.json = {"job_id", "body_sha256", "created_at", "expires_at"}.
-    # The first binding is created write-once (os.link of a complete temporary file fails if the name
-    # exists), so two submits racing in one container cannot both bind; rebinding a key whose job failed
-    # replaces the file (callers hold their per-key lock for that).
-    def get_idempotency(self, owner: str, key: str, *, fresh: bool = True) -> dict[str, Any] | None:
-        if fresh:
-            self.reload()
-        with self._lock:
-            return _read_json(self._idempotency_path(owner, key))
-
-    def bind_idempotency(self, owner: str, key: str, binding: dict[str, Any], *, replace: bool = False) -> bool:
-        """Map (owner, key) to a job. Without `replace`, only if unmapped; returns whether it was bound."""
-        now = self._clock()
-        value = {**binding, "created_at": now, "expires_at": now + self.ttl_seconds}
-        path = self._idempotency_path(owner, key)
-        with self._lock:
-            if replace:
-                _write_json(path, value)
-            elif not _create_json(path, value):
-                return False
+                _write_atomic(directory / f"{require_blob_name(name)}.bin", data)
         self.commit()
-        return True
 
-    def idempotency_file(self, owner: str, key: str) -> str:
-        """The binding's file name: kept in the job's submit record so the worker can check it."""
-        return self._idempotency_path(owner, key).name
-
-    def idempotency_job(self, file_name: str) -> str | None:
-        """Which job the binding in `file_name` names now (the worker's check against a lost race)."""
-        if not _IDEMPOTENCY_FILE.fullmatch(file_name):
-            return None
+    def get_job_blobs(self, job_id: str, names: list[str]) -> dict[str, bytes] | None:
+        """The named results of a job, or None if any of them is not (yet) visible in this container."""
+        blobs = {}
         with self._lock:
-            binding = _read_json(self._idempotency / file_name)
-        return binding.get("job_id") if binding else None
-
-    def _idempotency_path(self, owner: str, key: str) -> Path:
-        digest = hashlib.sha256(b"trellis2-idempotency\x00" + owner.encode() + b"\x00" + key.encode()).hexdigest()
-        return self._idempotency / f"{digest}.json"
+            directory = _child(self._jobs, require_job_id(job_id))
+            for name in names:
+                data = _read_bytes(directory / f"{require_blob_name(name)}.bin")
+                if data is None:
+                    return None
+                blobs[name] = data
+        return blobs
 
     # --- Expiry ----------------------------------------------------------------------------------------
     def purge_expired(self) -> int:
-        """Delete expired states and jobs, and unfinished writes older than the TTL. Returns how many."""
+        """Delete expired states, job results older than the TTL, and unfinished writes. Returns how many."""
         now = self._clock()
         removed = 0
         with self._lock:
             kinds = ((self._states, is_state_id, lambda d: _read_json(d / "meta.json")),
-                     (self._jobs, is_job_id, _read_job_files))
+                     (self._jobs, is_job_id, lambda d: None))
             for parent, valid, read in kinds:
                 for directory in list(parent.iterdir()):
                     if not valid(directory.name) or not directory.is_dir():
@@ -283,15 +170,6 @@ class Store:
                     if expired:
                         self._remove(directory)
                         removed += 1
-            for path in list(self._idempotency.iterdir()):
-                if not _IDEMPOTENCY_FILE.fullmatch(path.name):
-                    continue
-                binding = _read_json(path) or {}
-                job_id = binding.get("job_id")
-                job_kept = is_job_id(job_id) and (self._jobs / job_id).is_dir()
-                if float(binding.get("expires_at", 0)) <= now and not job_kept:
-                    path.unlink(missing_ok=True)
-                    removed += 1
             self._last_purge = now
         if removed:
             self.commit()
@@ -304,6 +182,12 @@ class Store:
 
     def _remove(self, directory: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def require_blob_name(name: str) -> str:
+    if not _BLOB_NAME.fullmatch(name):
+        raise ValueError(f"unknown job result {name!r}")
+    return name
 
 
 def _child(parent: Path, validated_id: str) -> Path:
@@ -323,43 +207,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
     _write_atomic(path, json.dumps(value, separators=(",", ":")).encode())
-
-
-def _create_json(path: Path, value: dict[str, Any]) -> bool:
-    """Write `path` only if it does not exist yet, whole or not at all. False if it existed."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    temporary.write_bytes(json.dumps(value, separators=(",", ":")).encode())
-    try:
-        os.link(temporary, path)  # atomic, and fails if the name is taken
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _read_job_files(directory: Path) -> dict[str, Any] | None:
-    return _merge_job({name: _read_json(directory / name) for name in (SUBMIT_FILE, WORKER_FILE, VERDICT_FILE)})
-
-
-def _merge_job(files: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
-    """The effective job record: the submit record, then the worker's file, then (only while the worker
-    has recorded no outcome) the API's verdict. None without a submit record."""
-    record = files.get(SUBMIT_FILE)
-    if record is None:
-        return None
-    record = {**record, "attempts": 0}
-    expiries = [float(record.get("expires_at", 0))]
-    worker, verdict = files.get(WORKER_FILE), files.get(VERDICT_FILE)
-    if worker is not None:
-        record.update({key: worker[key] for key in ("status", "updated_at", "result", "error", "blobs", "attempts")
-                       if key in worker})
-        expiries.append(float(worker.get("expires_at", 0)))
-    if verdict is not None and record.get("status") not in FINAL_STATUSES:
-        record.update(status="failed", result=None, error=verdict["error"], updated_at=verdict["updated_at"])
-        expiries.append(float(verdict.get("expires_at", 0)))
-    record["expires_at"] = max(expiries)
-    return record
 
 
 def _read_bytes(path: Path) -> bytes | None:

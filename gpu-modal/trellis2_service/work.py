@@ -8,6 +8,7 @@ from `retire_reason` whether the backend wants its container retired.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -16,9 +17,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from typing import Any, Callable
 
-from .backends.base import Backend, BackendError, ExtractParams, GenerateParams, LoadInfo
+from .backends.base import Backend, BackendError, ExtractParams, GenerateParams, GenerationState, LoadInfo
 from .config import Settings
 from .errors import ServiceError, error_from_exception
 from .images import open_image
@@ -45,8 +47,10 @@ def generate_request(image: bytes, sampler: dict, *, state_mode: str, render_pre
     return {"image": image, "sampler": sampler, "state_mode": state_mode, "render_preview": render_preview}
 
 
-def extract_request(state: bytes | None, state_id: str | None, params: dict) -> dict[str, Any]:
-    return {"state": state, "state_id": state_id, "params": params}
+def extract_request(state: bytes | None, state_id: str | None, params: dict,
+                    presets: dict[str, dict] | None = None) -> dict[str, Any]:
+    """`presets` (name -> params): extract several GLBs from the one state in this call, instead of `params`."""
+    return {"state": state, "state_id": state_id, "params": params, "presets": presets}
 
 
 def iso_utc(epoch_seconds: float) -> str:
@@ -90,12 +94,15 @@ class Worker:
             log.info("backend %s loaded on %s in %.1f s", info.backend, info.device, info.load_seconds)
         return self._load_info
 
-    def _timing(self, compute_seconds: float, queue_seconds: float) -> dict[str, Any]:
+    def _timing(self, compute_seconds: float, queue_seconds: float, apart: dict[str, float]) -> dict[str, Any]:
+        """`apart`: seconds of the call spent outside the model (codec_seconds, store_seconds), reported on their own."""
         info = self._load_info
         cold = self._unreported_cold_start
         self._unreported_cold_start = False
         return {
-            "compute_seconds": round(compute_seconds, 4),
+            "compute_seconds": round(max(compute_seconds - sum(apart.values()), 0.0), 4),
+            "codec_seconds": round(apart.get("codec_seconds", 0.0), 4),
+            "store_seconds": round(apart.get("store_seconds", 0.0), 4),
             "queue_seconds": round(max(queue_seconds, 0.0), 4),
             "cold_start": cold,
             "load_seconds": round(info.load_seconds, 3) if (cold and info) else None,
@@ -110,23 +117,24 @@ class Worker:
 
     # --- The three kinds of work ----------------------------------------------------------------------
     def warmup(self, submitted_at: float) -> WorkResult:
-        return self._run("internal_error", submitted_at, lambda: self._warmup_fields())
+        return self._run("internal_error", submitted_at, lambda apart: self._warmup_fields())
 
     def generate(self, request: dict[str, Any], submitted_at: float) -> WorkResult:
-        return self._run("generation_error", submitted_at, lambda: self._generate(request))
+        return self._run("generation_error", submitted_at, lambda apart: self._generate(request, apart))
 
     def extract(self, request: dict[str, Any], submitted_at: float) -> WorkResult:
-        return self._run("extraction_error", submitted_at, lambda: self._extract(request))
+        return self._run("extraction_error", submitted_at, lambda apart: self._extract(request, apart))
 
-    def _run(self, failure_code: str, submitted_at: float, work: Callable[[], tuple[dict, dict]]) -> WorkResult:
+    def _run(self, failure_code: str, submitted_at: float, work: Callable[[dict[str, float]], tuple[dict, dict]]) -> WorkResult:
         with self._lock:
             started = time.time()
             result = WorkResult()
             try:
                 self._ensure_loaded()
                 begun = time.perf_counter()
-                result.fields, result.blobs = work()
-                result.server_timing = self._timing(time.perf_counter() - begun, started - submitted_at)
+                apart: dict[str, float] = {}
+                result.fields, result.blobs = work(apart)
+                result.server_timing = self._timing(time.perf_counter() - begun, started - submitted_at, apart)
             except Exception as exc:
                 error = error_from_exception(exc, failure_code=failure_code)
                 if error.status >= 500:
@@ -159,16 +167,18 @@ class Worker:
             "container_id": container_id(),
         }, {}
 
-    def _generate(self, request: dict[str, Any]) -> tuple[dict, dict]:
+    def _generate(self, request: dict[str, Any], apart: dict[str, float]) -> tuple[dict, dict]:
         image = open_image(request["image"])
         params = GenerateParams(**request["sampler"], render_preview=bool(request["render_preview"]))
         output = self.backend.generate(image, params)
-        state_blob = encode_state(output.state, self.settings.state_secret)
+        with _seconds(apart, "codec_seconds"):
+            state_blob = encode_state(output.state, self.settings.state_secret)
         preview = output.preview_mp4 or None
         fields: dict[str, Any] = {"video_bytes": len(preview or b"")}
         blobs: dict[str, bytes] = {"video": preview} if preview else {}
         if request["state_mode"] == "reference":
-            state_id, expires_at = self.store.put_state(state_blob, preview)
+            with _seconds(apart, "store_seconds"):
+                state_id, expires_at = self.store.put_state(state_blob, preview)
             fields.update(state_id=state_id, state_expires_at=iso_utc(expires_at))
         else:
             if len(state_blob) * 4 / 3 > self.settings.body_limit_for("/extract_glb"):
@@ -178,17 +188,45 @@ class Worker:
             fields.update(state_id=None, state_expires_at=None)
         return fields, blobs
 
-    def _extract(self, request: dict[str, Any]) -> tuple[dict, dict]:
+    def _extract(self, request: dict[str, Any], apart: dict[str, float]) -> tuple[dict, dict]:
         blob = request["state"]
         if blob is None:
-            blob = self.store.get_state_blob(request["state_id"])
+            with _seconds(apart, "store_seconds"):
+                blob = self.store.get_state_blob(request["state_id"])
         try:
-            state = decode_state(blob, self.settings.state_secret, max_bytes=self.settings.max_state_bytes)
+            with _seconds(apart, "codec_seconds"):
+                state = decode_state(blob, self.settings.state_secret, max_bytes=self.settings.max_state_bytes)
         except StateFormatError as exc:
             raise ServiceError.of("validation_error", f"state: {exc}") from None
         if state.backend != self.backend.name:
             raise ServiceError.of(
                 "validation_error", f"state: made by the {state.backend} backend, this service runs {self.backend.name}"
             )
-        glb = self.backend.extract_glb(state, ExtractParams(**request["params"]))
-        return {"glb_bytes": len(glb), "glb_sha256": hashlib.sha256(glb).hexdigest()}, {"glb": glb}
+        presets: dict[str, dict] | None = request.get("presets")
+        if not presets:
+            glb = self.backend.extract_glb(state, ExtractParams(**request["params"]))
+            return _glb_fields(glb), {"glb": glb}
+        glbs = extract_all(self.backend, state, [ExtractParams(**params) for params in presets.values()])
+        return ({"presets": {name: _glb_fields(glb) for name, glb in zip(presets, glbs)}},
+                {f"glb-{name}": glb for name, glb in zip(presets, glbs)})
+
+
+def extract_all(backend: Backend, state: GenerationState, params: list[ExtractParams]) -> list[bytes]:
+    """Every GLB of one state in one call: the backend's own `extract_glbs` where it shares work between them."""
+    extract_glbs = getattr(backend, "extract_glbs", None)
+    if extract_glbs is not None:
+        return list(extract_glbs(state, params))
+    return [backend.extract_glb(state, each) for each in params]
+
+
+def _glb_fields(glb: bytes) -> dict[str, Any]:
+    return {"glb_bytes": len(glb), "glb_sha256": hashlib.sha256(glb).hexdigest()}
+
+
+@contextlib.contextmanager
+def _seconds(apart: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        apart[name] = apart.get(name, 0.0) + time.perf_counter() - started

@@ -159,7 +159,7 @@ describe('GPU job resumption', () => {
       seed: 42,
       pipeline_type: '512',
       state_mode: 'reference',
-      include_video: false,
+      include_video: true,
     });
     const submitsBefore = trellis.generateSubmits;
     const jobsBefore = serviceJobCount();

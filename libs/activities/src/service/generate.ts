@@ -63,7 +63,8 @@ export async function generate(client: TrellisClient, timing: JobTiming, input: 
           pipeline_type: input.pipelineType,
           ...input.sampler,
           state_mode: 'reference',
-          include_video: false,
+          // The preview is rendered only when asked for (it costs GPU seconds); it is fetched raw below.
+          include_video: true,
         },
         { signal, idempotencyKey },
       );
