@@ -14,6 +14,8 @@ const retryableByCode: Record<KnownErrorCode | ClientErrorCode, boolean> = {
   // The state is gone: retrying the same extract cannot help; the caller regenerates instead.
   state_not_found: false,
   job_not_found: false,
+  // No such route, or no such preset in the job: asking again cannot make it exist.
+  not_found: false,
   job_not_finished: true,
   payload_too_large: false,
   // An Idempotency-Key sent again with a different body: the caller's key derivation has to be fixed.
