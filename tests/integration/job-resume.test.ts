@@ -9,8 +9,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities, JobProgress, type ExtractGlbResult, type GenerateResult } from '@trellis/activities';
-import { startLocalService, type LocalService } from '@trellis/devstack';
+import { createActivities, JobProgress, type ExtractGlbsResult, type GenerateResult } from '@trellis/activities';
+import type { Preset } from '@trellis/contracts';
+import { readServiceStats, startLocalService, type LocalService } from '@trellis/devstack';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { exampleImagesDir } from '../harness/catalogs';
 import { CountingTrellisClient } from '../harness/conversion-stack';
@@ -49,12 +50,13 @@ function generateInput(outName: string) {
   };
 }
 
-const fastPreset = { name: 'fast', settings: { decimation_target: 1000, texture_size: 512, remesh: false, remesh_band: 1, remesh_project: 0 } } as const;
+const fastPreset: Preset = { name: 'fast', settings: { decimation_target: 1000, texture_size: 512, remesh: false, remesh_band: 1, remesh_project: 0 } };
+const smallPreset: Preset = { name: 'small', settings: { ...fastPreset.settings, decimation_target: 2000 } };
 
-/** GPU jobs the service accepted: its job store is the ground truth, whatever the client believes. */
-function serviceJobCount(): number {
-  const jobs = path.join(storeDir, 'jobs');
-  return fs.existsSync(jobs) ? fs.readdirSync(jobs).filter((name) => name.startsWith('job_')).length : 0;
+/** GPU jobs the service made (its own counters): the ground truth, whatever the client believes. */
+async function serviceJobCount(): Promise<number> {
+  const { jobs_created: created } = await readServiceStats(service);
+  return created.generate + created.extract_glb;
 }
 
 /** An activity environment that records every heartbeat's details as sent. */
@@ -132,7 +134,7 @@ async function startFaultProxy(target: string, decide: (method: string, url: str
   };
 }
 
-const isResultDownload = (method: string, url: string) => method === 'GET' && /^\/jobs\/job_[0-9a-f]+\/result$/.test(url);
+const isResultDownload = (method: string, url: string) => method === 'GET' && /^\/jobs\/job_[0-9a-f]+\/result(\?preset=[a-z0-9_-]+)?$/.test(url);
 
 describe('GPU job resumption', () => {
   it('heartbeats the job on every beat, from before the submit through the output record', async () => {
@@ -147,8 +149,8 @@ describe('GPU job resumption', () => {
     expect(JobProgress.parse(heartbeats[0])).not.toHaveProperty('jobId');
 
     const extract = recordingEnvironment();
-    const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('beats').outDir, preset: fastPreset, stateId: result.stateId, generateHash: 'e'.repeat(64) };
-    await extract.environment.run(activities.extractGlb, input);
+    const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('beats').outDir, presets: [fastPreset], stateId: result.stateId, generateHash: 'e'.repeat(64) };
+    await extract.environment.run(activities.extractGlbs, input);
     expect(expectJobOnEveryHeartbeat(extract.heartbeats, 'extract_glb').phase).toBe('recording');
   });
 
@@ -162,13 +164,13 @@ describe('GPU job resumption', () => {
       include_video: true,
     });
     const submitsBefore = trellis.generateSubmits;
-    const jobsBefore = serviceJobCount();
+    const jobsBefore = (await serviceJobCount());
     const activities = createActivities({ client: trellis, pollIntervalMs: 50 });
     const { environment, heartbeats } = recordingEnvironment({ attempt: 2, heartbeatDetails: { jobId: accepted.job_id, kind: 'generate' } });
     const result = (await environment.run(activities.generate, generateInput('resume-poll'))) as GenerateResult;
 
     expect(trellis.generateSubmits).toBe(submitsBefore);
-    expect(serviceJobCount()).toBe(jobsBefore);
+    expect((await serviceJobCount())).toBe(jobsBefore);
     expect(expectJobOnEveryHeartbeat(heartbeats, 'generate').jobId).toBe(accepted.job_id);
     const job = await trellis.getJob(accepted.job_id);
     expect(result.stateId).toBe(job.result?.state_id);
@@ -211,7 +213,7 @@ describe('GPU job resumption', () => {
 });
 
 describe('faults between worker and service', () => {
-  it('a result cut mid-stream fails the attempt (no retry layer of its own); the next attempt downloads it again: one job, a whole file', async () => {
+  it('a GLB cut mid-stream fails the attempt (no retry layer of its own) after the other preset was recorded; the next attempt downloads only the cut one: one job, whole files', async () => {
     let cutNext = false;
     let downloads = 0;
     const proxy = await startFaultProxy(service.url, (method, url) => {
@@ -225,24 +227,29 @@ describe('faults between worker and service', () => {
       const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
       const activities = createActivities({ client, pollIntervalMs: 50 });
       const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('cut-once'))) as GenerateResult;
-      const jobsBefore = serviceJobCount();
+      const jobsBefore = (await serviceJobCount());
       const first = recordingEnvironment();
-      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('cut-once').outDir, preset: fastPreset, stateId: generated.stateId, generateHash: 'f'.repeat(64) };
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('cut-once').outDir, presets: [fastPreset, smallPreset], stateId: generated.stateId, generateHash: 'f'.repeat(64) };
       const downloadsBefore = downloads;
       cutNext = true;
       // Temporal's retry policy retries it, 1 s later (failures.ts), resuming from the heartbeat.
-      await expect(first.environment.run(activities.extractGlb, input)).rejects.toMatchObject({ type: 'connection_error', nonRetryable: false, nextRetryDelay: 1000 });
+      await expect(first.environment.run(activities.extractGlbs, input)).rejects.toMatchObject({ type: 'connection_error', nonRetryable: false, nextRetryDelay: 1000 });
       expect(expectJobOnEveryHeartbeat(first.heartbeats, 'extract_glb').phase).toBe('downloading');
 
       const retry = recordingEnvironment({ attempt: 2, heartbeatDetails: first.heartbeats.at(-1) });
-      const result = (await retry.environment.run(activities.extractGlb, input)) as ExtractGlbResult;
-      expect(downloads - downloadsBefore).toBe(2); // the cut download and the one after it
+      const result = (await retry.environment.run(activities.extractGlbs, input)) as ExtractGlbsResult;
+      // Both presets in the first attempt (one cut), then only the cut one again.
+      expect(downloads - downloadsBefore).toBe(3);
       expect(client.extractSubmits).toBe(1);
-      expect(serviceJobCount()).toBe(jobsBefore + 1);
+      expect(client.extractPresetSets).toEqual([['fast', 'small']]);
+      expect((await serviceJobCount())).toBe(jobsBefore + 1);
       expectJobOnEveryHeartbeat(retry.heartbeats, 'extract_glb');
       const assetFolder = path.join(input.outDir, 'resume', 'MUG');
-      const glb = fs.readFileSync(path.join(assetFolder, 'fast.glb'));
-      expect(createHash('sha256').update(glb).digest('hex')).toBe(result.file.sha256);
+      for (const name of ['fast', 'small']) {
+        const glb = fs.readFileSync(path.join(assetFolder, `${name}.glb`));
+        expect(createHash('sha256').update(glb).digest('hex')).toBe(result.files[name]!.sha256);
+      }
+      expect(Object.values(result.files).filter((file) => file.reused)).toHaveLength(1);
       expect(fs.readdirSync(assetFolder).filter((name) => name.endsWith('.tmp'))).toEqual([]);
     } finally {
       await proxy.close();
@@ -256,7 +263,7 @@ describe('faults between worker and service', () => {
       const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
       const activities = createActivities({ client, pollIntervalMs: 50 });
       const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('never-clears'))) as GenerateResult;
-      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('never-clears').outDir, preset: fastPreset, stateId: generated.stateId, generateHash: 'd'.repeat(64) };
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('never-clears').outDir, presets: [fastPreset], stateId: generated.stateId, generateHash: 'd'.repeat(64) };
       unavailable = true;
       const downloadsBefore = proxy.seen.filter((request) => isResultDownload(request.method, request.url)).length;
       const failures: unknown[] = [];
@@ -264,7 +271,7 @@ describe('faults between worker and service', () => {
       // Each attempt as Temporal runs it: the next one gets the last heartbeat of the one before.
       for (let attempt = 1; attempt <= 5; attempt++) {
         const run = recordingEnvironment({ attempt, heartbeatDetails: details });
-        failures.push(await run.environment.run(activities.extractGlb, input).then(() => undefined, (error: unknown) => error));
+        failures.push(await run.environment.run(activities.extractGlbs, input).then(() => undefined, (error: unknown) => error));
         details = run.heartbeats.at(-1);
       }
       const downloads = proxy.seen.filter((request) => isResultDownload(request.method, request.url)).length - downloadsBefore;
@@ -286,17 +293,17 @@ describe('faults between worker and service', () => {
       const activities = createActivities({ client, pollIntervalMs: 50 });
       const first = recordingEnvironment();
       const input = generateInput('cut-always');
-      const jobsBefore = serviceJobCount();
+      const jobsBefore = (await serviceJobCount());
       await expect(first.environment.run(activities.generate, input)).rejects.toMatchObject({ type: 'connection_error' });
       const lastOfFirst = expectJobOnEveryHeartbeat(first.heartbeats, 'generate');
       expect(lastOfFirst.phase).toBe('downloading');
-      expect(serviceJobCount()).toBe(jobsBefore + 1);
+      expect((await serviceJobCount())).toBe(jobsBefore + 1);
 
       failing = false;
       const retry = recordingEnvironment({ attempt: 2, heartbeatDetails: first.heartbeats.at(-1) });
       const result = (await retry.environment.run(activities.generate, input)) as GenerateResult;
       expect(client.generateSubmits).toBe(1);
-      expect(serviceJobCount()).toBe(jobsBefore + 1);
+      expect((await serviceJobCount())).toBe(jobsBefore + 1);
       expect(expectJobOnEveryHeartbeat(retry.heartbeats, 'generate').jobId).toBe(lastOfFirst.jobId);
       expect(result.preview.bytes).toBe(fs.statSync(path.join(input.outDir, 'resume', 'MUG', 'preview.mp4')).size);
     } finally {
@@ -328,9 +335,9 @@ describe('faults between worker and service', () => {
       const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
       const activities = createActivities({ client, pollIntervalMs: 50 });
       const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('lost-answer'))) as GenerateResult;
-      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('lost-answer').outDir, preset: fastPreset, stateId: generated.stateId, generateHash: 'a'.repeat(64) };
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('lost-answer').outDir, presets: [fastPreset], stateId: generated.stateId, generateHash: 'a'.repeat(64) };
       const { environment, heartbeats } = recordingEnvironment();
-      await environment.run(activities.extractGlb, input);
+      await environment.run(activities.extractGlbs, input);
 
       const submits = proxy.seen.filter((request) => request.method === 'POST' && request.url === '/jobs/extract_glb');
       expect(submits).toHaveLength(2);

@@ -82,7 +82,10 @@ const count = z.number().int().nonnegative();
 export const ServiceStats = z.object({
   requests: count,
   jobs_created: z.object({ generate: count, extract_glb: count }),
+  /** GPU calls: one per multi-preset extract job, however many presets it made. */
   work_runs: z.object({ generate: count, extract_glb: count, warmup: count }),
+  /** GLBs made by those calls. */
+  presets_extracted: count,
   faults_injected: z.object({
     '503': count,
     '429': count,
