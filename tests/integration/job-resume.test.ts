@@ -285,6 +285,39 @@ describe('faults between worker and service', () => {
     }
   });
 
+  it('faults at different steps do not add up: attempts failing alternately at the poll and the download keep retrying', async () => {
+    let failing: 'poll' | 'download' | 'none' = 'none';
+    const isPoll = (method: string, url: string) => method === 'GET' && /^\/jobs\/job_[0-9a-f]+(\?wait=[0-9.]+)?$/.test(url);
+    const proxy = await startFaultProxy(service.url, (method, url) =>
+      (failing === 'poll' && isPoll(method, url)) || (failing === 'download' && isResultDownload(method, url)) ? 'unavailable' : 'pass',
+    );
+    try {
+      const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
+      const activities = createActivities({ client, pollIntervalMs: 50 });
+      const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('alternating'))) as GenerateResult;
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('alternating').outDir, presets: [fastPreset], stateId: generated.stateId, generateHash: 'c'.repeat(64) };
+      const jobsBefore = await serviceJobCount();
+      let details: unknown;
+      // Eight failed attempts, more than one fault's five, but never twice in a row at the same step.
+      for (let attempt = 1; attempt <= 8; attempt++) {
+        failing = attempt % 2 === 1 ? 'download' : 'poll';
+        const run = recordingEnvironment({ attempt, heartbeatDetails: details });
+        const failure = await run.environment.run(activities.extractGlbs, input).then(() => undefined, (error: unknown) => error);
+        expect(failure).toMatchObject({ nonRetryable: false, nextRetryDelay: 1000 });
+        details = run.heartbeats.at(-1);
+        expect(JobProgress.parse(details).fault).toMatchObject({ attempt, inARow: 1 });
+      }
+      failing = 'none';
+      const last = recordingEnvironment({ attempt: 9, heartbeatDetails: details });
+      const result = (await last.environment.run(activities.extractGlbs, input)) as ExtractGlbsResult;
+      expect(result.files.fast?.reused).toBe(false);
+      expect(client.extractSubmits).toBe(1);
+      expect(await serviceJobCount()).toBe(jobsBefore + 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('an attempt whose downloads all failed leaves its job in the heartbeat; the retry downloads that job, submitting nothing', async () => {
     let failing = true;
     const proxy = await startFaultProxy(service.url, (method, url) => (failing && isResultDownload(method, url) ? 'cut-body' : 'pass'));

@@ -51,8 +51,8 @@ function isRequestFault(code: string): boolean {
 }
 
 /**
- * `failedInARow`: attempts that have failed in a row without progress, this one included (the job runner
- * counts from its heartbeat; elsewhere the attempt number).
+ * `failedInARow`: attempts that have failed in a row on this fault without progress, this one included (the
+ * job runner counts them in its heartbeat; elsewhere the attempt number).
  */
 export function toActivityFailure(error: unknown, failedInARow: number = currentAttempt()): unknown {
   if (error instanceof ApplicationFailure) return error;
@@ -82,7 +82,9 @@ function retryableFailure(message: string, code: string, failedInARow: number, r
       code,
     );
   }
-  const nextRetryDelay = nextRetryDelayMsFor(code, failedInARow, retryAfterMs);
+  // A GPU failure backs off by the activity's attempt (each retry submits the work anew, which is progress);
+  // a request fault by its own attempts in a row.
+  const nextRetryDelay = nextRetryDelayMsFor(code, isRequestFault(code) ? failedInARow : currentAttempt(), retryAfterMs);
   return ApplicationFailure.create({ message, type: code, nonRetryable: false, nextRetryDelay });
 }
 

@@ -18,11 +18,15 @@ export const JobProgress = z.object({
   idempotencyKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** Default for details left by workers older than phases, which heartbeated only while a job ran. */
   phase: JobPhase.default('running'),
-  /**
-   * The activity attempt in which this work last moved forward (a job named, the job finished, an output
-   * written): attempts failing since then are failing on one fault, which gets ATTEMPTS_PER_FAULT of them.
-   */
+  /** The activity attempt in which this work last moved forward (a job named, the job finished, an output written). */
   progressAttempt: z.number().int().positive().optional(),
+  /**
+   * The fault that failed the latest attempt: at which step (the request's route), in which attempt, and how
+   * many attempts in a row it has failed there without progress. One fault gets ATTEMPTS_PER_FAULT of them.
+   */
+  fault: z
+    .object({ step: z.string().min(1).max(120), attempt: z.number().int().positive(), inARow: z.number().int().positive() })
+    .optional(),
 });
 export type JobProgress = z.infer<typeof JobProgress>;
 
@@ -101,10 +105,21 @@ export class ProgressHeartbeat {
     heartbeat(this.details);
   }
 
-  /** Attempts that failed in a row without progress if this one fails now (this one included). */
-  failedAttemptsInARow(): number {
+  /**
+   * This attempt failed at `step`: heartbeats it (the failure carries the latest details to the next attempt)
+   * and returns how many attempts in a row have failed at that step with no progress in between, this one
+   * included. A fault elsewhere, or progress in this attempt, starts the count again: with faults at random,
+   * an attempt that redoes a few requests before reaching its step must not be charged for theirs.
+   */
+  recordFailure(step: string): number {
     const attempt = currentAttempt();
-    return attempt - Math.min(attempt, this.details.progressAttempt ?? 1) + 1;
+    const previous = this.details.fault;
+    const progressedNow = this.details.progressAttempt === attempt;
+    const sameFault = previous !== undefined && previous.step === step && previous.attempt === attempt - 1 && !progressedNow;
+    const inARow = sameFault ? previous.inARow + 1 : 1;
+    this.details = { ...this.details, fault: { step: step.slice(0, 120), attempt, inARow } };
+    heartbeat(this.details);
+    return inARow;
   }
 
   beat(): void {

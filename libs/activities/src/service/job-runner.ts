@@ -6,8 +6,8 @@
 //   the client, then by the next attempt) and the service hands back the job it already started;
 // - nothing is retried here: a poll or download that failed after the client's one retry fails the
 //   attempt, and Temporal's next attempt resumes from the heartbeat (a download is opened again, the job
-//   is never redone). Attempts failing in a row without progress are counted (failures.ts gives one
-//   fault ATTEMPTS_PER_FAULT of them), so a fault costs at most 10 HTTP tries, not 280.
+//   is never redone). Attempts failing in a row at the same step without progress are counted
+//   (failures.ts gives one fault ATTEMPTS_PER_FAULT of them), so a fault costs at most 10 HTTP tries, not 280.
 import { cancellationSignal } from '@temporalio/activity';
 import type { JobAccepted, JobKind, JobStatus } from '@trellis/contracts';
 import { TrellisServiceError, type TrellisClient } from '@trellis/trellis-client';
@@ -42,9 +42,11 @@ export async function runGpuJob<T>(run: GpuJobRun<T>): Promise<T> {
   const signal = cancellationSignal();
   const idempotencyKey = jobIdempotencyKey(run.kind, run.workParts);
   const previous = previousProgress(run.kind);
+  // What the last attempt knew of its progress and its fault goes on, so one fault is counted across attempts.
+  const carried = { progressAttempt: previous?.progressAttempt, fault: previous?.fault };
   const initial: JobProgress = previous?.jobId
-    ? { kind: run.kind, jobId: previous.jobId, idempotencyKey, phase: previous.phase }
-    : { kind: run.kind, idempotencyKey, phase: 'submitting' };
+    ? { kind: run.kind, jobId: previous.jobId, idempotencyKey, phase: previous.phase, ...carried }
+    : { kind: run.kind, idempotencyKey, phase: 'submitting', ...carried };
   const progress = new ProgressHeartbeat(initial, run.timing.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS);
   try {
     const reused = await run.reuse?.(signal);
@@ -71,7 +73,8 @@ export async function runGpuJob<T>(run: GpuJobRun<T>): Promise<T> {
     progress.update({ phase: 'downloading' });
     return await run.collect(done, progress, signal);
   } catch (error) {
-    throw toActivityFailure(error, progress.failedAttemptsInARow());
+    if (signal.aborted) throw error; // cancelled: nothing to count
+    throw toActivityFailure(error, progress.recordFailure(faultStep(error)));
   } finally {
     progress.stop();
   }
@@ -105,4 +108,10 @@ async function stillWorthWaitingFor(client: TrellisClient, jobId: string, signal
     if (error instanceof TrellisServiceError && error.code === 'job_not_found') return false;
     throw error;
   }
+}
+
+/** Where an attempt failed, as one fault is known across attempts: the request's route, or the error's kind. */
+function faultStep(error: unknown): string {
+  if (error instanceof TrellisServiceError) return error.route;
+  return error instanceof Error ? error.name : 'error';
 }
