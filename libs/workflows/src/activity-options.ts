@@ -12,7 +12,7 @@ import type { ActivityOptions } from '@temporalio/workflow';
  * nothing else retries): a GPU activity's next attempt resumes the same job from its heartbeat (or only
  * its download), costing no GPU time. The activities set each failure's `nextRetryDelay` by class
  * (activities' failures.ts): 1 s, 2 s, 4 s, 8 s for a request fault, which gives up after 5 attempts in
- * a row without progress (2 x 5 = 10 HTTP tries per fault); longer for a failure of the GPU work itself
+ * a row failing at the same step without progress (2 x 5 = 10 HTTP tries per fault); longer for a failure of the GPU work itself
  * (cuda_oom, a cold start, generation_error, ...). `maximumAttempts` caps an activity's whole life: a job
  * that keeps failing on the GPU is asked for at most 10 times (each with the service's own attempts).
  */
