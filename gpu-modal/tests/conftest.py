@@ -23,7 +23,12 @@ STATE_SECRET = b"state-secret-for-tests-0123456789"
 
 def png_bytes(size=(32, 24), mode="RGBA", fmt="PNG") -> bytes:
     buffer = io.BytesIO()
-    Image.new(mode, size, (200, 100, 50, 255)[: len(mode)]).save(buffer, format=fmt)
+    image = Image.new(mode, size, (200, 100, 50, 255)[: len(mode)])
+    # a darker block in the middle: the service refuses one-colour images (images.refuse_blank)
+    width, height = size
+    image.paste((120, 60, 30, 255)[: len(mode)], (width // 4, height // 4, max(width // 4 + 1, 3 * width // 4),
+                                                  max(height // 4 + 1, 3 * height // 4)))
+    image.save(buffer, format=fmt)
     return buffer.getvalue()
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from trellis2_service.backends.base import (
+    Backend,
     BackendError,
     ExtractParams,
     GenerateOutput,
@@ -21,7 +22,7 @@ from trellis2_service.backends.base import (
 FAKE_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
 
 
-class FakeBackend:
+class FakeBackend(Backend):
     name = "relief"
 
     def __init__(self) -> None:

@@ -41,3 +41,16 @@ def test_encoder_pads_odd_frames_and_keeps_count_and_rate():
     assert data.find(b"moov") < data.find(b"mdat")  # faststart: the index comes first
     with pytest.raises(ValueError):
         encode_mp4([], fps=15)
+
+
+def test_the_encoder_runs_on_the_threads_it_is_given():
+    """x264 writes its settings into the stream (an SEI message): the thread count is there, as asked (x264
+    lowers it for frames only a few macroblock rows high, hence 256 px)."""
+    frames = [np.full((256, 384, 3), value, dtype=np.uint8) for value in range(0, 250, 25)]
+    assert b"threads=1 " in encode_mp4(frames, fps=15)  # the default: bytes identical across machines
+    four = encode_mp4(frames, fps=15, threads=4)
+    assert b"threads=4 " in four
+    with av.open(io.BytesIO(four)) as container:
+        assert sum(1 for _ in container.decode(container.streams.video[0])) == 10
+    with pytest.raises(ValueError):
+        encode_mp4(frames, fps=15, threads=0)

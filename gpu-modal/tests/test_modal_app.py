@@ -4,6 +4,7 @@ Nothing here calls `.local()`/`.remote()` or hydrates anything, so no model load
 """
 
 import importlib
+import types
 import sys
 
 import modal
@@ -150,8 +151,12 @@ def test_cleanup_runs_hourly_on_the_store_volume(modal_app):
 
 def test_verify_runs_on_the_gpu_image(modal_app):
     info = modal_app.verify.info()
-    assert info.gpus == [("A100-80GB", 1)] and set(info.volumes) == {"/cache/huggingface", "/cache/compile"}
+    assert info.gpus == [("A100-80GB", 1)]
+    assert set(info.volumes) == {"/cache/huggingface", "/cache/compile", "/store"}  # /store: the Volume round trip
     assert any("'huggingface'" in secret for secret in info.secrets)  # the gated-model access check
+    assert not any("trellis2-verify-proxy" in secret for secret in info.secrets)  # optional: looked up at run time
+    api_check = modal_app.verify_deployed_api.info()
+    assert api_check.gpus == [] and RECORDED["verify_deployed_api"]["image"] is modal_app.api_image
 
 
 def test_seed_style_labels(modal_app):
@@ -172,7 +177,7 @@ def test_route_root_to_serves_the_seed_style_host(client, image_b64):
     from fastapi.testclient import TestClient
 
     from conftest import AUTH
-    from trellis2_service.app import route_root_to
+    from trellis2_service.seed_api import route_root_to
 
     with TestClient(route_root_to(client.app, "/generate")) as seed_host:
         response = seed_host.post("/", json={"image": image_b64}, headers=AUTH)
@@ -196,3 +201,67 @@ def test_the_modal_warmup_answers_from_the_dict_and_spawns_once(modal_app, monke
     assert first["device"] == "A100-80GB" and first["backend"] == "trellis2" and first["cold_start"] is False
     modal_app._warm_signal().mark_active("ta-1")
     assert modal_app._warm_check()["warm"] is True and len(spawned) == 1
+
+
+def _shipped_files(image) -> dict[str, str]:
+    """remote path -> local path of what an image's add_local_* layers put in the container, through modal's
+    own mount entries and their file matching (the ignore callable each entry holds), on the real files."""
+    from modal._utils.async_utils import synchronizer
+    from modal.mount import _Mount
+
+    shipped = {}
+    for dependency in synchronizer._translate_in(image)._deps():
+        if isinstance(dependency, _Mount):
+            for entry in dependency._entries:
+                shipped.update({str(remote): str(local) for local, remote in entry.get_files_to_upload()})
+    return shipped
+
+
+def test_verify_and_every_service_image_ship_the_assets(modal_app):
+    """add_local_python_source ships only .py files unless told otherwise: verify's photo must be in the image
+    verify runs on (the GPU image), and the package's assets in the API and weights images too."""
+    from trellis2_service import gpu_checks
+
+    photo = f"/root/trellis2_service/assets/{gpu_checks.VERIFY_IMAGE.name}"
+    assert gpu_checks.VERIFY_IMAGE.suffix == ".jpg"
+    for name in ("gpu_image", "api_image", "weights_image"):
+        shipped = _shipped_files(getattr(modal_app, name))
+        assert photo in shipped, (name, sorted(shipped)[:5])
+        assert "/root/trellis2_service/gpu_checks.py" in shipped and "/root/trellis2_service/backends/trellis2.py" in shipped
+        assert not any("__pycache__" in path or path.endswith(".pyc") for path in shipped), name
+    assert RECORDED["verify"]["image"] is modal_app.gpu_image
+
+
+def test_modals_default_would_leave_the_photo_out(modal_app):
+    """The check above can fail: the same matching with modal's default ignore drops the photo."""
+    default = modal.Image.debian_slim().add_local_python_source("trellis2_service")
+    shipped = _shipped_files(default)
+    assert "/root/trellis2_service/gpu_checks.py" in shipped
+    assert not any(path.startswith("/root/trellis2_service/assets/") for path in shipped)
+
+
+def test_the_background_removal_choice_reaches_the_containers(monkeypatch):
+    monkeypatch.setenv("TRELLIS2_REMBG_MODEL", "ZhengPeng7/BiRefNet")
+    sys.modules.pop("trellis2_service.modal_app", None)
+    try:
+        module = importlib.import_module("trellis2_service.modal_app")
+        assert module.REMBG_MODEL == "ZhengPeng7/BiRefNet"
+    finally:
+        sys.modules.pop("trellis2_service.modal_app", None)
+
+
+def test_a_stopping_worker_puts_its_flex_gemm_tuning_on_the_volume(modal_app, monkeypatch):
+    """shut_down syncs FlexGEMM's cache (its own file, committed) and commits the compile caches; a container
+    whose start failed before preparing the cache still shuts down cleanly."""
+    import threading
+
+    events = []
+    monkeypatch.setattr(modal_app.compile_cache_volume, "commit", lambda: events.append("commit compile cache"))
+    shut_down = modal_app.Trellis2Worker._get_user_cls().shut_down._get_raw_f()
+    worker = types.SimpleNamespace(flex_gemm_cache=types.SimpleNamespace(sync=lambda: events.append("sync") or 2),
+                                   _stop_cache_sync=threading.Event(), _clear_warm_marker=lambda: events.append("warm"))
+    shut_down(worker)
+    assert events == ["warm", "sync", "commit compile cache"] and worker._stop_cache_sync.is_set()
+    events.clear()
+    shut_down(types.SimpleNamespace(_clear_warm_marker=lambda: events.append("warm")))
+    assert events == ["warm", "commit compile cache"]

@@ -157,3 +157,60 @@ def test_imageio_ffmpeg_ships_its_ffmpeg():
     import imageio_ffmpeg
 
     assert Path(imageio_ffmpeg.get_ffmpeg_exe()).is_file()
+
+
+def baked_surface(texture_size: int = 256, *, double_sided: bool = False):
+    """What the GPU half of trellis2_glb hands to the CPU tail: an icosphere in glTF axes and four raw maps, a
+    quarter of whose texels no face covers (those are inpainted)."""
+    import trimesh
+
+    from trellis2_service.backends.trellis2_glb import BakedSurface
+
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    uvs = np.stack([(sphere.vertices[:, 0] + 1) / 2, (sphere.vertices[:, 1] + 1) / 2], axis=1).astype(np.float32)
+    y, x = np.mgrid[0:texture_size, 0:texture_size]
+    covered = (x < texture_size * 3 // 4) | (y < texture_size // 2)
+    def hide(values):  # uncovered texels hold zeros, as the bake leaves them
+        return np.where(covered[..., None], values, 0).astype(np.uint8)
+    maps = {"base_color": hide(np.stack([x % 256, y % 256, (x + y) % 256], axis=-1)),
+            "metallic": hide((x % 7 * 30)[..., None]), "roughness": hide((y % 5 * 50)[..., None]),
+            "alpha": hide(np.full((texture_size, texture_size, 1), 255))}
+    return BakedSurface(vertices=np.asarray(sphere.vertices, np.float32), faces=np.asarray(sphere.faces, np.int32),
+                        uvs=uvs, normals=np.asarray(sphere.vertex_normals, np.float32), maps=maps, covered=covered,
+                        double_sided=double_sided)
+
+
+def upstream_tail_textures(baked):
+    """o_voxel.postprocess.to_glb's tail, one map after the other, as upstream writes it (the oracle)."""
+    import cv2
+
+    uncovered = (~baked.covered).astype(np.uint8)
+    base = cv2.inpaint(baked.maps["base_color"], uncovered, 3, cv2.INPAINT_TELEA)
+    metallic = cv2.inpaint(baked.maps["metallic"], uncovered, 1, cv2.INPAINT_TELEA)[..., None]
+    roughness = cv2.inpaint(baked.maps["roughness"], uncovered, 1, cv2.INPAINT_TELEA)[..., None]
+    alpha = cv2.inpaint(baked.maps["alpha"], uncovered, 1, cv2.INPAINT_TELEA)[..., None]
+    return (np.concatenate([base, alpha], axis=-1),
+            np.concatenate([np.zeros_like(metallic), roughness, metallic], axis=-1))
+
+
+def test_the_cpu_tail_gives_upstreams_textures_in_a_valid_glb(tmp_path):
+    import trimesh
+    from PIL import Image
+
+    from trellis2_service.backends.trellis2_glb import finish_glb
+
+    baked = baked_surface()
+    expected_base, expected_metal_rough = upstream_tail_textures(baked)
+    path = tmp_path / "tail.glb"
+    path.write_bytes(finish_glb(baked, extension_webp=False, threads=4))
+    report = validate([path])[0]
+    assert report["numErrors"] == 0, report["errors"]
+    material = next(iter(trimesh.load(path, force="scene").geometry.values())).visual.material
+    assert np.array_equal(np.asarray(material.baseColorTexture.convert("RGBA")), expected_base)
+    assert np.array_equal(np.asarray(material.metallicRoughnessTexture.convert("RGB")), expected_metal_rough)
+    gltf = json.loads(path.read_bytes()[20:20 + int.from_bytes(path.read_bytes()[12:16], "little")])
+    assert gltf["materials"][0].get("doubleSided", False) is False  # remeshed: single-sided, as upstream
+    webp = tmp_path / "tail-webp.glb"
+    webp.write_bytes(finish_glb(baked_surface(double_sided=True), extension_webp=True, threads=1))
+    webp_report = validate([webp])[0]
+    assert webp_report["numErrors"] == 0 and "EXT_texture_webp" in webp_report["extensionsUsed"]

@@ -36,6 +36,13 @@ DEFAULT_SS_STEPS, DEFAULT_SS_GUIDANCE = 12, 7.5
 DEFAULT_SHAPE_STEPS, DEFAULT_SHAPE_GUIDANCE = 12, 7.5
 DEFAULT_TEX_STEPS, DEFAULT_TEX_GUIDANCE = 12, 1.0
 MIN_STEPS, MAX_STEPS = 1, 100
+# Sampler steps per stage, by pipeline type, so that no valid request outruns GPU_TIMEOUT_SECONDS (600 s).
+# A generation's time is about linear in its steps; at the defaults (12 per stage, 36 in all) the seed
+# measured (upper ends, A100-80GB, warm) 512: 12 s, 1024: 30 s, 1024_cascade: 35 s, 1536_cascade: 100 s.
+# Charging all of it to the steps (which over-estimates: decoding and conditioning do not grow with them),
+# a cap c per stage costs at most 3c/36 x that time; each cap keeps it under half the timeout (300 s), the
+# margin for the preview, a slower card and the unmeasured peak of 1536_cascade. docs/gpu-cost-model.md.
+MAX_STEPS_BY_PIPELINE = {"512": 100, "1024": 100, "1024_cascade": 100, "1536_cascade": 36}
 MIN_GUIDANCE, MAX_GUIDANCE = 0.0, 20.0
 STATE_MODES = ("inline", "reference")
 
@@ -76,7 +83,12 @@ HF_MODEL_REVISIONS: dict[str, str | None] = {
     "microsoft/TRELLIS-image-large": None,
     "facebook/dinov3-vitl16-pretrain-lvd1689m": None,  # gated
     "briaai/RMBG-2.0": None,  # gated; CC BY-NC 4.0, non-commercial use only
+    "ZhengPeng7/BiRefNet": None,  # MIT; the commercial choice (TRELLIS2_REMBG_MODEL)
 }
+# Background removal (upstream's pipeline.json: BiRefNet class, briaai/RMBG-2.0 weights). Both load through
+# upstream's BiRefNet class; only the one chosen at deploy time is downloaded and loaded. Licences: README.
+REMBG_MODELS = {"briaai/RMBG-2.0": "CC BY-NC 4.0 (non-commercial use only)", "ZhengPeng7/BiRefNet": "MIT"}
+DEFAULT_REMBG_MODEL = "briaai/RMBG-2.0"
 # Only these files of a repository are downloaded (others: the whole snapshot).
 HF_MODEL_FILES: dict[str, tuple[str, ...]] = {
     "microsoft/TRELLIS-image-large": ("ckpts/ss_dec_conv3d_16l8_fp16.json", "ckpts/ss_dec_conv3d_16l8_fp16.safetensors"),
@@ -253,6 +265,12 @@ def gpu_cpu_cores_from_env(env: Mapping[str, str] | None = None) -> float:
     return cores
 
 
+def cpu_threads_from_env(env: Mapping[str, str] | None = None) -> int:
+    """Threads for CPU work inside a GPU container (MP4 encoding, the GLB's CPU tail): the cores the
+    container reserves (TRELLIS2_GPU_CPU, which the image passes in), at least 1."""
+    return max(1, int(gpu_cpu_cores_from_env(env)))
+
+
 def gpu_memory_mib_from_env(env: Mapping[str, str] | None = None) -> int:
     value = _integer(os.environ if env is None else env, "TRELLIS2_GPU_MEMORY_MIB", DEFAULT_GPU_MEMORY_MIB)
     if not 4096 <= value <= 512 * 1024:
@@ -260,14 +278,28 @@ def gpu_memory_mib_from_env(env: Mapping[str, str] | None = None) -> int:
     return value
 
 
+def rembg_model_from_env(env: Mapping[str, str] | None = None) -> str:
+    """TRELLIS2_REMBG_MODEL (read at deploy time, passed to the containers): the background-removal weights."""
+    value = _text(os.environ if env is None else env, "TRELLIS2_REMBG_MODEL") or DEFAULT_REMBG_MODEL
+    if value not in REMBG_MODELS:
+        raise ConfigError(f"TRELLIS2_REMBG_MODEL must be one of {', '.join(REMBG_MODELS)}, got {value!r}")
+    return value
+
+
 def hf_revisions_from_env(env: Mapping[str, str] | None = None) -> dict[str, str | None]:
-    """HF_MODEL_REVISIONS, with TRELLIS2_HF_REVISIONS="repo@commit,repo@commit" overriding single entries."""
-    revisions = dict(HF_MODEL_REVISIONS)
-    raw = _text(os.environ if env is None else env, "TRELLIS2_HF_REVISIONS")
+    """HF_MODEL_REVISIONS, with TRELLIS2_HF_REVISIONS="repo@commit,repo@commit" overriding single entries;
+    of the background-removal models, only the one TRELLIS2_REMBG_MODEL chooses."""
+    env = os.environ if env is None else env
+    chosen = rembg_model_from_env(env)
+    revisions = {repo: commit for repo, commit in HF_MODEL_REVISIONS.items()
+                 if repo not in REMBG_MODELS or repo == chosen}
+    raw = _text(env, "TRELLIS2_HF_REVISIONS")
     for item in (raw or "").split(","):
         if not item.strip():
             continue
         repo, _, commit = item.strip().partition("@")
+        if repo in REMBG_MODELS and repo != chosen:
+            continue  # a pin of the model not chosen: nothing to download or load
         if repo not in revisions:
             raise ConfigError(f"TRELLIS2_HF_REVISIONS: unknown model {repo!r}; known: {', '.join(revisions)}")
         if not _COMMIT_PATTERN.fullmatch(commit):

@@ -12,7 +12,9 @@ from typing import Any
 
 from .backends.base import BackendError
 
-# code -> (HTTP status, retryable). The table of docs/service-api.md.
+# code -> (HTTP status, retryable). The table of docs/service-api.md, and the one source of the codes: the
+# TypeScript client reads libs/contracts/src/error-codes.json, written from this table by
+# `python -m trellis2_service.errors > ../libs/contracts/src/error-codes.json` (a test keeps them equal).
 ERROR_CODES: dict[str, tuple[int, bool]] = {
     "validation_error": (400, False),
     "unauthorized": (401, False),
@@ -90,3 +92,14 @@ def error_from_exception(exc: BaseException, *, failure_code: str) -> ServiceErr
     if looks_like_cuda_oom(exc):
         return ServiceError.of("cuda_oom", "the GPU ran out of memory; retry, or use a smaller pipeline_type")
     return ServiceError.of(failure_code, f"{failure_code.replace('_', ' ')}: {type(exc).__name__}")
+
+
+def error_table() -> dict[str, dict[str, Any]]:
+    """ERROR_CODES as the JSON the TypeScript side reads."""
+    return {code: {"status": status, "retryable": retryable} for code, (status, retryable) in ERROR_CODES.items()}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(error_table(), indent=2))

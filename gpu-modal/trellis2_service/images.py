@@ -58,10 +58,36 @@ def open_image(data: bytes) -> Image.Image:
         raise validation_error("image: not a PNG, JPEG or WebP image") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
         raise validation_error(f"image: could not be decoded ({type(exc).__name__})") from None
-    if image.mode in ("RGB", "RGBA"):
-        return image
-    has_alpha = image.mode in ("LA", "PA", "RGBa", "La") or "transparency" in image.info
-    return image.convert("RGBA" if has_alpha else "RGB")
+    if image.mode not in ("RGB", "RGBA"):
+        has_alpha = image.mode in ("LA", "PA", "RGBa", "La") or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    refuse_blank(image)
+    return image
+
+
+# TRELLIS.2's preprocess_image crops to the pixels more than 80 % opaque (its alpha > 0.8 * 255); with none
+# it fails on an empty array, and on a one-colour photo the background removal leaves none. Both cost a
+# GPU call that cannot succeed, so they are refused here, before any GPU work.
+OPAQUE_ENOUGH = int(0.8 * 255)
+
+
+def refuse_blank(image: Image.Image) -> None:
+    """validation_error for an image with nothing to model: fully transparent, or one colour throughout."""
+    width, height = image.size
+    if image.mode == "RGBA":
+        alpha = image.getchannel("A")
+        low, high = alpha.getextrema()
+        if low < 255:  # a cut-out: its alpha says where the object is
+            if alpha.point(lambda value: 255 if value > OPAQUE_ENOUGH else 0).getbbox() is None:
+                raise validation_error(
+                    f"image: is transparent throughout (no pixel of the {width}x{height} is more than 80 % opaque); "
+                    "send the product on an opaque background or with its own alpha"
+                )
+            return
+    extrema = image.convert("RGB").getextrema()
+    if all(low == high for low, high in extrema):
+        colour = "#" + "".join(f"{low:02x}" for low, _ in extrema)
+        raise validation_error(f"image: is one colour throughout ({width}x{height} px of {colour}); there is no object in it")
 
 
 def image_from_base64(value: str) -> tuple[bytes, Image.Image]:

@@ -212,14 +212,23 @@ class JobLedger:
         return blobs
 
     # --- The key-value store (a modal.Dict blocks: off the event loop) ------------------------------------------
+    # A failure to reach it concludes nothing: the request answers 503 and the client asks again.
     async def _get(self, key: str) -> Any:
-        return await asyncio.to_thread(self.kv.get, key)
+        return await _ledger_call(self.kv.get, key)
 
     async def _put(self, key: str, value: Any) -> None:
-        await asyncio.to_thread(self.kv.put, key, value)
+        await _ledger_call(self.kv.put, key, value)
 
     async def _put_if_absent(self, key: str, value: Any) -> bool:
-        return bool(await asyncio.to_thread(lambda: self.kv.put(key, value, skip_if_exists=True)))
+        return bool(await _ledger_call(lambda: self.kv.put(key, value, skip_if_exists=True)))
+
+
+async def _ledger_call(function: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return await asyncio.to_thread(function, *args)
+    except Exception as exc:
+        log.warning("the job ledger did not answer: %s", type(exc).__name__)
+        raise ServiceError.of("not_ready", "the job ledger did not answer; retry (with the same Idempotency-Key)") from exc
 
 
 def _may_run_again(job: JobView) -> bool:

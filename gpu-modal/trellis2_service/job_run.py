@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .errors import ServiceError
@@ -27,28 +28,50 @@ from .work import WorkResult, Worker
 log = logging.getLogger("trellis2.job_run")
 
 CLAIM_RUN, CLAIM_ABANDONED = "run", "abandoned"
+LEDGER_TRIES, LEDGER_RETRY_SECONDS = 3, 0.5
 
 
 def run_job(worker: Worker, kv: KeyValue, store: Store, job_id: str, kind: str, request: dict, submitted_at: float,
             *, call_id: str | None, max_attempts: int) -> tuple[dict[str, Any], str | None]:
     """-> (the job's outcome, the backend's reason to retire this container or None)."""
     try:
-        if not kv.put(claim_key(job_id), CLAIM_RUN, skip_if_exists=True) and kv.get(claim_key(job_id)) != CLAIM_RUN:
-            log.info("job %s was given up before it started; not running it", job_id)
-            return failed_outcome(abandoned_error()), None
-        if call_id:  # so the API finds this call even if it stopped before recording it
-            kv.put(call_key(job_id), call_id)
-        attempts = int(kv.get(attempts_key(job_id)) or 0)
-        if attempts >= max_attempts:
-            log.warning("job %s was started %d times already; failing it as poison_input", job_id, attempts)
-            return failed_outcome(poison_input(attempts)), None
-        kv.put(attempts_key(job_id), attempts + 1)
-    except Exception as exc:  # the ledger is unreachable: run nothing we could not account for
+        refusal = _claim(kv, job_id, call_id, max_attempts)
+    except Exception as exc:  # the ledger stayed unreachable: run nothing we could not account for
         log.error("job %s: the job ledger failed (%s); not running it", job_id, type(exc).__name__)
         return failed_outcome(ServiceError.of("not_ready", "the job ledger was unreachable; retry")), None
+    if refusal is not None:
+        return failed_outcome(refusal), None
     run = worker.generate if kind == "generate" else worker.extract
     result = run(request, submitted_at)
     return _keep_results(store, job_id, result), result.retire_reason
+
+
+def _claim(kv: KeyValue, job_id: str, call_id: str | None, max_attempts: int) -> ServiceError | None:
+    """Claim the job for this call and count the attempt; -> why not to run it, or None to run it."""
+    if not _retrying(lambda: kv.put(claim_key(job_id), CLAIM_RUN, skip_if_exists=True)) and \
+            _retrying(lambda: kv.get(claim_key(job_id))) != CLAIM_RUN:
+        log.info("job %s was given up before it started; not running it", job_id)
+        return abandoned_error()
+    if call_id:  # so the API finds this call even if it stopped before recording it
+        _retrying(lambda: kv.put(call_key(job_id), call_id))
+    attempts = int(_retrying(lambda: kv.get(attempts_key(job_id))) or 0)
+    if attempts >= max_attempts:
+        log.warning("job %s was started %d times already; failing it as poison_input", job_id, attempts)
+        return poison_input(attempts)
+    _retrying(lambda: kv.put(attempts_key(job_id), attempts + 1))
+    return None
+
+
+def _retrying(operation: Callable[[], Any]) -> Any:
+    """A ledger operation, tried again on a passing error: each is safe to repeat (a put-if-absent whose answer
+    was lost reads back as taken, and the claim's value is checked)."""
+    for attempt in range(LEDGER_TRIES):
+        try:
+            return operation()
+        except Exception:
+            if attempt == LEDGER_TRIES - 1:
+                raise
+            time.sleep(LEDGER_RETRY_SECONDS)
 
 
 def _keep_results(store: Store, job_id: str, result: WorkResult) -> dict[str, Any]:

@@ -23,9 +23,10 @@ Importing this module needs the `modal` package but no token or network (tests d
 
 from __future__ import annotations
 
-import modal
-
+import threading
 from pathlib import Path
+
+import modal
 
 from trellis2_service import gpu_image as pins
 from trellis2_service.config import (
@@ -39,6 +40,7 @@ from trellis2_service.config import (
     low_vram_from_env,
     max_containers_from_env,
     preview_resolution_from_env,
+    rembg_model_from_env,
 )
 from trellis2_service.gpu_runtime import compile_cache_env
 
@@ -50,9 +52,11 @@ GPU_CPU_CORES = gpu_cpu_cores_from_env()  # env TRELLIS2_GPU_CPU, default 4 core
 GPU_MEMORY_MIB = gpu_memory_mib_from_env()  # env TRELLIS2_GPU_MEMORY_MIB, default 24 GiB
 LOW_VRAM = low_vram_from_env()  # env TRELLIS2_LOW_VRAM, default off (80 GB cards keep every model resident)
 PREVIEW_RESOLUTION = preview_resolution_from_env()  # env TRELLIS2_PREVIEW_RESOLUTION, default 512
+REMBG_MODEL = rembg_model_from_env()  # env TRELLIS2_REMBG_MODEL: briaai/RMBG-2.0 (non-commercial) or ZhengPeng7/BiRefNet
 API_TIMEOUT_SECONDS = GPU_TIMEOUT_SECONDS + 60  # a synchronous route waits for a whole GPU call
 API_MAX_CONCURRENT_INPUTS = 32  # status polls must not queue behind a waiting /generate
 PURGE_SCHEDULE = modal.Period(hours=1)
+CACHE_SYNC_SECONDS = 60  # FlexGEMM's new autotune entries reach the Volume within this (and at exit)
 VERIFY_TIMEOUT_SECONDS = 1800  # a cold verify builds FlexGEMM's autotune cache and loads the model
 WEIGHTS_TIMEOUT_SECONDS = 3600
 
@@ -73,6 +77,10 @@ warm_dict = modal.Dict.from_name("trellis2-warm", create_if_missing=True)  # see
 jobs_dict = modal.Dict.from_name("trellis2-jobs", create_if_missing=True)  # the job ledger: job_keys.py
 hf_secret = modal.Secret.from_name("huggingface", required_keys=["HF_TOKEN"])
 state_secret = modal.Secret.from_name("trellis2-state-signing", required_keys=["TRELLIS2_STATE_SECRET"])
+
+# add_local_python_source ships only .py files by default (modal's NON_PYTHON_FILES); verify's photo and the
+# other files under trellis2_service/assets/ must reach the containers too. Everything else non-Python stays out.
+SERVICE_SOURCE_IGNORE = ~modal.FilePatternMatcher("**/*.py", "assets/*")
 
 # --- The GPU image: every version pinned (trellis2_service/gpu_image.py, gpu-image.lock.txt) --------------
 gpu_image = (
@@ -99,8 +107,10 @@ gpu_image = (
         "TRELLIS2_LOW_VRAM": "1" if LOW_VRAM else "0",
         "TRELLIS2_PREVIEW_RESOLUTION": str(PREVIEW_RESOLUTION),
         **compile_cache_env(Path(COMPILE_CACHE_DIR)),  # FlexGEMM autotune, Triton, torch extensions
+        "TRELLIS2_REMBG_MODEL": REMBG_MODEL,  # background removal, chosen at deploy time (see README, licences)
+        "TRELLIS2_GPU_CPU": str(GPU_CPU_CORES),  # the MP4 encoder and the CPU tail use the reserved cores
     })
-    .add_local_python_source("trellis2_service")
+    .add_local_python_source("trellis2_service", ignore=SERVICE_SOURCE_IGNORE)
 )
 
 # --- The API image (CPU only): the same pins as gpu-modal/requirements.txt -------------------------------
@@ -109,18 +119,29 @@ api_image = (
     .pip_install("fastapi==0.165.0", "pydantic==2.14.4", "numpy==2.4.6", "pillow==13.0.0", "lz4==4.4.5")
     .env({"TRELLIS2_STORE_DIR": STORE_DIR, "TRELLIS2_BACKEND": "trellis2",
           "TRELLIS2_STATE_TTL_SECONDS": str(DEFAULT_STATE_TTL_SECONDS)})
-    .add_local_python_source("trellis2_service")
+    .add_local_python_source("trellis2_service", ignore=SERVICE_SOURCE_IGNORE)
 )
 
 # --- The weights image (CPU only): huggingface_hub at the GPU image's version ----------------------------
 weights_image = (
     modal.Image.debian_slim(python_version=pins.GPU_PYTHON)
     .pip_install_from_requirements(str(pins.WEIGHTS_LOCK_FILE), extra_options="--no-deps")
-    .env({"HF_HOME": HF_CACHE_DIR})
-    .add_local_python_source("trellis2_service")
+    .env({"HF_HOME": HF_CACHE_DIR, "TRELLIS2_REMBG_MODEL": REMBG_MODEL})
+    .add_local_python_source("trellis2_service", ignore=SERVICE_SOURCE_IGNORE)
 )
 
 app = modal.App(APP_NAME)
+
+
+def _prepare_compile_caches(container: str):
+    """Cache variables set and FlexGEMM's autotune cache written for this GPU (before flex_gemm is imported)."""
+    import torch
+
+    from trellis2_service import gpu_runtime
+
+    device = (torch.cuda.get_device_name(), tuple(torch.cuda.get_device_capability()))
+    return gpu_runtime.prepare_compile_caches(Path(COMPILE_CACHE_DIR), device=device, container_id=container,
+                                              commit=compile_cache_volume.commit)
 
 
 def _settings():
@@ -166,7 +187,9 @@ class Trellis2Worker:
         from trellis2_service.config import hf_revisions_from_env
         from trellis2_service.work import Worker, container_id
 
-        gpu_runtime.prepare_compile_caches(Path(COMPILE_CACHE_DIR))
+        self.flex_gemm_cache = _prepare_compile_caches(container_id())
+        self._stop_cache_sync = threading.Event()
+        gpu_runtime.sync_every(CACHE_SYNC_SECONDS, self.flex_gemm_cache.sync, self._stop_cache_sync)
         # Raises WeightsMissing naming `modal run -m trellis2_service.modal_app::download_weights`.
         gpu_runtime.require_weights(Path(HF_CACHE_DIR), hf_revisions_from_env())
         settings = _settings()
@@ -180,7 +203,11 @@ class Trellis2Worker:
     @modal.exit()
     def shut_down(self) -> None:
         self._clear_warm_marker()
-        compile_cache_volume.commit()  # keep what this container autotuned and compiled
+        cache = getattr(self, "flex_gemm_cache", None)  # absent if @modal.enter failed before preparing it
+        if cache is not None:
+            self._stop_cache_sync.set()
+            cache.sync()  # this container's own file: concurrent exits never overwrite each other's tuning
+        compile_cache_volume.commit()  # keep the Triton kernels and torch extensions this container compiled
 
     @modal.method()
     def generate(self, request: dict, submitted_at: float):
@@ -259,7 +286,7 @@ def _warm_check() -> dict:
 
 
 def _seed_style_app(path: str):
-    from trellis2_service.app import route_root_to
+    from trellis2_service.seed_api import route_root_to
 
     return route_root_to(_api_app(), path)
 
@@ -349,29 +376,73 @@ def download_weights() -> dict:
 
 
 # --- verify: proves a deployment by running it ------------------------------------------------------------
-@app.function(image=gpu_image, gpu=GPU, cpu=GPU_CPU_CORES, memory=GPU_MEMORY_MIB, secrets=[hf_secret],
-              volumes={HF_CACHE_DIR: hf_cache_volume, COMPILE_CACHE_DIR: compile_cache_volume},
+verify_dict = modal.Dict.from_name("trellis2-verify", create_if_missing=True)  # scratch keys, removed after use
+
+
+@app.function(image=api_image, timeout=VERIFY_TIMEOUT_SECONDS)
+def verify_deployed_api(api_url: str, photo: bytes) -> str:
+    """CPU: one job through the deployed API, end to end (gpu_checks.DeployedJobCheck). `verify` starts it
+    with the proxy-auth secret attached, so it runs beside verify's GPU steps instead of on the GPU's clock."""
+    import os
+
+    from trellis2_service import gpu_checks
+
+    check = gpu_checks.DeployedJobCheck(gpu_checks.urllib_http(), api_url, gpu_checks.proxy_headers(os.environ), photo)
+    return check.run()
+
+
+def _start_deployed_api_check():
+    """The deployed `api`'s URL, the optional proxy-token secret (a clear failure naming how to create it),
+    and the spawned CPU check; returns how to collect its answer."""
+    from trellis2_service import gpu_checks
+
+    try:
+        api_url = modal.Function.from_name(APP_NAME, "api").get_web_url()
+    except Exception as exc:
+        raise RuntimeError(f"no deployed `{APP_NAME}` app to check ({type(exc).__name__}: {exc}): "
+                           "run `modal deploy -m trellis2_service.modal_app` first") from None
+    secret = modal.Secret.from_name(gpu_checks.VERIFY_PROXY_SECRET, required_keys=list(gpu_checks.VERIFY_PROXY_KEYS))
+    try:
+        secret.hydrate()
+    except Exception as exc:
+        raise RuntimeError(f"Modal secret `{gpu_checks.VERIFY_PROXY_SECRET}` with {', '.join(gpu_checks.VERIFY_PROXY_KEYS)} "
+                           f"is not usable ({type(exc).__name__}): {gpu_checks.PROXY_SECRET_HOWTO}") from None
+    call = verify_deployed_api.with_options(secrets=[secret]).spawn(api_url, gpu_checks.VERIFY_IMAGE.read_bytes())
+    return lambda: call.get(timeout=VERIFY_TIMEOUT_SECONDS)
+
+
+@app.function(image=gpu_image, gpu=GPU, cpu=GPU_CPU_CORES, memory=GPU_MEMORY_MIB, secrets=[hf_secret, state_secret],
+              volumes={HF_CACHE_DIR: hf_cache_volume, COMPILE_CACHE_DIR: compile_cache_volume, STORE_DIR: store_volume},
               timeout=VERIFY_TIMEOUT_SECONDS)
 def verify() -> bool:
-    """Imports, pins, HDRI, gated access, weights, then the 512 pipeline, a short preview and a GLB at
-    texture 512, each timed with its peak GPU memory; ends with VERDICT: PASSED or raises (non-zero exit)."""
+    """Every step of gpu_checks (its docstring); prints a table and ends with VERDICT: PASSED, or raises
+    (non-zero exit) with VERDICT: FAILED."""
     import os
 
     from trellis2_service import gpu_checks, gpu_runtime
     from trellis2_service.backends.trellis2 import Trellis2Backend
-    from trellis2_service.config import hf_revisions_from_env
+    from trellis2_service.config import REMBG_MODELS, hf_revisions_from_env
 
-    gpu_runtime.prepare_compile_caches(Path(COMPILE_CACHE_DIR))
+    api_check = gpu_checks.Background(_start_deployed_api_check)  # first: it runs while the GPU works
+    flex_gemm_cache = _prepare_compile_caches(f"verify-{os.environ.get('MODAL_TASK_ID', 'local')}")
     revisions = hf_revisions_from_env()
     steps = gpu_checks.verify_steps(
         expected_commits=pins.PINNED_COMMITS,
         hdri_path=os.environ["TRELLIS2_HDRI_PATH"],
         require_weights=lambda: gpu_runtime.require_weights(Path(HF_CACHE_DIR), revisions),
         make_backend=lambda: Trellis2Backend(preview_frames=gpu_checks.VERIFY_PREVIEW_FRAMES),
+        gated_models=[repo for repo in gpu_checks.GATED_MODELS if repo in revisions],
+        state_secret=os.environ["TRELLIS2_STATE_SECRET"].encode(),
+        volume_check=gpu_checks.check_volume_round_trip(Path(STORE_DIR), store_volume.commit, store_volume.reload),
+        dict_check=gpu_checks.check_dict_round_trip(verify_dict),
+        api_check=api_check,
     )
-    header = [f"verify on {GPU} (deployed), low_vram={LOW_VRAM}, preview {PREVIEW_RESOLUTION} px",
+    header = [f"verify on {GPU} (deployed), low_vram={LOW_VRAM}, preview {PREVIEW_RESOLUTION} px, "
+              f"{GPU_CPU_CORES:g} CPU cores",
+              f"background removal: {REMBG_MODEL} ({REMBG_MODELS[REMBG_MODEL]})",
               "pinned: " + " ".join(f"{name}={commit}" for name, commit in pins.PINNED_COMMITS.items())]
     passed = gpu_checks.run_verify(steps, memory=gpu_checks.torch_memory_or_none(), header=header)
+    flex_gemm_cache.sync()
     compile_cache_volume.commit()
     if not passed:
         raise RuntimeError("VERDICT: FAILED (see the report above)")

@@ -30,6 +30,16 @@ class GenerateBody(_Body):
     state_mode: Literal["inline", "reference"] = "inline"
     include_video: bool = True
 
+    @model_validator(mode="after")
+    def _steps_within_the_pipeline_cap(self) -> "GenerateBody":
+        """Steps capped per pipeline type so no valid request outruns the GPU timeout (config.py)."""
+        cap = c.MAX_STEPS_BY_PIPELINE[self.pipeline_type]
+        for name in ("ss_sampling_steps", "shape_slat_sampling_steps", "tex_slat_sampling_steps"):
+            if getattr(self, name) > cap:
+                raise ValueError(f"{name}: at most {cap} with pipeline_type {self.pipeline_type} "
+                                 f"(got {getattr(self, name)}); more would outrun the {c.GPU_TIMEOUT_SECONDS} s GPU timeout")
+        return self
+
     def sampler_params(self) -> dict:
         """The fields of backends.base.GenerateParams (all but render_preview)."""
         return self.model_dump(exclude={"image", "state_mode", "include_video"})

@@ -88,7 +88,7 @@ class Store:
         expires_at = now + self.ttl_seconds
         with self._lock:
             directory = self._state_dir(state_id)
-            directory.mkdir()
+            directory.mkdir(parents=True)  # parents: a reload may have dropped folders never committed
             _write_atomic(directory / "state.bin", state_blob)
             if preview_mp4:
                 _write_atomic(directory / "preview.mp4", preview_mp4)
@@ -133,7 +133,7 @@ class Store:
     def put_job_blobs(self, job_id: str, blobs: dict[str, bytes]) -> None:
         with self._lock:
             directory = _child(self._jobs, require_job_id(job_id))
-            directory.mkdir(exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True)
             for name, data in blobs.items():
                 _write_atomic(directory / f"{require_blob_name(name)}.bin", data)
         self.commit()

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from collections.abc import Iterator
 from typing import Any, Callable
 
-from .backends.base import Backend, BackendError, ExtractParams, GenerateParams, GenerationState, LoadInfo
+from .backends.base import Backend, BackendError, ExtractParams, GenerateParams, LoadInfo
 from .config import Settings
 from .errors import ServiceError, error_from_exception
 from .images import open_image
@@ -206,17 +206,9 @@ class Worker:
         if not presets:
             glb = self.backend.extract_glb(state, ExtractParams(**request["params"]))
             return _glb_fields(glb), {"glb": glb}
-        glbs = extract_all(self.backend, state, [ExtractParams(**params) for params in presets.values()])
+        glbs = self.backend.extract_glbs(state, [ExtractParams(**params) for params in presets.values()])
         return ({"presets": {name: _glb_fields(glb) for name, glb in zip(presets, glbs)}},
                 {f"glb-{name}": glb for name, glb in zip(presets, glbs)})
-
-
-def extract_all(backend: Backend, state: GenerationState, params: list[ExtractParams]) -> list[bytes]:
-    """Every GLB of one state in one call: the backend's own `extract_glbs` where it shares work between them."""
-    extract_glbs = getattr(backend, "extract_glbs", None)
-    if extract_glbs is not None:
-        return list(extract_glbs(state, params))
-    return [backend.extract_glb(state, each) for each in params]
 
 
 def _glb_fields(glb: bytes) -> dict[str, Any]:

@@ -11,38 +11,43 @@ const { temporal } = proto;
 type History = protoTypes.api.history.v1.IHistory;
 type HistoryEvent = protoTypes.api.history.v1.IHistoryEvent;
 
-/** The fields of a service job record (gpu-modal/trellis2_service/jobs.py) the benchmark reads. */
-const JobRecord = z.object({
+/** What the local service keeps of each finished GPU call (gpu-modal/trellis2_service/job_calls.py, LocalCalls). */
+const CallRecord = z.object({
   job_id: z.string(),
   kind: z.string(),
-  status: z.string(),
-  created_at: z.number(),
-  updated_at: z.number(),
-  result: z.object({ server_timing: z.object({ compute_seconds: z.number(), queue_seconds: z.number() }) }).nullable(),
+  submitted_at: z.number(),
+  outcome: z.object({
+    status: z.string(),
+    finished_at: z.number(),
+    result: z.object({ server_timing: z.object({ compute_seconds: z.number(), queue_seconds: z.number() }) }).nullable(),
+  }),
 });
-export type JobRecord = z.infer<typeof JobRecord>;
 
-/**
- * Each job's effective record, merged from its one-writer files as the store does (store.py
- * `_merge_job`): the API's submit.json, then the GPU side's worker.json (status, times, result).
- */
-export function readJobRecords(storeDir: string): Map<string, JobRecord> {
-  const jobsDir = path.join(storeDir, 'jobs');
-  const records = new Map<string, JobRecord>();
-  const readJson = (file: string) => (fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : undefined);
-  for (const name of fs.readdirSync(jobsDir)) {
-    const submitted = readJson(path.join(jobsDir, name, 'submit.json'));
-    if (!submitted) continue;
-    const worker = readJson(path.join(jobsDir, name, 'worker.json')) ?? {};
-    const merged = { ...submitted, ...pick(worker, ['status', 'updated_at', 'result']) };
-    const record = JobRecord.parse(merged);
-    records.set(record.job_id, record);
-  }
-  return records;
+export interface JobRecord {
+  job_id: string;
+  kind: string;
+  status: string;
+  created_at: number;
+  updated_at: number;
+  result: { server_timing: { compute_seconds: number; queue_seconds: number } } | null;
 }
 
-function pick(from: Record<string, unknown>, keys: string[]): Record<string, unknown> {
-  return Object.fromEntries(keys.filter((key) => key in from).map((key) => [key, from[key]]));
+/** Each finished job, from the outcomes the local service's GPU calls left in `<store>/calls`. */
+export function readJobRecords(storeDir: string): Map<string, JobRecord> {
+  const callsDir = path.join(storeDir, 'calls');
+  const records = new Map<string, JobRecord>();
+  for (const name of fs.readdirSync(callsDir).filter((file) => file.endsWith('.json'))) {
+    const call = CallRecord.parse(JSON.parse(fs.readFileSync(path.join(callsDir, name), 'utf8')));
+    records.set(call.job_id, {
+      job_id: call.job_id,
+      kind: call.kind,
+      status: call.outcome.status,
+      created_at: call.submitted_at,
+      updated_at: call.outcome.finished_at,
+      result: call.outcome.result,
+    });
+  }
+  return records;
 }
 
 export function historyBytes(history: History): number {

@@ -178,7 +178,7 @@ describe('pay each GPU second once', () => {
     } finally {
       await setServiceFaults(stack.service, { spec: '' });
     }
-  }, 300_000);
+  }, 600_000); // two 16-SKU runs; on a loaded 2-core machine the pair took 231 s
 
   it('e. credentials revoked mid-run: the catalog stops and says what to fix; after the fix and a resume it completes', async () => {
     await setServiceFaults(stack.service, { spec: 'revoke_after=25', seed: 3 });

@@ -6,6 +6,7 @@ this module, so both run behind the same routes and the rest of the product cann
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -91,6 +92,12 @@ class Backend(Protocol):
 
     def extract_glb(self, state: GenerationState, params: ExtractParams) -> bytes:
         """State -> binary glTF (GLB) bytes."""
+
+    def extract_glbs(self, state: GenerationState, params: Sequence[ExtractParams]) -> list[bytes]:
+        """One GLB per entry of `params`, in the same order, from one call (one GPU input for all presets of
+        a state). This default extracts them one by one; the trellis2 backend overrides it to upload the
+        state and run to_glb's preset-independent head once. Backends that subclass Backend inherit it."""
+        return [self.extract_glb(state, preset) for preset in params]
 
     def after_call(self) -> str | None:
         """Free per-call memory; return a reason to retire this container (stop taking inputs), or None."""

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from .base import BackendError, ExtractParams, GenerateOutput, GenerateParams, GenerationState, LoadInfo
+from .base import Backend, BackendError, ExtractParams, GenerateOutput, GenerateParams, GenerationState, LoadInfo
 from .relief_glb import texture_image, write_glb
 from .relief_mask import extract_foreground
 from .relief_mesh import ReliefShape, build_relief_mesh, mask_for_triangle_budget
@@ -50,7 +50,7 @@ MAX_TEXTURE_SIZE = 8192
 MIN_TRIANGLES = 12  # one cell: front, back and four walls, the smallest closed relief
 
 
-class ReliefBackend:
+class ReliefBackend(Backend):
     name = "relief"
 
     def __init__(self) -> None:

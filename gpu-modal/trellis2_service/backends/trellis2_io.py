@@ -79,6 +79,6 @@ def export_glb_bytes(scene: Any, *, extension_webp: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def encode_preview_mp4(frames: Sequence[np.ndarray]) -> bytes:
-    """Preview frames (uint8 RGB, all one size) as the service's H.264 MP4 at 15 fps."""
-    return encode_mp4(frames, fps=PREVIEW_FPS)
+def encode_preview_mp4(frames: Sequence[np.ndarray], *, threads: int = 1) -> bytes:
+    """Preview frames (uint8 RGB, all one size) as the service's H.264 MP4 at 15 fps, on `threads` threads."""
+    return encode_mp4(frames, fps=PREVIEW_FPS, threads=threads)

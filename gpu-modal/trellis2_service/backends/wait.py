@@ -18,7 +18,7 @@ import threading
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .base import BackendError, ExtractParams, GenerateOutput, GenerateParams, GenerationState, LoadInfo
+from .base import Backend, BackendError, ExtractParams, GenerateOutput, GenerateParams, GenerationState, LoadInfo
 from .relief import GRID_CELLS, ReliefBackend
 
 STATE_FORMAT = "wait/1"
@@ -36,7 +36,7 @@ def start_up_image(size: int = START_UP_IMAGE_PX) -> Image.Image:
     return image
 
 
-class WaitBackend:
+class WaitBackend(Backend):
     name = "wait"
 
     def __init__(self) -> None:

@@ -1,5 +1,6 @@
 // The TRELLIS.2 service API (docs/service-api.md): what the client sends and what it accepts back.
 import { z } from 'zod';
+import serviceErrors from './error-codes.json' with { type: 'json' };
 import { ExtractSettings, PipelineType, PresetName, SamplerSettings, Seed } from './pipeline';
 
 export const RequestId = z.string().regex(/^req_[0-9a-f]{16}$/);
@@ -8,29 +9,14 @@ export type StateId = z.infer<typeof StateId>;
 export const JobId = z.string().regex(/^job_[0-9a-f]{32}$/, 'a job id is "job_" and 32 lowercase hex digits');
 export type JobId = z.infer<typeof JobId>;
 
-export const errorCodes = [
-  'validation_error',
-  'unauthorized',
-  'state_not_found',
-  'job_not_found',
-  'job_not_finished',
-  'payload_too_large',
-  'idempotency_key_reused',
-  'rate_limited',
-  'poison_input',
-  'cuda_oom',
-  'not_ready',
-  'generation_error',
-  'rendering_error',
-  'compression_error',
-  'extraction_error',
-  'internal_error',
-  // An unknown route, or a preset a multi-preset job did not make (`GET /jobs/{id}/result?preset=`).
-  'not_found',
-] as const;
+/**
+ * The service's error codes with their HTTP status and whether a retry can help: written from the service's
+ * own table (gpu-modal/trellis2_service/errors.py; a test there keeps them equal), read by the client.
+ */
+export const serviceErrorTable: Readonly<Record<KnownErrorCode, { status: number; retryable: boolean }>> = serviceErrors;
+export type KnownErrorCode = keyof typeof serviceErrors;
 /** Codes are kept open (a newer service may add one); the known ones drive retry decisions. */
 export const ErrorCode = z.string().min(1);
-export type KnownErrorCode = (typeof errorCodes)[number];
 
 export const ServiceErrorBody = z.object({
   error: z.object({ code: ErrorCode, message: z.string(), retryable: z.boolean().optional() }),

@@ -82,9 +82,9 @@ const count = z.number().int().nonnegative();
 export const ServiceStats = z.object({
   requests: count,
   jobs_created: z.object({ generate: count, extract_glb: count }),
-  /** GPU calls: one per multi-preset extract job, however many presets it made. */
+  /** GPU calls by kind: one extract call may make several presets' GLBs. */
   work_runs: z.object({ generate: count, extract_glb: count, warmup: count }),
-  /** GLBs made by those calls. */
+  /** GLBs made. */
   presets_extracted: count,
   faults_injected: z.object({
     '503': count,

@@ -1,41 +1,23 @@
 // The one error type of the client, and the rule that decides whether a failure is worth retrying.
-import type { KnownErrorCode } from '@trellis/contracts';
+import { serviceErrorTable } from '@trellis/contracts';
 
 /** Codes the client itself produces (never sent by the service); `forbidden` is a non-JSON 403 (a proxy's). */
 export type ClientErrorCode = 'bad_response' | 'configuration_error' | 'connection_error' | 'timeout' | 'forbidden';
 
-/**
- * Retry decision per known code (docs/service-api.md). Typed over every code in the contracts, so a code
- * added there fails to compile here until someone decides whether it is retryable.
- */
-const retryableByCode: Record<KnownErrorCode | ClientErrorCode, boolean> = {
-  validation_error: false,
-  unauthorized: false,
-  // The state is gone: retrying the same extract cannot help; the caller regenerates instead.
-  state_not_found: false,
-  job_not_found: false,
-  // No such route, or no such preset in the job: asking again cannot make it exist.
-  not_found: false,
-  job_not_finished: true,
-  payload_too_large: false,
-  // An Idempotency-Key sent again with a different body: the caller's key derivation has to be fixed.
-  idempotency_key_reused: false,
-  rate_limited: true,
-  // The job was started as often as the service allows and each start killed its GPU container.
-  poison_input: false,
-  cuda_oom: true,
-  not_ready: true,
-  generation_error: true,
-  rendering_error: true,
-  compression_error: true,
-  extraction_error: true,
-  internal_error: true,
+/** Retry decision for the codes the client itself produces; the service's codes come with theirs. */
+const clientRetryable: Record<ClientErrorCode, boolean> = {
   bad_response: false,
   // A method the configured URL layout cannot serve (jobs on a subdomain URL): retrying cannot fix it.
   configuration_error: false,
   connection_error: true,
   timeout: true,
   forbidden: false,
+};
+
+/** Retry decision per known code (docs/service-api.md): the service's table, then the client's own codes. */
+const retryableByCode: Record<string, boolean> = {
+  ...Object.fromEntries(Object.entries(serviceErrorTable).map(([code, { retryable }]) => [code, retryable])),
+  ...clientRetryable,
 };
 
 export interface RetryableInputs {
@@ -48,7 +30,8 @@ export interface RetryableInputs {
 /** The service's own flag wins; then the code table; then the HTTP status (408, 425, 429, 5xx retry). */
 export function isRetryable({ code, status, bodyRetryable }: RetryableInputs): boolean {
   if (bodyRetryable !== undefined) return bodyRetryable;
-  if (Object.hasOwn(retryableByCode, code)) return retryableByCode[code as keyof typeof retryableByCode];
+  const known = retryableByCode[code];
+  if (known !== undefined) return known;
   if (status === undefined) return false;
   return status === 408 || status === 425 || status === 429 || status >= 500;
 }

@@ -9,7 +9,6 @@ describe('isRetryable', () => {
     ['not_ready', true],
     ['generation_error', true],
     ['rendering_error', true],
-    ['compression_error', true],
     ['extraction_error', true],
     ['internal_error', true],
     ['job_not_finished', true],
@@ -22,6 +21,8 @@ describe('isRetryable', () => {
     ['job_not_found', false],
     ['bad_response', false],
     ['configuration_error', false],
+    ['poison_input', false],
+    ['method_not_allowed', false],
   ])('code %s → %s (whatever the status)', (code, retryable) => {
     expect(isRetryable({ code })).toBe(retryable);
     expect(isRetryable({ code, status: retryable ? 400 : 503 })).toBe(retryable);

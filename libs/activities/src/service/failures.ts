@@ -5,6 +5,7 @@
 // attempts in a row, 1 s, 2 s, 4 s, 8 s apart; a GPU out of memory or a cold start waits longer.
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { KnownErrorCode } from '@trellis/contracts';
 import { TrellisServiceError } from '@trellis/trellis-client';
 import { CatalogFileError, ChecksumMismatchError, ImageError, OutputPathError } from '../files';
 
@@ -14,12 +15,11 @@ import { CatalogFileError, ChecksumMismatchError, ImageError, OutputPathError } 
  * Modal); the *_error codes: the job failed on the GPU, so retrying at once would only pay again for
  * the same fault. Their number of attempts is the retry policy's `maximumAttempts`.
  */
-const slowRetryFirstMs: Record<string, number> = {
+const slowRetryFirstMs: Partial<Record<KnownErrorCode, number>> = {
   cuda_oom: 10_000,
   not_ready: 15_000,
   generation_error: 5000,
   rendering_error: 5000,
-  compression_error: 5000,
   extraction_error: 5000,
 };
 const SLOW_RETRY_MAX_MS = 2 * 60_000;
@@ -36,7 +36,7 @@ const REQUEST_FAULT_MAX_MS = 8000;
 
 /** The pause before the next attempt for `code` after `attempt` failed attempts in a row. */
 export function nextRetryDelayMsFor(code: string, attempt: number, retryAfterMs?: number): number {
-  const first = slowRetryFirstMs[code];
+  const first = slowRetryFirstMs[code as KnownErrorCode];
   const classDelay =
     first === undefined
       ? Math.min(REQUEST_FAULT_MAX_MS, REQUEST_FAULT_FIRST_MS * 2 ** Math.max(0, attempt - 1))
@@ -47,7 +47,7 @@ export function nextRetryDelayMsFor(code: string, attempt: number, retryAfterMs?
 
 /** A failure of the request, not of the GPU work: bounded by ATTEMPTS_PER_FAULT rather than the policy's cap. */
 function isRequestFault(code: string): boolean {
-  return slowRetryFirstMs[code] === undefined;
+  return slowRetryFirstMs[code as KnownErrorCode] === undefined;
 }
 
 /**

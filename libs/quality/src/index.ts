@@ -1,0 +1,10 @@
+export { assessModel, PhotoDecodeError, PHOTO_ANALYSIS_PX, type ModelToAssess } from './assess-model';
+export { readGlbModel, GlbReadError, type GlbModel, type Triangles, type BaseColourTexture } from './glb-model';
+export { photoForeground, frameForeground, normalisedOutline, intersectionOverUnion, type Mask, type Pixels, type PhotoMask } from './masks';
+export { meshDefects, type MeshDefects } from './mesh-defects';
+export { readPreviewFrames, PreviewDecodeError } from './preview-frames';
+export * from './report-schema';
+export { FLAG_THRESHOLD, RAMPS, rampScore, overallVerdict, type Ramp } from './scoring';
+export { silhouetteAgreement, OUTLINE_GRID, type SilhouetteMatch } from './silhouette';
+export { sizeMismatch, type SizeMismatch } from './size-mismatch';
+export { textureDefects, uvCoverage, type TextureDefects } from './texture-defects';
