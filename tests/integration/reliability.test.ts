@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { getCatalogHandle, getCatalogProgress, readCatalogReport, resumeCatalog, startCatalogConversion } from '@trellis/cli';
-import type { CatalogProgress, CatalogResult } from '@trellis/contracts';
+import { assetWorkflowId, type CatalogProgress, type CatalogResult } from '@trellis/contracts';
 import { assetDir } from '@trellis/activities/files';
 import { readServiceStats, resetServiceStats, setServiceFaults } from '@trellis/devstack';
 import { TrellisClient } from '@trellis/trellis-client';
@@ -127,6 +127,26 @@ async function expectPaidOnce(run: Run, result: CatalogResult, skus: readonly st
   );
 }
 
+/**
+ * The activity retries the faults cost (Temporal's layer), from the asset workflows' histories: each
+ * retried activity's last start names its attempt and the failure before it. Printed with the ratio.
+ */
+async function activityRetries(run: Run, skus: readonly string[]): Promise<string> {
+  const byType = new Map<string, number>();
+  let retries = 0;
+  for (const sku of skus) {
+    const history = await stack.client.workflow.getHandle(assetWorkflowId(run.catalogId, sku)).fetchHistory();
+    for (const event of history.events ?? []) {
+      const started = event.activityTaskStartedEventAttributes;
+      if (!started || (started.attempt ?? 1) <= 1) continue;
+      retries += started.attempt! - 1;
+      const type = started.lastFailure?.applicationFailureInfo?.type ?? started.lastFailure?.message ?? 'unknown';
+      byType.set(type, (byType.get(type) ?? 0) + started.attempt! - 1);
+    }
+  }
+  return `${retries} activity retries ${JSON.stringify(Object.fromEntries(byType))}`;
+}
+
 function reportRatio(name: string, seconds: number, baselineSeconds = cleanSeconds): number {
   const ratio = baselineSeconds ? seconds / baselineSeconds : Number.NaN;
   console.log(`${name}: ${seconds.toFixed(1)} s, x${ratio.toFixed(2)} the clean run (${baselineSeconds?.toFixed(1)} s)`);
@@ -175,6 +195,7 @@ describe('pay each GPU second once', () => {
       // Recorded, not asserted: a wall-time ratio on a shared 2-core CI machine is a measurement
       // (docs/measurements.md), and the faults' own seconds (a hung try is cut after 4-9 s) dominate it.
       reportRatio('g. mixed 503/reset/hang/lost, 16 SKUs', seconds, cleanRun.seconds);
+      console.log(`g. mixed: ${await activityRetries(run, MIXED_SKUS)}`);
     } finally {
       await setServiceFaults(stack.service, { spec: '' });
     }

@@ -32,12 +32,23 @@ describe('toActivityFailure', () => {
     expect(toActivityFailure(damaged, ATTEMPTS_PER_FAULT)).toMatchObject({ type: 'checksum_mismatch', nonRetryable: true });
   });
 
-  it('backs GPU faults off longer: cuda_oom and a cold start wait seconds, doubling per attempt, capped by the policy alone', () => {
-    expect((toActivityFailure(serviceError('cuda_oom', true)) as ApplicationFailure).nextRetryDelay).toBe(10_000);
-    expect((toActivityFailure(serviceError('not_ready', true)) as ApplicationFailure).nextRetryDelay).toBe(15_000);
+  it("backs a job's own GPU failure off longer: cuda_oom and a loading model wait seconds, doubling per attempt, capped by the policy alone", () => {
+    const jobFailed = (code: string) =>
+      new TrellisServiceError(`job failed: ${code}`, { code, route: 'POST /jobs/generate', jobId: `job_${'1'.repeat(32)}`, retryable: true });
+    expect((toActivityFailure(jobFailed('cuda_oom')) as ApplicationFailure).nextRetryDelay).toBe(10_000);
+    expect((toActivityFailure(jobFailed('not_ready')) as ApplicationFailure).nextRetryDelay).toBe(15_000);
     expect(nextRetryDelayMsFor('cuda_oom', 3)).toBe(40_000);
     expect(nextRetryDelayMsFor('cuda_oom', 20)).toBe(120_000);
-    expect(toActivityFailure(serviceError('cuda_oom', true), 9)).toMatchObject({ type: 'cuda_oom', nonRetryable: false });
+    expect(toActivityFailure(jobFailed('cuda_oom'), 9)).toMatchObject({ type: 'cuda_oom', nonRetryable: false });
+    // The warm-up waits on a GPU container, so its 503 not_ready is the model loading.
+    const loading = new TrellisServiceError('POST /warmup: 503 not_ready', { code: 'not_ready', route: 'POST /warmup', status: 503, retryable: true });
+    expect((toActivityFailure(loading) as ApplicationFailure).nextRetryDelay).toBe(15_000);
+  });
+
+  it('a request answered 503 not_ready (a busy front end, a ledger that did not answer) is a request fault, not a loading model', () => {
+    const answered = serviceError('not_ready', true, 503);
+    expect((toActivityFailure(answered, 1) as ApplicationFailure).nextRetryDelay).toBe(1000);
+    expect(toActivityFailure(answered, ATTEMPTS_PER_FAULT)).toMatchObject({ type: 'not_ready', nonRetryable: true });
   });
 
   it('auth failures and reused idempotency keys are not retried', () => {

@@ -34,9 +34,12 @@ export const ATTEMPTS_PER_FAULT = 5;
 const REQUEST_FAULT_FIRST_MS = 1000;
 const REQUEST_FAULT_MAX_MS = 8000;
 
-/** The pause before the next attempt for `code` after `attempt` failed attempts in a row. */
-export function nextRetryDelayMsFor(code: string, attempt: number, retryAfterMs?: number): number {
-  const first = slowRetryFirstMs[code as KnownErrorCode];
+/**
+ * The pause before the next attempt after `attempt` failed attempts in a row: a failure of the GPU work by
+ * its class (`code`), a request fault 1, 2, 4, 8 s; never sooner than the server's Retry-After.
+ */
+export function nextRetryDelayMsFor(code: string, attempt: number, retryAfterMs?: number, workFailure = true): number {
+  const first = workFailure ? slowRetryFirstMs[code as KnownErrorCode] : undefined;
   const classDelay =
     first === undefined
       ? Math.min(REQUEST_FAULT_MAX_MS, REQUEST_FAULT_FIRST_MS * 2 ** Math.max(0, attempt - 1))
@@ -45,9 +48,15 @@ export function nextRetryDelayMsFor(code: string, attempt: number, retryAfterMs?
   return retryAfterMs === undefined ? classDelay : Math.max(classDelay, Math.min(retryAfterMs, SLOW_RETRY_MAX_MS));
 }
 
-/** A failure of the request, not of the GPU work: bounded by ATTEMPTS_PER_FAULT rather than the policy's cap. */
-function isRequestFault(code: string): boolean {
-  return slowRetryFirstMs[code as KnownErrorCode] === undefined;
+/**
+ * The GPU work's own failure, not a request's: a job whose status says failed (the client reports it with
+ * its job id and no HTTP status), or the warm-up's answer (it waits on a GPU container). A request answered
+ * 503 `not_ready` by the front end (a busy API, a ledger that did not answer) is a request fault: retried
+ * soon, and bounded by ATTEMPTS_PER_FAULT, not by the minutes a loading model gets.
+ */
+function isWorkFailure(error: TrellisServiceError): boolean {
+  if (error.route === 'POST /warmup') return true;
+  return error.jobId !== undefined && error.status === undefined && error.code !== 'timeout' && error.code !== 'connection_error';
 }
 
 /**
@@ -60,10 +69,10 @@ export function toActivityFailure(error: unknown, failedInARow: number = current
   if (error instanceof TrellisServiceError) {
     const message = error.requestId ? `${error.message} (request ${error.requestId})` : error.message;
     if (!error.retryable) return ApplicationFailure.nonRetryable(message, error.code);
-    return retryableFailure(message, error.code, failedInARow, error.retryAfterMs);
+    return retryableFailure(message, error.code, failedInARow, { workFailure: isWorkFailure(error), retryAfterMs: error.retryAfterMs });
   }
   // The download was damaged on the way: the next attempt downloads it again (the job is not redone).
-  if (error instanceof ChecksumMismatchError) return retryableFailure(error.message, 'checksum_mismatch', failedInARow);
+  if (error instanceof ChecksumMismatchError) return retryableFailure(error.message, 'checksum_mismatch', failedInARow, { workFailure: false });
   if (error instanceof ImageError) {
     return error.retryable
       ? ApplicationFailure.retryable(error.message, error.code)
@@ -75,16 +84,18 @@ export function toActivityFailure(error: unknown, failedInARow: number = current
   return error;
 }
 
-function retryableFailure(message: string, code: string, failedInARow: number, retryAfterMs?: number): ApplicationFailure {
-  if (isRequestFault(code) && failedInARow >= ATTEMPTS_PER_FAULT) {
-    return ApplicationFailure.nonRetryable(
-      `${message} (${failedInARow} attempts in a row failed without progress; giving up)`,
-      code,
-    );
+function retryableFailure(
+  message: string,
+  code: string,
+  failedInARow: number,
+  { workFailure, retryAfterMs }: { workFailure: boolean; retryAfterMs?: number },
+): ApplicationFailure {
+  if (!workFailure && failedInARow >= ATTEMPTS_PER_FAULT) {
+    return ApplicationFailure.nonRetryable(`${message} (${failedInARow} attempts in a row failed without progress; giving up)`, code);
   }
-  // A GPU failure backs off by the activity's attempt (each retry submits the work anew, which is progress);
-  // a request fault by its own attempts in a row.
-  const nextRetryDelay = nextRetryDelayMsFor(code, isRequestFault(code) ? failedInARow : currentAttempt(), retryAfterMs);
+  // A failure of the GPU work backs off by the activity's attempt (each retry submits the work anew, which
+  // is progress) and is capped by the policy's maximumAttempts; a request fault by its own attempts in a row.
+  const nextRetryDelay = nextRetryDelayMsFor(code, workFailure ? currentAttempt() : failedInARow, retryAfterMs, workFailure);
   return ApplicationFailure.create({ message, type: code, nonRetryable: false, nextRetryDelay });
 }
 
