@@ -285,5 +285,5 @@ for (const product of products) {
   total += png.length;
   console.log(`${product.file.padEnd(16)} ${SIZE}x${SIZE} ${product.background.padEnd(11)} ${(png.length / 1024).toFixed(1)} KiB`);
 }
-writeFileSync(path.join(outDir, 'catalog.csv'), `${CATALOG_CSV}\n`);
+writeFileSync(path.join(outDir, 'example.csv'), `${CATALOG_CSV}\n`);
 console.log(`wrote ${products.length} images (${(total / 1024).toFixed(1)} KiB) and catalog.csv to ${outDir}`);

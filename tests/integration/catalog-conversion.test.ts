@@ -73,7 +73,7 @@ describe('catalog conversion on a real dev server and the real local service', (
     });
     const { result, report, outDir } = await convert(catalogPath, catalogId, { concurrency: 3 });
     expect(result.status).toBe('completed');
-    expect(result.counts).toMatchObject({ succeeded: 3, failed: 0, skipped: 0, running: 0, pending: 0 });
+    expect(result.counts).toMatchObject({ done: 3, failed: 0, reused: 0, running: 0, waiting: 0 });
     expect(stack.trellis.generateSubmits).toBe(3);
     // One extract job per SKU makes its 3 GLBs in one GPU call.
     expect(stack.trellis.extractSubmits).toBe(3);
@@ -90,14 +90,14 @@ describe('catalog conversion on a real dev server and the real local service', (
       const preview = fs.readFileSync(path.join(dir, 'preview.mp4'));
       expect(preview.subarray(4, 8).toString('latin1')).toBe('ftyp');
       const row = report.rows.find((r) => r.sku === sku)!;
-      expect(row.status).toBe('succeeded');
+      expect(row.status).toBe('done');
       expect(Object.keys(row.glbs).sort()).toEqual(['balanced', 'fast', 'quality']);
       for (const [preset, file] of Object.entries(row.glbs)) {
         expect(file.sha256).toBe(sha256(path.join(dir, `${preset}.glb`)));
       }
       expect(row.preview?.sha256).toBe(sha256(path.join(dir, 'preview.mp4')));
     }
-    expect(report.counts).toMatchObject({ succeeded: 3 });
+    expect(report.counts).toMatchObject({ done: 3 });
     const csv = fs.readFileSync(result.reportCsvPath, 'utf8').trim().split('\n');
     expect(csv).toHaveLength(4);
     expect(csv[0]).toContain('fast_sha256');
@@ -134,7 +134,7 @@ describe('catalog conversion on a real dev server and the real local service', (
   it('does no GPU work twice: a re-run reuses every output', async () => {
     const before = { generate: stack.trellis.generateSubmits, extract: stack.trellis.extractSubmits };
     const { result, report } = await convert(catalogPath, catalogId);
-    expect(result.counts).toMatchObject({ skipped: 3, succeeded: 0, failed: 0 });
+    expect(result.counts).toMatchObject({ reused: 3, done: 0, failed: 0 });
     expect(stack.trellis.generateSubmits - before.generate).toBe(0);
     expect(stack.trellis.extractSubmits - before.extract).toBe(0);
     expect(report.rows.every((row) => Object.values(row.glbs).every((file) => file.reused))).toBe(true);
@@ -145,7 +145,7 @@ describe('catalog conversion on a real dev server and the real local service', (
     await convert(catalog, 'later-preset', { presets: 'fast' });
     const before = { generate: stack.trellis.generateSubmits, extract: stack.trellis.extractSubmits };
     const { result, report } = await convert(catalog, 'later-preset', { presets: 'fast,balanced' });
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 0 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 0 });
     expect(stack.trellis.generateSubmits - before.generate).toBe(0);
     expect(stack.trellis.extractSubmits - before.extract).toBe(1);
     // The preset already on disk is not asked for again.
@@ -169,9 +169,9 @@ describe('catalog conversion on a real dev server and the real local service', (
     });
     const { result, report } = await convert(catalog, 'bad-rows', { presets: 'fast' });
     expect(result.status).toBe('completed');
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 3 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 3 });
     const byRow = new Map(report.rows.map((row) => [row.row, row]));
-    expect(byRow.get(1)?.status).toBe('succeeded');
+    expect(byRow.get(1)?.status).toBe('done');
     expect(byRow.get(2)).toMatchObject({ status: 'failed', sku: 'BROKEN-2' });
     expect(byRow.get(2)?.error).toContain('broken.png');
     expect(byRow.get(3)?.error).toContain('not-there.png');
@@ -190,7 +190,7 @@ describe('catalog conversion on a real dev server and the real local service', (
       { taskQueue: stack.taskQueue },
     );
     const result = await handle.result();
-    expect(result.counts).toMatchObject({ succeeded: 5, failed: 0, running: 0, pending: 0 });
+    expect(result.counts).toMatchObject({ done: 5, failed: 0, running: 0, waiting: 0 });
     const firstRun = await stack.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
     const lastEvent = firstRun.events?.at(-1);
     expect(lastEvent?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();

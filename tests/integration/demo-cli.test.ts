@@ -31,13 +31,13 @@ describe('npm run demo -- --catalog ... --out ...', () => {
     // Some rows failed, so the exit code says so; the catalog itself completed.
     expect(run.status, output).toBe(1);
     expect(output).toContain(`row 4 (SKU ${'X'.repeat(300)}), field sku`);
-    expect(output).toContain('Catalog spring-drop completed: 2 converted');
+    expect(output).toContain('Catalog spring-drop completed (some failed): 2 done, 0 reused, 1 failed');
     expect(output).toMatch(/Web UI: +http:\/\/127\.0\.0\.1:\d+/);
 
     const reportPath = path.join(out, 'spring-drop', 'report.json');
     const report = CatalogReport.parse(JSON.parse(fs.readFileSync(reportPath, 'utf8')));
     const byRow = new Map(report.rows.map((row) => [row.row, row]));
-    expect(byRow.get(1)?.status).toBe('succeeded');
+    expect(byRow.get(1)?.status).toBe('done');
     expect(Object.keys(byRow.get(2)?.glbs ?? {}).sort()).toEqual(['balanced', 'fast']);
     expect(byRow.get(3)).toMatchObject({ status: 'failed' });
     expect(byRow.get(3)?.error).toContain('ghost.png');

@@ -67,11 +67,11 @@ describe('real catalogs', () => {
     expect(before).toMatchObject({ rows: 3, doneRows: 0, generations: 3, extractions: 6, coldStart: true });
 
     const { result, report } = await convert(flags);
-    expect(result.counts).toMatchObject({ succeeded: 3, failed: 0 });
+    expect(result.counts).toMatchObject({ done: 3, failed: 0 });
     expect(report.rows.map((row) => [row.sku, row.status])).toEqual([
-      ['mug, teal', 'succeeded'],
-      ['Lampe-Ä-42', 'succeeded'],
-      ['plant-pot', 'succeeded'],
+      ['mug, teal', 'done'],
+      ['Lampe-Ä-42', 'done'],
+      ['plant-pot', 'done'],
     ]);
     // Position 1 of the mug's two images; the side shot was never fetched for it.
     expect(imageRequests.filter((url) => url.endsWith('mug.png')).length).toBeGreaterThan(0);
@@ -104,13 +104,13 @@ describe('real catalogs', () => {
       ['sku,image', '"chair, oak",camera.jpg', 'Stuhl-Ä-Ø-42,big.png', '../../escape,lamp.png', '椅子 オーク/42,lamp.png', 'MISSING-1,nope.png', 'TRUNCATED-1,cut.png'].join('\n') + '\n',
     );
     const { result, report, outDir } = await convert({ catalog: path.join(dir, 'catalog.csv'), catalogId: 'odd-skus', presets: 'fast' });
-    expect(result.counts).toMatchObject({ succeeded: 4, failed: 2, running: 0, pending: 0 });
+    expect(result.counts).toMatchObject({ done: 4, failed: 2, running: 0, waiting: 0 });
 
     // The report shows each SKU as written, with the folder it maps to, all inside the output folder.
     const byRow = new Map(report.rows.map((row) => [row.sku, row]));
     for (const sku of ['chair, oak', 'Stuhl-Ä-Ø-42', '../../escape', '椅子 オーク/42']) {
       const row = byRow.get(sku)!;
-      expect(row.status, sku).toBe('succeeded');
+      expect(row.status, sku).toBe('done');
       const folder = path.join(outDir, 'odd-skus', row.folder!);
       expect(path.dirname(folder)).toBe(path.join(outDir, 'odd-skus'));
       expect(fs.statSync(path.join(folder, 'fast.glb')).size).toBeGreaterThan(1000);
@@ -158,11 +158,11 @@ describe('real catalogs', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       progress = await getCatalogProgress(stack.client, 'budget');
     }
-    expect(progress.counts).toMatchObject({ succeeded: 0, running: 0, pending: 3 });
+    expect(progress.counts).toMatchObject({ done: 0, running: 0, waiting: 3 });
     expect(progress.usage.estimatedCostUsd).toBe(0);
     expect(formatProgress(progress)).toMatch(/paused by --max-cost: \$0\.0000 spent or running, and the next asset \(SKU "B-1", ~\$0\.1110\) would pass the budget of \$0\.0500\. `trellis resume budget` goes on/);
     await resumeCatalog(stack.client, 'budget');
     const result = await handle.result();
-    expect(result.counts).toMatchObject({ succeeded: 3, failed: 0 });
+    expect(result.counts).toMatchObject({ done: 3, failed: 0 });
   });
 });

@@ -108,7 +108,7 @@ function filesUnder(dir: string): string[] {
 
 async function expectPaidOnce(run: Run, result: CatalogResult, skus: readonly string[] = SKUS): Promise<void> {
   expect(result.status).toBe('completed');
-  expect(result.counts).toMatchObject({ succeeded: skus.length, failed: 0, cancelled: 0, running: 0, pending: 0 });
+  expect(result.counts).toMatchObject({ done: skus.length, failed: 0, cancelled: 0, running: 0, waiting: 0 });
   const presetNames = Object.keys(PRESETS);
   for (const sku of skus) {
     const outputs = filesUnder(assetDir(run.outDir, run.catalogId, sku)).filter((file) => !file.startsWith('.trellis'));
@@ -239,11 +239,11 @@ describe('pay each GPU second once', () => {
     const run = await startRun('bad-inputs', catalog);
     const { result } = await finish(run);
     expect(result.status).toBe('completed');
-    expect(result.counts).toMatchObject({ succeeded: 2, failed: 3 });
+    expect(result.counts).toMatchObject({ done: 2, failed: 3 });
     const report = await readCatalogReport(run.outDir, run.catalogId);
     const rowOf = (sku: string) => report.rows.find((row) => row.sku === sku);
-    expect(rowOf('GOOD-1')?.status).toBe('succeeded');
-    expect(rowOf('GOOD, 2')?.status).toBe('succeeded');
+    expect(rowOf('GOOD-1')?.status).toBe('done');
+    expect(rowOf('GOOD, 2')?.status).toBe('done');
     const invalid = report.rows.filter((row) => row.status === 'invalid');
     expect(invalid).toHaveLength(1);
     expect(invalid[0]).toMatchObject({ sku: 'GOOD-1', row: rowOf('GOOD-1')!.row + 2 });

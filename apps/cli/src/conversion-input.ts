@@ -52,6 +52,9 @@ export interface PreparedConversion {
 
 export class UsageError extends Error {}
 
+/** The output root of `report`, `status`, `estimate` and `dashboard` when no --out is given (the demo's, run from the repository). */
+export const DEFAULT_OUT_DIR = 'out';
+
 /** A catalog id from the catalog's name: `spring-2026.csv` → `spring-2026`; `.../shoes/catalog.csv` → `shoes`. */
 export function catalogIdFromPath(catalogPath: string): string {
   const stem = path.basename(catalogPath, path.extname(catalogPath));

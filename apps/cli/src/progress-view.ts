@@ -1,15 +1,15 @@
 // A live one-line progress bar for `trellis convert` and `trellis status`: redrawn in place on a
 // terminal; piped into a log (CI), plain lines, at most one per interval, and the last one on finish.
-import type { CatalogProgress } from '@trellis/contracts';
+import { describeUsage, runPhaseOf, type CatalogProgress } from '@trellis/contracts';
 
 const BAR_WIDTH = 28;
 
 export function formatProgress(progress: CatalogProgress): string {
   const { counts } = progress;
   const total = progress.totalRows ?? 0;
-  const done = counts.succeeded + counts.skipped + counts.failed + counts.cancelled;
+  const finished = counts.done + counts.reused + counts.failed + counts.cancelled;
   // Clamped so the bar can never overflow ('.'.repeat(-n) throws), whatever the counts say.
-  const filled = total > 0 ? Math.min(BAR_WIDTH, Math.round((done / total) * BAR_WIDTH)) : 0;
+  const filled = total > 0 ? Math.min(BAR_WIDTH, Math.round((finished / total) * BAR_WIDTH)) : 0;
   const bar = `${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}`;
   const running = progress.running
     .slice(0, 3)
@@ -17,10 +17,10 @@ export function formatProgress(progress: CatalogProgress): string {
     .join(', ');
   const more = progress.running.length > 3 ? ` +${progress.running.length - 3}` : '';
   return (
-    `[${bar}] ${done}/${progress.totalRows ?? '?'} ${progress.status}` +
-    ` | ok ${counts.succeeded} reused ${counts.skipped} failed ${counts.failed}` +
+    `[${bar}] ${finished}/${progress.totalRows ?? '?'} ${runPhaseOf(progress.status, finished, progress.totalRows)}` +
+    ` | done ${counts.done} reused ${counts.reused} failed ${counts.failed}` +
     (counts.cancelled ? ` cancelled ${counts.cancelled}` : '') +
-    ` | GPU ${progress.usage.gpuSeconds.toFixed(1)}s ~$${progress.usage.estimatedCostUsd.toFixed(3)}` +
+    ` | ${describeUsage(progress.usage, 'none yet')}` +
     (running ? ` | ${running}${more}` : '') +
     (progress.pauseReason ? `\n${progress.pauseReason}` : '')
   );

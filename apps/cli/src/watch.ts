@@ -1,6 +1,6 @@
 // Waits for a catalog to finish while drawing its progress, then prints what it made.
 import type { Client } from '@temporalio/client';
-import type { CatalogResult } from '@trellis/contracts';
+import { catalogOutcomeOf, describeUsage, whyNoGpuWork, type CatalogReport, type CatalogResult } from '@trellis/contracts';
 import { getCatalogHandle, getCatalogProgress } from './api';
 import { ProgressLine, formatProgress } from './progress-view';
 
@@ -27,11 +27,23 @@ export async function watchCatalog(client: Client, catalogId: string, options: {
 export function summarizeResult(result: CatalogResult): string {
   const { counts, usage } = result;
   return [
-    `Catalog ${result.catalogId} ${result.status}: ${counts.succeeded} converted, ${counts.skipped} already done (reused), ` +
-      `${counts.failed} failed, ${counts.cancelled} cancelled.`,
-    `GPU time ${usage.gpuSeconds.toFixed(1)} s, estimated cost $${usage.estimatedCostUsd.toFixed(4)}` +
-      (usage.costBasis === 'seed-table' ? ' (what an A100-80GB would cost, from the seed timing table)' : ''),
+    `Catalog ${result.catalogId} ${result.status} (${catalogOutcomeOf(counts)}): ${counts.done} done, ${counts.reused} reused, ` +
+      `${counts.failed} failed, ${counts.cancelled} cancelled` + (counts.waiting ? `, ${counts.waiting} not converted` : '') + '.',
+    describeUsage(usage, whyNoGpuWork(counts)),
     `Report: ${result.reportJsonPath}`,
     `        ${result.reportCsvPath}`,
   ].join('\n');
+}
+
+/** A finished run's result as its report on disk tells it (for `report`/`status` without Temporal). */
+export function resultOfReport(report: CatalogReport, paths: { json: string; csv: string }): CatalogResult {
+  const count = (state: string) => report.counts[state] ?? 0;
+  return {
+    catalogId: report.catalogId,
+    status: count('cancelled') > 0 ? 'cancelled' : 'completed',
+    counts: { waiting: count('not_converted'), running: 0, done: count('done'), reused: count('reused'), failed: count('failed'), cancelled: count('cancelled') },
+    usage: report.usage,
+    reportJsonPath: paths.json,
+    reportCsvPath: paths.csv,
+  };
 }

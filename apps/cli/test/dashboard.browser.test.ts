@@ -104,7 +104,8 @@ describe('dashboard in chromium', () => {
         await checkWebUi();
         uiChecked = true;
       }
-      if ((await page.locator('[data-catalog="browser-shop"] .badge').textContent()) === 'completed') break;
+      const badge = await page.locator('[data-catalog="browser-shop"] .badge').textContent();
+      if (['all done', 'some failed', 'all failed'].includes(badge ?? '')) break;
       await page.waitForTimeout(500);
     }
     await waitForCatalog(stack.client, 'browser-shop');
@@ -128,10 +129,28 @@ describe('dashboard in chromium', () => {
     expect(await page.locator('[data-sku="CHAIR-1"] .files a[href*=".glb"]').count()).toBe(2); // fast + balanced
     await page.locator('[data-sku="CHAIR-1"]').screenshot({ path: path.join(artifactsDir, 'sku-chair-viewer.png') });
 
-    // Filter by status: only the failed SKU remains.
+    // A catalog whose SKUs partly failed says so in its badge, not "completed" beside a red bar.
+    const header = page.locator('[data-catalog="browser-shop"]');
+    await expect.poll(() => header.locator('.badge').textContent()).toBe('some failed');
+    expect(await header.locator('.badge').getAttribute('class')).toBe('badge some-failed');
+    expect(await header.locator('.numbers').textContent()).toMatch(/^4\/4 finished · 3 done · 0 reused · 1 failed · 0 running · GPU work on an A100 ≈ \d+ s ≈ \$\d+\.\d\d \(ran on the local CPU backend in \d+\.\d s\)$/);
+    // The failed card's error names the file without this machine's absolute paths.
+    expect(await broken.locator('.error').textContent()).not.toContain(workDir);
+
+    // After completion the filter offers the states the SKUs are in, none stale ("running" is gone).
+    await expect.poll(async () => page.locator('select[name=status] option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'done', 'failed']);
+    // Filter by state: only the failed SKU remains.
     await page.selectOption('select[name=status]', 'failed');
     await expect.poll(() => page.locator('article.sku:visible').count()).toBe(1);
     await shot(page, 'catalog-filtered-failed');
+
+    // The catalog list shows its counts, GPU seconds and cost beside the date (not overwritten by it).
+    await page.goto(`${dashboard.url}#/`);
+    const listed = page.locator('section.catalog[data-catalog="browser-shop"]');
+    await expect.poll(() => listed.locator('.summary .numbers').textContent()).toMatch(/^4\/4 finished · 3 done · 0 reused · 1 failed · 0 running · GPU work on an A100 ≈ \d+ s ≈ \$\d+\.\d\d/);
+    expect(await listed.locator('.when').textContent()).toMatch(/\d/);
+    expect(await listed.locator('.badge').textContent()).toBe('some failed');
+    await shot(page, 'catalog-list');
     await page.close();
 
     async function checkWebUi(): Promise<void> {
@@ -157,16 +176,17 @@ describe('dashboard in chromium', () => {
     await page.click('button[type=submit]');
     await page.waitForURL(/#\/catalog\/try-/);
     const catalogId = decodeURIComponent(page.url().split('#/catalog/')[1]!);
-    const viewer = '[data-sku="upload"] model-viewer';
+    // The file's name is the SKU.
+    const viewer = '[data-sku="bottle"] model-viewer';
     await page.waitForFunction((selector) => (document.querySelector(selector) as { loaded?: boolean } | null)?.loaded === true, viewer, { timeout: 90_000 });
-    const href = await page.locator('[data-sku="upload"] .files a[download]').first().getAttribute('href');
+    const href = await page.locator('[data-sku="bottle"] .files a[download]').first().getAttribute('href');
     const glb = await page.request.get(new URL(href!, dashboard.url).toString());
     expect(glb.status()).toBe(200);
     expect((await glb.body()).subarray(0, 4).toString('latin1')).toBe('glTF');
     await shot(page, 'try-one-image');
     await page.close();
     // The same workflow path as any catalog: it is listed with the others.
-    const listed = (await (await fetch(new URL('/api/catalogs', dashboard.url))).json()) as Array<{ catalogId: string }>;
-    expect(listed.map((c: { catalogId: string }) => c.catalogId)).toContain(catalogId);
+    const listed = (await (await fetch(new URL('/api/catalogs', dashboard.url))).json()) as { catalogs: Array<{ catalogId: string }> };
+    expect(listed.catalogs.map((c) => c.catalogId)).toContain(catalogId);
   }, 150_000);
 });

@@ -20,7 +20,7 @@ export async function exampleCatalog(options: { folder?: string; extraRows?: str
   fs.mkdirSync(dir, { recursive: true });
   for (const name of fs.readdirSync(exampleCatalogDir)) fs.copyFileSync(path.join(exampleCatalogDir, name), path.join(dir, name));
   const csv = path.join(dir, options.fileName ?? 'catalog.csv');
-  if (options.fileName) fs.renameSync(path.join(dir, 'catalog.csv'), csv);
+  fs.renameSync(path.join(dir, 'example.csv'), csv);
   if (options.extraRows?.length) fs.appendFileSync(csv, `${options.extraRows.join('\n')}\n`);
   return csv;
 }

@@ -8,7 +8,7 @@ function progress(overrides: Partial<CatalogProgress> = {}, counts: Partial<Cata
     status: 'running',
     totalRows: 10,
     invalidRows: 0,
-    counts: { pending: 0, running: 0, succeeded: 0, skipped: 0, failed: 0, cancelled: 0, ...counts },
+    counts: { waiting: 0, running: 0, done: 0, reused: 0, failed: 0, cancelled: 0, ...counts },
     running: [],
     usage: { gpuSeconds: 0, estimatedCostUsd: 0, costBasis: 'seed-table' },
     runNumber: 1,
@@ -23,33 +23,42 @@ describe('formatProgress', () => {
     const line = formatProgress(
       progress(
         { usage: { gpuSeconds: 123.456, estimatedCostUsd: 0.08567, costBasis: 'measured' } },
-        { succeeded: 3, skipped: 1, failed: 1, running: 2, pending: 3 },
+        { done: 3, reused: 1, failed: 1, running: 2, waiting: 3 },
       ),
     );
-    expect(line).toBe(`[${'#'.repeat(14)}${'.'.repeat(14)}] 5/10 running | ok 3 reused 1 failed 1 | GPU 123.5s ~$0.086`);
+    expect(line).toBe(`[${'#'.repeat(14)}${'.'.repeat(14)}] 5/10 running | done 3 reused 1 failed 1 | GPU work 123 s ≈ $0.09 (measured)`);
+  });
+
+  it('says the local backend apart from the A100 figures the cost is priced by', () => {
+    const usage = { gpuSeconds: 685, estimatedCostUsd: 0.47539, costBasis: 'seed-table' as const, backendSeconds: 7.4, backend: 'cpu' };
+    expect(formatProgress(progress({ usage }, { done: 2 }))).toContain('| GPU work on an A100 ≈ 685 s ≈ $0.48 (ran on the local CPU backend in 7.4 s)');
+  });
+
+  it('once every row has finished, the catalog is finishing (writing its report), not running', () => {
+    expect(formatProgress(progress({ totalRows: 6 }, { done: 5, failed: 1 }))).toMatch(/\] 6\/6 finishing \|/);
   });
 
   it('the bar is empty at the start, full at the end, and rounds in between', () => {
     expect(barOf(formatProgress(progress()))).toBe('.'.repeat(28));
-    expect(barOf(formatProgress(progress({ status: 'completed' }, { succeeded: 10 })))).toBe('#'.repeat(28));
-    expect(barOf(formatProgress(progress({ totalRows: 3 }, { succeeded: 1 })))).toBe(`${'#'.repeat(9)}${'.'.repeat(19)}`);
+    expect(barOf(formatProgress(progress({ status: 'completed' }, { done: 10 })))).toBe('#'.repeat(28));
+    expect(barOf(formatProgress(progress({ totalRows: 3 }, { done: 1 })))).toBe(`${'#'.repeat(9)}${'.'.repeat(19)}`);
   });
 
   it('shows "?" and an empty bar before the total is known', () => {
-    const line = formatProgress(progress({ totalRows: null }, { succeeded: 2 }));
+    const line = formatProgress(progress({ totalRows: null }, { done: 2 }));
     expect(line).toMatch(/^\[\.{28}\] 2\/\? running \|/);
   });
 
   it('never overflows the bar when more rows are done than the (re-read) total', () => {
-    const line = formatProgress(progress({ totalRows: 4 }, { succeeded: 6 }));
+    const line = formatProgress(progress({ totalRows: 4 }, { done: 6 }));
     expect(barOf(line)).toBe('#'.repeat(28));
     expect(line).toContain(' 6/4 ');
   });
 
   it('mentions cancelled assets only when there are some', () => {
     expect(formatProgress(progress())).not.toContain('cancelled');
-    expect(formatProgress(progress({ status: 'cancelling' }, { cancelled: 2, succeeded: 1 }))).toContain(
-      '3/10 cancelling | ok 1 reused 0 failed 0 cancelled 2 |',
+    expect(formatProgress(progress({ status: 'cancelling' }, { cancelled: 2, done: 1 }))).toContain(
+      '3/10 cancelling | done 1 reused 0 failed 0 cancelled 2 |',
     );
   });
 
@@ -59,7 +68,7 @@ describe('formatProgress', () => {
     expect(formatProgress(progress({ running: running(2) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting$/);
     expect(formatProgress(progress({ running: running(3) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting, SKU-3 generating$/);
     expect(formatProgress(progress({ running: running(5) }))).toMatch(/ \| SKU-1 generating, SKU-2 extracting, SKU-3 generating \+2$/);
-    expect(formatProgress(progress({ running: [] }))).toMatch(/~\$0\.000$/);
+    expect(formatProgress(progress({ running: [] }))).toMatch(/no GPU work: \$0\.00 \(none yet\)$/);
   });
 });
 
@@ -154,7 +163,7 @@ describe('ProgressLine in a CI log', () => {
       status: 'paused',
       totalRows: 2,
       invalidRows: 0,
-      counts: { pending: 1, running: 1, succeeded: 0, skipped: 0, failed: 0, cancelled: 0 },
+      counts: { waiting: 1, running: 1, done: 0, reused: 0, failed: 0, cancelled: 0 },
       running: [{ sku: '椅子-オーク-ナチュラル-2024年モデル-特別版-XL', stage: 'generating' }],
       usage: { gpuSeconds: 0, estimatedCostUsd: 0, costBasis: 'seed-table' },
       runNumber: 1,

@@ -24,36 +24,37 @@ async function getJson(url) {
 }
 
 const bytes = (/** @type {number} */ n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1024))} kB`);
-const money = (/** @type {number} */ usd) => `$${usd.toFixed(usd < 1 ? 4 : 2)}`;
+/** A word as a CSS class: "some failed" -> "some-failed". @param {string} word */
+const classOf = (word) => word.replace(/\s+/g, '-');
 
-/** @param {any} c a catalog summary */
+/** @param {any} c a catalog summary (counts in the asset vocabulary: waiting, running, done, reused, failed, cancelled) */
 function progressOf(c) {
   const n = c.counts;
-  const done = n.succeeded + n.skipped;
+  const ok = n.done + n.reused;
   const bad = n.failed + n.cancelled;
-  const total = c.totalRows ?? Math.max(done + bad + n.running + n.pending, 1);
-  return { done, bad, running: n.running, total: Math.max(total, 1) };
+  const total = c.totalRows ?? Math.max(ok + bad + n.running + n.waiting, 1);
+  return { ok, bad, running: n.running, total: Math.max(total, 1) };
 }
 
 /** Fills (or refreshes) the progress bar and numbers of a catalog card or header. @param {HTMLElement} box @param {any} c */
 function paintSummary(box, c) {
   const p = progressOf(c);
   const bar = /** @type {HTMLElement} */ (box.querySelector('.bar'));
-  bar.dataset.done = String(p.done + p.bad);
+  bar.dataset.done = String(p.ok + p.bad);
   bar.dataset.total = String(p.total);
-  bar.title = `${p.done + p.bad} of ${p.total} finished`;
+  bar.title = `${p.ok + p.bad} of ${p.total} finished`;
   const [ok, badPart, run] = /** @type {HTMLElement[]} */ ([...bar.children]);
-  ok.style.width = `${(100 * p.done) / p.total}%`;
+  ok.style.width = `${(100 * p.ok) / p.total}%`;
   badPart.style.width = `${(100 * p.bad) / p.total}%`;
   run.style.width = `${(100 * p.running) / p.total}%`;
+  // The server words the badge: a live run's phase, or how an ended one went (all done, some failed, all failed).
   const badge = /** @type {HTMLElement} */ (box.querySelector('.badge'));
-  badge.textContent = c.status;
-  badge.className = `badge ${c.status}`;
+  badge.textContent = c.badge;
+  badge.className = `badge ${classOf(c.badge)}`;
   const n = c.counts;
-  const cost = c.usage.costBasis === 'seed-table' ? `${money(c.usage.estimatedCostUsd)} (A100 estimate)` : money(c.usage.estimatedCostUsd);
   /** @type {HTMLElement} */ (box.querySelector('.numbers')).textContent =
-    `${p.done + p.bad}/${p.total} done · ${n.succeeded} ok · ${n.skipped} reused · ${n.failed} failed · ${n.running} running` +
-    `${c.invalidRows ? ` · ${c.invalidRows} invalid` : ''} · ${c.usage.gpuSeconds.toFixed(1)} GPU s · ${cost}`;
+    `${p.ok + p.bad}/${p.total} finished · ${n.done} done · ${n.reused} reused · ${n.failed} failed · ${n.running} running` +
+    `${n.cancelled ? ` · ${n.cancelled} cancelled` : ''}${c.invalidRows ? ` · ${c.invalidRows} invalid` : ''} · ${c.usageText}`;
 }
 
 const summaryBox = () =>
@@ -78,18 +79,22 @@ function poll(refresh) {
 
 function showCatalogs() {
   const list = el('div', { class: 'catalogs' });
-  view.replaceChildren(el('h1', {}, ['Catalogs']), list);
+  const elsewhere = el('p', { class: 'hint elsewhere' });
+  view.replaceChildren(el('h1', {}, ['Catalogs']), list, elsewhere);
   /** @type {Map<string, HTMLElement>} */
   const cards = new Map();
   poll(async () => {
-    const catalogs = await getJson('/api/catalogs');
+    const { catalogs, elsewhere: others } = await getJson('/api/catalogs');
+    elsewhere.textContent = others
+      ? `${others} other catalog(s) in this Temporal namespace write their outputs to another folder; start the dashboard with --out set to that folder to see them.`
+      : '';
     if (catalogs.length === 0) list.replaceChildren(el('p', { class: 'empty' }, ['No catalogs yet: run `trellis convert`, or try one image.']));
     else if (cards.size === 0) list.replaceChildren();
     for (const c of catalogs) {
       let card = cards.get(c.catalogId);
       if (!card) {
         card = el('section', { class: 'catalog', 'data-catalog': c.catalogId }, [
-          el('div', { class: 'row' }, [el('a', { href: `#/catalog/${encodeURIComponent(c.catalogId)}` }, [c.catalogId]), el('span', { class: 'when numbers' })]),
+          el('div', { class: 'row' }, [el('a', { href: `#/catalog/${encodeURIComponent(c.catalogId)}` }, [c.catalogId]), el('span', { class: 'when' })]),
           summaryBox(),
         ]);
         cards.set(c.catalogId, card);
@@ -136,7 +141,7 @@ function paintSku(card, sku) {
 /** @param {string} catalogId */
 function showCatalog(catalogId) {
   const header = el('section', { class: 'panel', 'data-catalog': catalogId }, [el('h1', {}, [catalogId]), summaryBox()]);
-  const filter = /** @type {HTMLSelectElement} */ (el('select', { name: 'status', 'aria-label': 'filter by status' }, [el('option', { value: '' }, ['all statuses'])]));
+  const filter = /** @type {HTMLSelectElement} */ (el('select', { name: 'status', 'aria-label': 'filter by status' }, [el('option', { value: '' }, ['all states'])]));
   const grid = el('div', { class: 'grid' });
   view.replaceChildren(header, el('div', { class: 'toolbar' }, [el('label', {}, ['Show ', filter]), el('span', { class: 'numbers shown' })]), grid);
   /** @type {Map<string, HTMLElement>} */
@@ -153,9 +158,13 @@ function showCatalog(catalogId) {
   poll(async () => {
     const detail = await getJson(`/api/catalogs/${encodeURIComponent(catalogId)}`);
     paintSummary(header, detail);
-    const statuses = new Set(detail.skus.map((/** @type {any} */ s) => s.status));
-    for (const status of statuses) {
-      if (![...filter.options].some((option) => option.value === status)) filter.append(el('option', { value: status }, [status]));
+    // The filter offers the states SKUs are in now (none stale); a choice no SKU is in any more resets to all.
+    const statuses = [...new Set(detail.skus.map((/** @type {any} */ s) => s.status))].sort();
+    const offered = [...filter.options].slice(1).map((option) => option.value);
+    if (offered.join() !== statuses.join()) {
+      const chosen = filter.value;
+      filter.replaceChildren(el('option', { value: '' }, ['all states']), ...statuses.map((status) => el('option', { value: status }, [status])));
+      filter.value = statuses.includes(chosen) ? chosen : '';
     }
     for (const sku of detail.skus) {
       let card = cards.get(sku.sku);
@@ -192,7 +201,8 @@ async function showTry() {
     const file = /** @type {HTMLInputElement} */ (form.elements.namedItem('image')).files?.[0];
     const chosen = [...form.querySelectorAll('input[name=preset]:checked')].map((input) => /** @type {HTMLInputElement} */ (input).value);
     if (!file || chosen.length === 0) return void (problem.textContent = 'Choose an image and at least one preset.');
-    const query = new URLSearchParams({ pipeline: pipeline.value, presets: chosen.join(',') });
+    // The file's name travels too: it becomes the SKU.
+    const query = new URLSearchParams({ pipeline: pipeline.value, presets: chosen.join(','), name: file.name });
     const response = await fetch(`/api/try?${query}`, { method: 'POST', body: file, headers: { 'Content-Type': file.type } });
     const answer = await response.json();
     if (!response.ok) return void (problem.textContent = answer.error);

@@ -2,13 +2,18 @@
 // Temporal visibility (WorkflowType + the Trellis search attributes) and their `progress` query while
 // running, plus the report.json / manifest.json files in the output folder once assets or catalogs end.
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import {
   AssetManifest,
   CatalogId,
   CatalogProgress,
   CatalogReport,
+  catalogOutcomeOf,
+  describeUsage,
+  runPhaseOf,
   searchAttributeNames,
+  whyNoGpuWork,
   type OutputFile,
   type StatusCounts,
   type Usage,
@@ -20,6 +25,13 @@ export interface CatalogSummary {
   catalogId: string;
   /** running | paused | cancelling | completed | cancelled | failed | terminated | timed_out | unknown */
   status: string;
+  /**
+   * What its badge says: while live, where the run is (running, paused, cancelling, finishing); once
+   * ended, how it went (all done, some failed, all failed, or how the workflow ended: cancelled, terminated ...).
+   */
+  badge: string;
+  /** The GPU work and its cost in the one sentence every surface uses (describeUsage). */
+  usageText: string;
   live: boolean;
   totalRows: number | null;
   invalidRows: number;
@@ -50,8 +62,39 @@ export interface CatalogDetail extends CatalogSummary {
   skus: SkuView[];
 }
 
-const emptyCounts = (): StatusCounts => ({ pending: 0, running: 0, succeeded: 0, skipped: 0, failed: 0, cancelled: 0 });
-const noUsage = (): Usage => ({ gpuSeconds: 0, estimatedCostUsd: 0, costBasis: 'seed-table' });
+const emptyCounts = (): StatusCounts => ({ waiting: 0, running: 0, done: 0, reused: 0, failed: 0, cancelled: 0 });
+const noUsage = (): Usage => ({ gpuSeconds: 0, estimatedCostUsd: 0, costBasis: 'measured' });
+/** A catalog started this recently may not have written its folder yet: listed while it starts. */
+const STARTING_GRACE_MS = 60_000;
+
+/**
+ * Error texts go to a browser: absolute paths of this machine become paths relative to the output
+ * folder (`spring/MUG-1/manifest.json`); a path outside it (a catalog's image) keeps only its folder and
+ * name (`…/shop/broken.png`). Either says as much to the reader and reveals nothing of the machine's layout.
+ */
+export function pathsRelativeTo(outDir: string, text: string): string {
+  return text.replace(/(^|[\s'"(=])(\/[^\s'"():,;]+)/g, (_match, before: string, absolute: string) => {
+    const relative = path.relative(outDir, absolute);
+    if (relative === '') return `${before}.`;
+    if (!relative.startsWith('..')) return `${before}${relative}`;
+    return `${before}…/${path.basename(path.dirname(absolute))}/${path.basename(absolute)}`;
+  });
+}
+
+/** The badge: a live run's phase, or how an ended one went. */
+function badgeOf(summary: Pick<CatalogSummary, 'status' | 'live' | 'counts' | 'totalRows'>): string {
+  const { counts } = summary;
+  if (summary.live) return runPhaseOf(summary.status, counts.done + counts.reused + counts.failed + counts.cancelled, summary.totalRows);
+  if (summary.status !== 'completed') return summary.status; // cancelled, terminated, failed, timed_out, unknown
+  // Of the rows it ran, as the CLI's summary says it; invalid rows are listed apart, never started.
+  return catalogOutcomeOf(counts);
+}
+
+/** Fills in the fields derived from the others (badge, usage sentence). */
+function withDerived(summary: Omit<CatalogSummary, 'badge' | 'usageText'>): CatalogSummary {
+  const whyNone = summary.live ? 'none yet' : whyNoGpuWork(summary.counts);
+  return { ...summary, badge: badgeOf(summary), usageText: describeUsage(summary.usage, whyNone) };
+}
 /** A query needs a worker; without one the page must still answer quickly. */
 const QUERY_DEADLINE_MS = 3000;
 const MAX_LISTED = 200;
@@ -99,9 +142,10 @@ async function queryProgress(client: Client, workflowId: string): Promise<Catalo
   }
 }
 
-function summaryFromReport(catalogId: string, report: CatalogReport): Omit<CatalogSummary, 'status' | 'live'> {
+function summaryFromReport(catalogId: string, report: CatalogReport): Omit<CatalogSummary, 'status' | 'live' | 'badge' | 'usageText'> {
   const counts = emptyCounts();
   for (const key of Object.keys(counts) as Array<keyof StatusCounts>) counts[key] = report.counts[key] ?? 0;
+  counts.waiting = report.counts.not_converted ?? 0;
   return {
     catalogId,
     totalRows: report.rows.filter((row) => row.status !== 'invalid').length,
@@ -117,7 +161,7 @@ async function summarize(client: Client, outDir: string, catalogId: string, exec
   const timing = { startedAt: execution?.startTime.toISOString(), closedAt: execution?.closeTime?.toISOString() };
   if (execution?.status.name === 'RUNNING') {
     const progress = await queryProgress(client, execution.workflowId);
-    return {
+    return withDerived({
       catalogId,
       status: progress?.status ?? 'running',
       live: true,
@@ -127,12 +171,12 @@ async function summarize(client: Client, outDir: string, catalogId: string, exec
       usage: progress?.usage ?? noUsage(),
       running: progress?.running ?? [],
       ...timing,
-    };
+    });
   }
   const report = await readJson(catalogReportPaths(outDir, catalogId).json, CatalogReport);
   const closedStatus = execution ? execution.status.name.toLowerCase() : 'completed';
-  if (report) return { ...summaryFromReport(catalogId, report), status: closedStatus, live: false, ...timing };
-  return {
+  if (report) return withDerived({ ...summaryFromReport(catalogId, report), status: closedStatus, live: false, ...timing });
+  return withDerived({
     catalogId,
     status: execution ? closedStatus : 'unknown',
     live: false,
@@ -142,37 +186,64 @@ async function summarize(client: Client, outDir: string, catalogId: string, exec
     usage: noUsage(),
     running: [],
     ...timing,
-  };
+  });
 }
 
-/** Catalogs Temporal knows (newest first), then any others that left a report in the output folder. */
-export async function listCatalogs(client: Client, outDir: string): Promise<CatalogSummary[]> {
+/** Whether this catalog's outputs are in this dashboard's folder (a run writes its folder as it starts). */
+const outputsHere = (outDir: string, catalogId: string) =>
+  fs.stat(path.dirname(catalogReportPaths(outDir, catalogId).json)).then((stat) => stat.isDirectory(), () => false);
+
+/** Shown, or known to Temporal but writing elsewhere (its outputs cannot be read from here). */
+async function shownHere(outDir: string, catalogId: string, execution: WorkflowExecutionInfo): Promise<boolean> {
+  if (await outputsHere(outDir, catalogId)) return true;
+  return execution.status.name === 'RUNNING' && Date.now() - execution.startTime.getTime() < STARTING_GRACE_MS;
+}
+
+export interface CatalogList {
+  catalogs: CatalogSummary[];
+  /**
+   * Catalogs the Temporal namespace knows whose outputs are not in this folder (another --out, another
+   * machine): counted, not shown, since none of their models or reports can be read from here.
+   */
+  elsewhere: number;
+}
+
+/** Catalogs Temporal knows (newest first) whose outputs are here, then any others that left a report here. */
+export async function listCatalogs(client: Client, outDir: string): Promise<CatalogList> {
   const executions = newestPerWorkflow(await listExecutions(client, "WorkflowType = 'convertCatalog'"));
   executions.sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
   const known = new Map<string, WorkflowExecutionInfo>();
+  const elsewhere = new Set<string>();
   for (const execution of executions) {
     const catalogId = execution.typedSearchAttributes.get(catalogIdKey) ?? execution.workflowId.replace(/^catalog\//, '');
-    if (CatalogId.safeParse(catalogId).success && !known.has(catalogId)) known.set(catalogId, execution);
+    if (!CatalogId.safeParse(catalogId).success || known.has(catalogId) || elsewhere.has(catalogId)) continue;
+    if (await shownHere(outDir, catalogId, execution)) known.set(catalogId, execution);
+    else elsewhere.add(catalogId);
   }
   const onDiskOnly: string[] = [];
   for (const entry of await fs.readdir(outDir, { withFileTypes: true }).catch(() => [])) {
-    if (entry.isDirectory() && !known.has(entry.name) && CatalogId.safeParse(entry.name).success) {
+    if (entry.isDirectory() && !known.has(entry.name) && !elsewhere.has(entry.name) && CatalogId.safeParse(entry.name).success) {
       const report = catalogReportPaths(outDir, entry.name).json;
       if (await fs.access(report).then(() => true, () => false)) onDiskOnly.push(entry.name);
     }
   }
-  return Promise.all([
+  const catalogs = await Promise.all([
     ...[...known].map(([catalogId, execution]) => summarize(client, outDir, catalogId, execution)),
     ...onDiskOnly.sort().map((catalogId) => summarize(client, outDir, catalogId)),
   ]);
+  return { catalogs, elsewhere: elsewhere.size };
 }
 
-function skuFromManifest(catalogId: string, manifest: AssetManifest): SkuView {
+/** An asset workflow that ended without writing its manifest, in the asset vocabulary. */
+const closedAssetState = (temporalStatus: string) =>
+  temporalStatus === 'COMPLETED' ? 'done' : temporalStatus === 'CANCELED' ? 'cancelled' : 'failed';
+
+function skuFromManifest(outDir: string, catalogId: string, manifest: AssetManifest): SkuView {
   return {
     sku: manifest.sku,
     row: manifest.row,
     status: manifest.status,
-    error: manifest.error ? `${manifest.error.code}: ${manifest.error.message}` : undefined,
+    error: manifest.error ? pathsRelativeTo(outDir, `${manifest.error.code}: ${manifest.error.message}`) : undefined,
     glbs: Object.fromEntries(Object.entries(manifest.glbs).map(([preset, output]) => [preset, link(catalogId, manifest.sku, output)])),
     preview: manifest.preview ? link(catalogId, manifest.sku, manifest.preview) : undefined,
   };
@@ -192,8 +263,10 @@ async function liveSkus(client: Client, outDir: string, catalogId: string, runni
     bySku.set(
       sku,
       manifest
-        ? skuFromManifest(catalogId, manifest)
-        : { sku, status: closed ? asset.status.name.toLowerCase() : 'running', stage: asset.typedSearchAttributes.get(stageKey), glbs: {} },
+        ? skuFromManifest(outDir, catalogId, manifest)
+        : closed
+          ? { sku, status: closedAssetState(asset.status.name), error: `the asset workflow ended (${asset.status.name.toLowerCase()}) without writing its outputs`, glbs: {} }
+          : { sku, status: 'running', stage: asset.typedSearchAttributes.get(stageKey), glbs: {} },
     );
   }
   // The catalog's own view: only it knows of assets starting or blocked; their steps are in visibility.
@@ -210,7 +283,7 @@ async function findCatalog(client: Client, outDir: string, catalogId: string): P
   const [execution] = newestPerWorkflow(
     await listExecutions(client, `WorkflowType = 'convertCatalog' AND ${searchAttributeNames.catalogId} = ${visibilityLiteral(catalogId)}`),
   ).sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
-  if (execution) return summarize(client, outDir, catalogId, execution);
+  if (execution) return (await shownHere(outDir, catalogId, execution)) ? summarize(client, outDir, catalogId, execution) : undefined;
   const hasReport = await fs.access(catalogReportPaths(outDir, catalogId).json).then(() => true, () => false);
   return hasReport ? summarize(client, outDir, catalogId) : undefined;
 }
@@ -227,7 +300,7 @@ export async function catalogDetail(client: Client, outDir: string, catalogId: s
     sku: row.sku,
     row: row.row,
     status: row.status,
-    error: row.error,
+    error: row.error === undefined ? undefined : pathsRelativeTo(outDir, row.error),
     glbs: Object.fromEntries(Object.entries(row.glbs).map(([preset, output]) => [preset, link(catalogId, row.sku, output)])),
     preview: row.preview ? link(catalogId, row.sku, row.preview) : undefined,
   }));

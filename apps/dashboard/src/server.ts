@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type { Client } from '@temporalio/client';
 import { DEFAULT_PIPELINE_TYPE, DEFAULT_PRESET_NAMES, PipelineType, builtInPresets } from '@trellis/contracts';
 import { checkBinding, decideAccess } from './access';
-import { catalogDetail, listCatalogs } from './catalog-data';
+import { catalogDetail, listCatalogs, pathsRelativeTo } from './catalog-data';
 import { UnsafePathError, resolveInside } from './safe-path';
 import { MAX_UPLOAD_BYTES, TryRequest, UploadError, startTryOneImage, type StartCatalog } from './try-one-image';
 
@@ -126,6 +126,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         pipeline: url.searchParams.get('pipeline') ?? DEFAULT_PIPELINE_TYPE,
         presets: (url.searchParams.get('presets') ?? 'fast').split(',').filter(Boolean),
         contentType: (request.headers['content-type'] ?? '').split(';')[0]!.trim(),
+        fileName: url.searchParams.get('name') ?? undefined,
       });
       if (!parsed.success) {
         return sendJson(response, 400, { error: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') });
@@ -159,7 +160,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     route(request, response, url).catch((error: unknown) => {
       const status = error instanceof UploadError ? 400 : 500;
       if (status === 500) console.error('dashboard:', error);
-      if (!response.headersSent) sendJson(response, status, { error: (error as Error).message });
+      if (!response.headersSent) sendJson(response, status, { error: pathsRelativeTo(outDir, (error as Error).message) });
       else response.destroy();
     });
   });

@@ -20,6 +20,8 @@ export const TryRequest = z.object({
   contentType: z.enum(Object.keys(extensionByType) as [string, ...string[]], {
     error: 'upload a PNG, JPEG or WebP image (Content-Type image/png, image/jpeg or image/webp)',
   }),
+  /** The uploaded file's name, as the browser gives it: it becomes the SKU. */
+  fileName: z.string().max(1000).optional(),
 });
 export type TryRequest = z.infer<typeof TryRequest>;
 
@@ -31,6 +33,17 @@ export function newTryCatalogId(now = new Date()): string {
   return `try-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * The SKU an upload is shown under: its file name without the extension ("red-mug.png" -> "red-mug"),
+ * kept to characters that need no quoting in the one-row catalog; "upload" when nothing is left.
+ */
+export function skuFromFileName(fileName: string | undefined): string {
+  const base = (fileName ?? '').split(/[\\/]/).pop() ?? '';
+  const stem = base.replace(/\.[^.]*$/, '');
+  const sku = stem.normalize('NFC').replace(/[^\p{L}\p{N}._ -]+/gu, '-').replace(/\s+/g, ' ').trim().slice(0, 100).trim();
+  return sku || 'upload';
+}
+
 export async function startTryOneImage(outDir: string, request: TryRequest, image: Buffer, start: StartCatalog): Promise<{ catalogId: string }> {
   if (image.length === 0) throw new UploadError('the upload is empty');
   const catalogId = newTryCatalogId();
@@ -39,7 +52,7 @@ export async function startTryOneImage(outDir: string, request: TryRequest, imag
   const imageName = `upload.${extensionByType[request.contentType]}`;
   await fs.writeFile(path.join(dir, imageName), image);
   const catalogPath = path.join(dir, 'catalog.csv');
-  await fs.writeFile(catalogPath, `sku,image\nupload,${imageName}\n`);
+  await fs.writeFile(catalogPath, `sku,image\n${skuFromFileName(request.fileName)},${imageName}\n`);
   try {
     await start({ catalogPath, catalogId, pipeline: request.pipeline, presets: request.presets });
   } catch (error) {

@@ -33,3 +33,4 @@ export { assetDir, assetFolderName, catalogReportPaths, glbPath, manifestPath, O
 export { findReusableOutput, OutputRecord, outputRecordPath, readOutputRecord, writeOutputRecord } from './outputs/output-records';
 
 export { writeCatalogReport, type CatalogReportArgs, type CatalogReportSummary } from './report/catalog-report';
+export { catalogNeedsGpu, catalogWorkOf, presetsOfRow, remainingWorkOf, type CatalogWork, type RowWork, type WorkContext } from './outputs/remaining-work';

@@ -2,7 +2,7 @@
 // service client (credentials stay in the worker's environment); workflows import only the type.
 import type { AssetManifest, ConvertAssetInput, WebhookDelivery } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
-import { loadCatalogPage, snapshotCatalog, writeCatalogReport, writeManifest, type LoadCatalogPageInput, type SnapshotCatalogInput } from './files';
+import { catalogNeedsGpu, loadCatalogPage, snapshotCatalog, writeCatalogReport, writeManifest, type LoadCatalogPageInput, type SnapshotCatalogInput, type WorkContext } from './files';
 import { extractGlbs, type ExtractGlbsInput } from './service/extract-glbs';
 import { classifyingFailures } from './service/failures';
 import { generate, type GenerateInput } from './service/generate';
@@ -44,6 +44,8 @@ export function createActivities({ client, pollIntervalMs = 1000, heartbeatInter
     extractGlbs: (input: ExtractGlbsInput) => classifyingFailures(() => extractGlbs(client, timing, input)),
     writeAssetManifest: (manifest: AssetManifest, outDir: string) => writeManifest(manifest, outDir),
     writeCatalogReport,
+    /** Whether any row of the run still needs the GPU (a rerun with every output made does not warm one up). */
+    catalogNeedsGpu: (input: WorkContext & { snapshotId: string }) => catalogNeedsGpu(input),
     reconcileAssets: (catalogId: string, running: RunningAsset[]) => reconcileAssets(catalogId, running),
     /** Signed completion webhook; the secret is read from TRELLIS_WEBHOOK_SECRET in this worker's environment. */
     deliverWebhook: (delivery: WebhookDelivery) => deliverWebhook(delivery),

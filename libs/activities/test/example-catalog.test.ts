@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadImage, readCatalog } from '../src/files';
 
-const exampleCatalog = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../examples/catalog/catalog.csv');
+const exampleCatalog = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../examples/catalog/example.csv');
 
 describe('the example catalog', () => {
   it('reads with zero problems, and every image loads within the service limits', async () => {

@@ -11,7 +11,7 @@ const SHA_B = 'b'.repeat(64);
 
 function manifest(overrides: Partial<AssetManifest> & Pick<AssetManifest, 'sku' | 'row'>): AssetManifest {
   return {
-    status: 'succeeded',
+    status: 'done',
     glbs: {},
     usage: { gpuSeconds: 0, estimatedCostUsd: 0, costBasis: 'measured' },
     generateCalls: 1,
@@ -84,7 +84,7 @@ describe('catalog report', () => {
       }),
       outDir,
     );
-    await writeManifest(manifest({ sku: 'POT-4', row: 5, status: 'skipped', glbs: { thumb: { ...fast, file: 'thumb.glb', reused: true } } }), outDir);
+    await writeManifest(manifest({ sku: 'POT-4', row: 5, status: 'reused', glbs: { thumb: { ...fast, file: 'thumb.glb', reused: true } } }), outDir);
     const damaged = manifestPath(outDir, 'demo', 'SHOE-6');
     await mkdir(path.dirname(damaged), { recursive: true });
     await writeFile(damaged, 'not json');
@@ -92,16 +92,16 @@ describe('catalog report', () => {
     const summary = await writeCatalogReport({ catalogId: 'demo', catalogPath: path.join(root, 'catalog.csv'), outDir });
     expect(summary.reportJsonPath).toBe(path.join(outDir, 'demo', 'report.json'));
     expect(summary.reportCsvPath).toBe(path.join(outDir, 'demo', 'report.csv'));
-    expect(summary.counts).toEqual({ succeeded: 1, skipped: 1, failed: 2, cancelled: 0, invalid: 1, not_converted: 2 });
-    expect(summary.usage).toEqual({ gpuSeconds: 13.5, estimatedCostUsd: 0.0186750001, costBasis: 'seed-table' });
+    expect(summary.counts).toEqual({ done: 1, reused: 1, failed: 2, cancelled: 0, invalid: 1, not_converted: 2 });
+    expect(summary.usage).toEqual({ gpuSeconds: 13.5, estimatedCostUsd: 0.018675, costBasis: 'seed-table' });
 
     const report = CatalogReport.parse(JSON.parse(await readFile(summary.reportJsonPath, 'utf8')));
     expect(report.rows.map((row) => [row.row, row.sku, row.status])).toEqual([
-      [1, 'MUG-1', 'succeeded'],
+      [1, 'MUG-1', 'done'],
       [2, 'LAMP, 2', 'not_converted'],
       [3, 'LAMP-2', 'failed'],
       [4, 'CHAIR-3', 'invalid'],
-      [5, 'POT-4', 'skipped'],
+      [5, 'POT-4', 'reused'],
       [6, 'VASE-5', 'not_converted'],
       [7, 'SHOE-6', 'failed'],
     ]);
@@ -113,11 +113,11 @@ describe('catalog report', () => {
     const csv = await readFile(summary.reportCsvPath, 'utf8');
     const lines = csv.split('\r\n');
     expect(lines[0]).toBe('row,sku,status,error,fast_bytes,fast_sha256,quality_bytes,quality_sha256,thumb_bytes,thumb_sha256,preview_bytes,gpu_seconds,estimated_cost_usd');
-    expect(lines[1]).toBe(`1,MUG-1,succeeded,,1234,${SHA_A},99999,${SHA_B},,,555,12.5,0.0087`);
-    expect(lines[2]).toBe('2,"LAMP, 2",not_converted,,,,,,,,,0,0.0000');
-    expect(lines[3]).toBe('3,LAMP-2,failed,"image_unreadable: image lamp.png cannot be used: it is a GIF image, ""really""",,,,,,,,1,0.0100');
-    expect(lines[5]).toBe(`5,POT-4,skipped,,,,,,1234,${SHA_A},,0,0.0000`);
-    expect(lines[6]).toBe('6,VASE-5,not_converted,,,,,,,,,0,0.0000');
+    expect(lines[1]).toBe(`1,MUG-1,done,,1234,${SHA_A},99999,${SHA_B},,,555,12.5,0.01`);
+    expect(lines[2]).toBe('2,"LAMP, 2",not_converted,,,,,,,,,0.0,0.00');
+    expect(lines[3]).toBe('3,LAMP-2,failed,"image_unreadable: image lamp.png cannot be used: it is a GIF image, ""really""",,,,,,,,1.0,0.01');
+    expect(lines[5]).toBe(`5,POT-4,reused,,,,,,1234,${SHA_A},,0.0,0.00`);
+    expect(lines[6]).toBe('6,VASE-5,not_converted,,,,,,,,,0.0,0.00');
     expect(lines).toHaveLength(9); // header + 7 rows + the empty string after the final CRLF
     expect(lines[8]).toBe('');
   });
@@ -140,7 +140,7 @@ describe('catalog report', () => {
     const summary = await writeCatalogReport({ catalogId: 'big', catalogPath: path.join(root, 'catalog.csv'), outDir });
     const elapsedMs = performance.now() - started;
     console.log(`report for 10,000 rows (2,500 manifests) in ${elapsedMs.toFixed(0)} ms`);
-    expect(summary.counts).toMatchObject({ succeeded: 2_500, not_converted: 7_500, invalid: 0 });
+    expect(summary.counts).toMatchObject({ done: 2_500, not_converted: 7_500, invalid: 0 });
     expect(summary.usage.gpuSeconds).toBe(5_000);
     expect(summary.usage.estimatedCostUsd).toBeCloseTo(2.5, 6);
     const csvLines = (await readFile(summary.reportCsvPath, 'utf8')).trimEnd().split('\r\n');

@@ -1,3 +1,4 @@
+export * from './asset-state';
 export * from './catalog';
 export * from './cost';
 export * from './pipeline';

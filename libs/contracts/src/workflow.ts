@@ -2,6 +2,7 @@
 // Everything here travels through Temporal history or lands on disk: small, no image/GLB bytes.
 import { z } from 'zod';
 import { CatalogId, CatalogReadOptions, CatalogRowProblem, Sku } from './catalog';
+import { AssetStatus, ReportRowState, withCurrentStateNames } from './asset-state';
 import { Usage } from './cost';
 import { PipelineType, Preset, PresetName, SamplerSettings, Seed } from './pipeline';
 import { skuFolderName } from './sku-folder';
@@ -99,8 +100,7 @@ export const ConvertAssetInput = z.object({
 });
 export type ConvertAssetInput = z.infer<typeof ConvertAssetInput>;
 
-export const AssetStatus = z.enum(['succeeded', 'skipped', 'failed', 'cancelled']);
-export type AssetStatus = z.infer<typeof AssetStatus>;
+export { AssetStatus };
 
 export const AssetError = z.object({ code: z.string(), message: z.string() });
 export type AssetError = z.infer<typeof AssetError>;
@@ -150,15 +150,21 @@ export const AssetManifest = AssetResult.extend({
 });
 export type AssetManifest = z.infer<typeof AssetManifest>;
 
-export const StatusCounts = z.object({
-  pending: z.number().int().min(0),
+/** Assets by state (the words of asset-state.ts). */
+const statusCountsShape = {
+  waiting: z.number().int().min(0),
   running: z.number().int().min(0),
-  succeeded: z.number().int().min(0),
-  skipped: z.number().int().min(0),
+  done: z.number().int().min(0),
+  reused: z.number().int().min(0),
   failed: z.number().int().min(0),
   cancelled: z.number().int().min(0),
-});
+};
+export const StatusCounts = z.preprocess(withCurrentStateNames, z.object(statusCountsShape));
 export type StatusCounts = z.infer<typeof StatusCounts>;
+const FinishedCounts = z.preprocess(
+  withCurrentStateNames,
+  z.object({ done: statusCountsShape.done, reused: statusCountsShape.reused, failed: statusCountsShape.failed, cancelled: statusCountsShape.cancelled }),
+);
 
 export const CatalogRunStatus = z.enum(['running', 'paused', 'cancelling', 'completed', 'cancelled']);
 export type CatalogRunStatus = z.infer<typeof CatalogRunStatus>;
@@ -187,7 +193,7 @@ export const ReportRow = z.object({
   row: z.number().int().min(1),
   sku: z.string(),
   folder: z.string().optional(),
-  status: z.enum(['succeeded', 'skipped', 'failed', 'cancelled', 'invalid', 'not_converted']),
+  status: ReportRowState,
   error: z.string().optional(),
   glbs: z.record(PresetName, OutputFile),
   preview: OutputFile.optional(),
@@ -201,7 +207,7 @@ export const CatalogReport = z.object({
   catalogPath: z.string(),
   outDir: z.string(),
   generatedAt: z.string(),
-  counts: z.record(z.string(), z.number().int().min(0)),
+  counts: z.preprocess(withCurrentStateNames, z.record(z.string(), z.number().int().min(0))),
   /** All GPU work: the rows' plus the catalog's warm-up. */
   usage: Usage,
   /** The catalog's one warm-up (a cold start is paid by the catalog, not by one of its rows). */
@@ -242,7 +248,7 @@ export const CatalogRunState = z.object({
       estimatedCostUsd: z.number().min(0).optional(),
     }),
   ),
-  finished: StatusCounts.omit({ pending: true, running: true }),
+  finished: FinishedCounts,
   usage: Usage,
   /** The part of `usage` the catalog's warm-up cost (its report counts it beside the rows). */
   warmUpUsage: Usage.optional(),

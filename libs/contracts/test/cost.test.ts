@@ -3,6 +3,9 @@ import {
   A100_EXTRACT_SECONDS,
   A100_GENERATE_SECONDS,
   addUsage,
+  describeUsage,
+  formatSeconds,
+  formatUsd,
   builtInPresets,
   GPU_PRICE_USD_PER_SECOND,
   noUsage,
@@ -24,10 +27,11 @@ describe('usageOf', () => {
     expect(usageOf(10, 'A100-40GB', 30).estimatedCostUsd).toBeLessThan(usageOf(10, 'A100-80GB', 30).estimatedCostUsd);
   });
 
-  it('uses the seed table (priced on an A100-80GB) for the CPU backend and for simulated GPUs', () => {
+  it('uses the seed table (priced on an A100-80GB) for the CPU backend and for simulated GPUs: GPU seconds and dollars from the same A100 figures, the real seconds kept apart', () => {
     for (const device of ['cpu', 'A100-80GB (simulated)']) {
       const usage = usageOf(3.2, device, 30);
-      expect(usage, device).toEqual({ gpuSeconds: 3.2, estimatedCostUsd: 30 * A100_80, costBasis: 'seed-table' });
+      expect(usage, device).toEqual({ gpuSeconds: 30, estimatedCostUsd: 0.02082, costBasis: 'seed-table', backendSeconds: 3.2, backend: device });
+      expect(usage.estimatedCostUsd).toBeCloseTo(usage.gpuSeconds * A100_80, 9);
     }
   });
 
@@ -95,5 +99,34 @@ describe('addUsage', () => {
     expect(addUsage(noUsage, table)).toEqual(table);
     const total = [measured, measured, table].reduce(addUsage, noUsage);
     expect(total).toEqual({ gpuSeconds: 22, estimatedCostUsd: expect.closeTo(0.04, 12), costBasis: 'seed-table' });
+  });
+});
+
+describe('one way to say GPU work and its cost', () => {
+  it('names the backend that ran apart from the A100 figures the price comes from', () => {
+    const ran = [usageOf(3.1, 'cpu', 300), usageOf(4.3, 'cpu', 385)].reduce(addUsage, noUsage);
+    expect(ran).toMatchObject({ gpuSeconds: 685, backendSeconds: 7.4, backend: 'cpu', costBasis: 'seed-table' });
+    expect(describeUsage(ran)).toBe('GPU work on an A100 ≈ 685 s ≈ $0.48 (ran on the local CPU backend in 7.4 s)');
+  });
+
+  it('says a run with no GPU work cost $0.00 and why', () => {
+    expect(describeUsage(noUsage, 'every output was reused from an earlier run')).toBe('no GPU work: $0.00 (every output was reused from an earlier run)');
+    // A warm-up that found the model loaded adds nothing, not even its basis.
+    expect(addUsage(noUsage, usageOf(0, 'cpu', 0))).toEqual(noUsage);
+  });
+
+  it('measured GPU time is said as measured', () => {
+    expect(describeUsage(usageOf(612.34, 'A100-80GB', 0))).toBe('GPU work 612 s ≈ $0.42 (measured)');
+  });
+
+  it('rounds for people (cents, tenths of a second), never to a misleading zero; keeps sums free of float noise', () => {
+    expect(formatUsd(0.4754)).toBe('$0.48');
+    expect(formatUsd(0.003)).toBe('< $0.01');
+    expect(formatUsd(0)).toBe('$0.00');
+    expect(formatSeconds(7.44)).toBe('7.4 s');
+    expect(formatSeconds(684.6)).toBe('685 s');
+    const sum = [0.1, 0.2, 1.2764].map((seconds) => usageOf(seconds, 'A100-80GB', 0)).reduce(addUsage, noUsage);
+    expect(sum.gpuSeconds).toBe(1.5764);
+    expect(String(sum.gpuSeconds)).toBe('1.5764');
   });
 });

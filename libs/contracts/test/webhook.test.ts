@@ -4,7 +4,7 @@ import { ConvertCatalogInput, WebhookDelivery, assetWebhookId, catalogWebhookId 
 const payload = {
   catalogId: 'spring',
   status: 'completed',
-  counts: { pending: 0, running: 0, succeeded: 1, skipped: 0, failed: 0, cancelled: 0 },
+  counts: { waiting: 0, running: 0, done: 1, reused: 0, failed: 0, cancelled: 0 },
   usage: { gpuSeconds: 1, estimatedCostUsd: 0.01, costBasis: 'measured' },
   reportJsonPath: '/o/spring/report.json',
   reportCsvPath: '/o/spring/report.csv',

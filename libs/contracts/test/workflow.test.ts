@@ -59,15 +59,15 @@ describe('results and progress', () => {
 
   it('AssetResult keys GLBs by preset name and checks sha256 digests', () => {
     const glb = { file: 'fast.glb', bytes: 10, sha256: 'a'.repeat(64), reused: false };
-    const result = { sku: 'A', row: 1, status: 'succeeded', glbs: { fast: glb }, usage, generateCalls: 1, extractCalls: 1 };
+    const result = { sku: 'A', row: 1, status: 'done', glbs: { fast: glb }, usage, generateCalls: 1, extractCalls: 1 };
     expect(AssetResult.safeParse(result).success).toBe(true);
     expect(AssetResult.safeParse({ ...result, glbs: { Fast: glb } }).success).toBe(false);
     expect(AssetResult.safeParse({ ...result, glbs: { fast: { ...glb, sha256: 'A'.repeat(64) } } }).success).toBe(false);
-    expect(AssetResult.safeParse({ ...result, status: 'done' }).success).toBe(false);
+    expect(AssetResult.safeParse({ ...result, status: 'finished' }).success).toBe(false);
   });
 
   it('CatalogProgress allows an unknown total before the first page is loaded', () => {
-    const counts = { pending: 0, running: 1, succeeded: 0, skipped: 0, failed: 0, cancelled: 0 };
+    const counts = { waiting: 0, running: 1, done: 0, reused: 0, failed: 0, cancelled: 0 };
     const progress = {
       catalogId: 'c',
       status: 'running',

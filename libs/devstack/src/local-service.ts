@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { getFreePort, spawnGuarded, waitUntilReady, type ManagedProcess } from './managed-process';
+import { getFreePort, LocalStackError, spawnGuarded, waitUntilReady, type ManagedProcess } from './managed-process';
 import { gpuModalDir, venvPython } from './paths';
 
 export interface ServiceCredentials {
@@ -42,7 +42,7 @@ export function randomCredentials(): ServiceCredentials {
 /** Starts the gpu-modal FastAPI app on CPU (relief backend) on a loopback port, with auth on. */
 export async function startLocalService(options: LocalServiceOptions): Promise<LocalService> {
   if (!fs.existsSync(venvPython)) {
-    throw new Error('The gpu-modal Python environment is missing. Run `npm run setup`.');
+    throw new LocalStackError('The gpu-modal Python environment is missing. Run `npm run setup`.');
   }
   const port = options.port ?? (await getFreePort());
   const credentials = options.credentials ?? randomCredentials();

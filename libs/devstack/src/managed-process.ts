@@ -82,6 +82,12 @@ export function tailOfLog(logFile: string, lines = 20): string {
 }
 
 /** Polls `probe` until it resolves true; fails early if the process died, with its log tail. */
+/**
+ * The local stack cannot start for a reason the user can fix (setup not run, a port taken, a process that
+ * exits with its log saying why): the CLI prints the message alone, without a stack trace.
+ */
+export class LocalStackError extends Error {}
+
 export async function waitUntilReady(
   what: string,
   process_: ManagedProcess,
@@ -91,11 +97,11 @@ export async function waitUntilReady(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (process_.hasExited()) {
-      throw new Error(`${what} exited during start-up. Log ${process_.logFile}:\n${tailOfLog(process_.logFile)}`);
+      throw new LocalStackError(`${what} exited during start-up. Log ${process_.logFile}:\n${tailOfLog(process_.logFile)}`);
     }
     if (await probe().catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await process_.stop();
-  throw new Error(`${what} was not ready after ${timeoutMs / 1000}s. Log ${process_.logFile}:\n${tailOfLog(process_.logFile)}`);
+  throw new LocalStackError(`${what} was not ready after ${timeoutMs / 1000}s. Log ${process_.logFile}:\n${tailOfLog(process_.logFile)}`);
 }

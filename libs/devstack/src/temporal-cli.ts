@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { userCacheDir } from './paths';
+import { LocalStackError } from './managed-process';
 
 /**
  * Where the Temporal CLI (which embeds the dev server and Web UI) comes from, without ever downloading at
@@ -34,7 +35,7 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): TemporalC
   const fromEnv = env.TEMPORAL_CLI;
   if (fromEnv) {
     if (!isExecutableFile(fromEnv)) {
-      throw new Error(`TEMPORAL_CLI=${fromEnv} is not an executable file. Point it at a temporal binary, or unset it.`);
+      throw new LocalStackError(`TEMPORAL_CLI=${fromEnv} is not an executable file. Point it at a temporal binary, or unset it.`);
     }
     return { path: fromEnv, source: 'TEMPORAL_CLI' };
   }
@@ -53,7 +54,7 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): TemporalC
 export function requireTemporalCli(): TemporalCli {
   const cli = findTemporalCli();
   if (!cli) {
-    throw new Error(
+    throw new LocalStackError(
       'The Temporal CLI is not set up. Run `npm run setup` (builds it with Go, once), or set TEMPORAL_CLI to a temporal binary.',
     );
   }

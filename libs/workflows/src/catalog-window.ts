@@ -21,7 +21,7 @@ export function initialRunState(maxCostUsd?: number): CatalogRunState {
     totalRows: null,
     invalidRows: 0,
     inFlight: {},
-    finished: { succeeded: 0, skipped: 0, failed: 0, cancelled: 0 },
+    finished: { done: 0, reused: 0, failed: 0, cancelled: 0 },
     usage: noUsage,
     paused: false,
     cancelRequested: false,
@@ -165,8 +165,8 @@ export class CatalogWindow {
 
   counts(): CatalogProgress['counts'] {
     const running = this.runningCount;
-    const done = Object.values(this.state.finished).reduce((sum, count) => sum + count, 0);
-    return { ...this.state.finished, running, pending: Math.max(0, (this.state.totalRows ?? 0) - done - running) };
+    const finished = Object.values(this.state.finished).reduce((sum, count) => sum + count, 0);
+    return { ...this.state.finished, running, waiting: Math.max(0, (this.state.totalRows ?? 0) - finished - running) };
   }
 
   progress(): CatalogProgress {

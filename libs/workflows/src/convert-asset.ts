@@ -68,7 +68,8 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     };
     // Even when cancelled, record what happened and tell the parent.
     await CancellationScope.nonCancellable(async () => {
-      markStage(status === 'failed' || status === 'cancelled' ? status : 'done');
+      // Its final value is the asset's state in the one vocabulary (done, reused, failed, cancelled).
+      markStage(status);
       await files.writeAssetManifest({
         ...summary,
         glbs,
@@ -101,7 +102,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     Object.assign(glbs, prepared.reusableGlbs);
     preview = prepared.reusablePreview;
     const missing = input.presets.filter((preset) => !glbs[preset.name]);
-    if (missing.length === 0 && preview) return await finish('skipped');
+    if (missing.length === 0 && preview) return await finish('reused');
 
     const regenerate = async (): Promise<string> => {
       markStage('generating');
@@ -146,7 +147,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
         markStage('extracting');
       }
     }
-    return await finish('succeeded');
+    return await finish('done');
   } catch (error) {
     if (isCancellation(error)) {
       await finish('cancelled', { code: 'cancelled', message: 'the conversion was cancelled' });
@@ -251,7 +252,7 @@ function describeFailure(error: unknown): AssetError {
  * it for running assets. Not signalled to the parent: a signal costs a workflow task on both sides and
  * events in both histories, twice per asset; the parent needs only the asset's end (notifyParent).
  */
-function markStage(stage: AssetStage | 'failed' | 'cancelled'): void {
+function markStage(stage: AssetStage | AssetStatus): void {
   upsertSearchAttributes([{ key: stageKey, value: stage }]);
 }
 

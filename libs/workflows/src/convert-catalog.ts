@@ -11,6 +11,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -19,6 +20,8 @@ import {
 import type { Activities } from '@trellis/activities';
 import {
   ConvertCatalogInput,
+  describeUsage,
+  withCurrentStateNames,
   type CatalogPage,
   type CatalogProgress,
   type CatalogResult,
@@ -43,14 +46,22 @@ import {
 } from './messages';
 
 const { snapshotCatalog, loadCatalogPage, writeCatalogReport } = proxyActivities<Activities>(catalogActivityOptions);
+// Reads up to the whole snapshot (hashing local images) on a rerun, so the catalog activities' timeout; a
+// few retries, not their unending ones: when it cannot tell, the catalog warms up as before.
+const { catalogNeedsGpu } = proxyActivities<Activities>({ ...catalogActivityOptions, retry: { ...catalogActivityOptions.retry, maximumAttempts: 3 } });
 const { warmUp } = proxyActivities<Activities>(warmUpOptions);
 
 export { initialRunState };
 
+/** Patch id: the warm-up asks first whether any row needs the GPU (see warmUpOnce). */
+const WARM_UP_ONLY_WITH_WORK = 'warm-up-only-with-work';
+
 export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: CatalogRunState): Promise<CatalogResult> {
   const input = ConvertCatalogInput.parse(rawInput);
   const publish = () => setCurrentDetails(describeProgress(window.progress()));
-  const window = new CatalogWindow(input.catalogId, carried ?? initialRunState(input.maxCostUsd), input.concurrency + input.lookahead, publish);
+  // A run carried from an earlier version counts under the former words (succeeded, skipped): renamed.
+  const state = carried ? { ...carried, finished: withCurrentStateNames(carried.finished) as CatalogRunState['finished'] } : initialRunState(input.maxCostUsd);
+  const window = new CatalogWindow(input.catalogId, state, input.concurrency + input.lookahead, publish);
   publish();
   const children = new AssetChildren(input, window);
   setHandler(progressQuery, () => window.progress());
@@ -60,9 +71,11 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
   setHandler(assetStageSignal, (update) => window.setStage(update)); // asset workflows of earlier versions
   setHandler(assetFinishedSignal, (summary) => void window.finish(summary));
   setHandler(assetBlockedSignal, (report) => window.block(report));
-  // Once per catalog, beside the first assets rather than before each: a cold GPU starts while rows load.
-  const warming = window.state.runNumber === 1 ? warmUpOnce(window) : Promise.resolve();
   const rows = new CatalogRows(input, window);
+  // Once per catalog, beside the first assets rather than before each: a cold GPU starts while they prepare.
+  // Runs begun before the warm-up waited for the snapshot replay as they ran (warm-up first).
+  const snapshotReady = patched(WARM_UP_ONLY_WITH_WORK) ? rows.snapshotReady : undefined;
+  const warming = window.state.runNumber === 1 ? warmUpOnce(input, window, snapshotReady) : Promise.resolve();
   let startedThisRun = 0;
 
   try {
@@ -126,6 +139,9 @@ async function roomWithinBudget(
 class CatalogRows {
   private page: CatalogPage | undefined;
   private index = 0;
+  private markSnapshotReady!: (snapshotId: string | undefined) => void;
+  /** The run's snapshot id once it is taken (undefined when the catalog could not be read). */
+  readonly snapshotReady = new Promise<string | undefined>((resolve) => (this.markSnapshotReady = resolve));
 
   constructor(
     private readonly input: ConvertCatalogParams,
@@ -136,7 +152,10 @@ class CatalogRows {
     const { state } = this.window;
     if (state.snapshotId === undefined) {
       const { catalogId, catalogPath, outDir, catalog } = this.input;
-      const snapshot = await snapshotCatalog({ catalogId, catalogPath, outDir, catalog });
+      const snapshot = await snapshotCatalog({ catalogId, catalogPath, outDir, catalog }).catch((error: unknown) => {
+        this.markSnapshotReady(undefined);
+        throw error;
+      });
       if (snapshot.replacedCatalogSha256) {
         log.info('the catalog file changed since the last run of this catalog id: read it into a new snapshot', {
           catalogId,
@@ -146,6 +165,7 @@ class CatalogRows {
       }
       this.window.snapshotTaken(snapshot.snapshotId, snapshot.totalRows, snapshot.problemCount);
     }
+    this.markSnapshotReady(state.snapshotId);
     if (!this.page || this.index >= this.page.rows.length) {
       if (this.window.allStarted()) return undefined;
       const { catalogId, outDir, pageSize } = this.input;
@@ -157,9 +177,23 @@ class CatalogRows {
   }
 }
 
-/** Wakes the service's GPUs up; its cost counts, its failure does not (the first generate waits instead). */
-async function warmUpOnce(window: CatalogWindow): Promise<void> {
+/**
+ * Wakes the service's GPUs up; its cost counts, its failure does not (the first generate waits instead).
+ * A catalog whose outputs are all made already (a rerun) does no GPU work, so it wakes no GPU and pays
+ * no cold start: the same rule `trellis estimate` prices by (catalogNeedsGpu and the estimate share it).
+ */
+async function warmUpOnce(input: ConvertCatalogParams, window: CatalogWindow, snapshotReady: Promise<string | undefined> | undefined): Promise<void> {
   try {
+    if (snapshotReady) {
+      const snapshotId = await snapshotReady;
+      if (snapshotId === undefined) return;
+      const { catalogId, catalogPath, outDir, settings } = input;
+      const needed = await catalogNeedsGpu({ catalogId, catalogPath, outDir, snapshotId, settings }).catch(() => true);
+      if (!needed) {
+        log.info('nothing to convert: every output is already made; no warm-up', { catalogId });
+        return;
+      }
+    }
     window.warmedUp((await warmUp()).usage);
   } catch (error) {
     log.warn('warm-up failed; assets will wait for a cold start instead', { error: String(error) });
@@ -186,10 +220,10 @@ function describeProgress(progress: CatalogProgress): string {
   const running = progress.running.map(({ sku, stage }) => `- \`${sku}\`: ${stage}`).join('\n');
   return [
     `**Catalog ${progress.catalogId}**: ${progress.status}, run ${progress.runNumber}`,
-    `${counts.succeeded} succeeded, ${counts.skipped} skipped, ${counts.failed} failed, ${counts.cancelled} cancelled, ` +
-      `${counts.running} running, ${counts.pending} pending of ${progress.totalRows ?? '?'} rows` +
+    `${counts.done} done, ${counts.reused} reused, ${counts.failed} failed, ${counts.cancelled} cancelled, ` +
+      `${counts.running} running, ${counts.waiting} waiting of ${progress.totalRows ?? '?'} rows` +
       (progress.invalidRows ? ` (${progress.invalidRows} invalid rows, see the report)` : ''),
-    `GPU ${progress.usage.gpuSeconds.toFixed(1)} s, estimated $${progress.usage.estimatedCostUsd.toFixed(4)}`,
+    describeUsage(progress.usage, 'none yet'),
     progress.pauseReason ?? '',
     running ? `Running:\n${running}` : '',
   ]

@@ -45,7 +45,7 @@ async function startReceiver(failures: number, failStatus = 503) {
 const result: CatalogResult = {
   catalogId: 'spring',
   status: 'completed',
-  counts: { pending: 0, running: 0, succeeded: 3, skipped: 1, failed: 1, cancelled: 0 },
+  counts: { waiting: 0, running: 0, done: 3, reused: 1, failed: 1, cancelled: 0 },
   usage: { gpuSeconds: 12.5, estimatedCostUsd: 0.0625, costBasis: 'seed-table' },
   reportJsonPath: '/shared/out/spring/report.json',
   reportCsvPath: '/shared/out/spring/report.csv',
@@ -97,7 +97,7 @@ describe('notifyWebhook + deliverWebhook', () => {
       const verifier = new Webhook(secret);
       for (const call of receiver.calls) {
         expect(verifier.verify(call.body, call.headers)).toMatchObject({ type: 'catalog.finished', data: { catalogId: 'spring' } });
-        expect(() => verifier.verify(call.body.replace('"succeeded":3', '"succeeded":4'), call.headers)).toThrow();
+        expect(() => verifier.verify(call.body.replace('"done":3', '"done":4'), call.headers)).toThrow();
       }
       // Same body on every attempt; the signature differs only because each attempt has its own timestamp.
       expect(new Set(receiver.calls.map((call) => call.body)).size).toBe(1);

@@ -64,6 +64,8 @@ interface Script {
   rowPresets?: Record<string, string[]>;
   /** While true, every GPU call is refused as unauthorized (credentials revoked). */
   credentials?: { revoked: boolean };
+  /** Every output was made by an earlier run (a rerun): prepare finds them all, nothing needs the GPU. */
+  everythingMade?: boolean;
 }
 
 const gpuUsage = { gpuSeconds: 1, estimatedCostUsd: 0.02, costBasis: 'measured' as const };
@@ -93,7 +95,14 @@ function scriptedActivities(script: Script) {
       if (script.unreadable?.includes(input.sku)) {
         throw ApplicationFailure.nonRetryable(`image ${input.image} is not a PNG, JPEG or WebP file`, 'image_unreadable');
       }
+      if (script.everythingMade) {
+        const reusableGlbs = Object.fromEntries(Object.keys(builtInPresets).map((name) => [name, { ...fileOf(`${name}.glb`), reused: true }]));
+        return { imageSha256: 'b'.repeat(64), generateHash: `hash-${input.sku}`, reusableGlbs, reusablePreview: { ...fileOf('preview.mp4'), reused: true } };
+      }
       return { imageSha256: 'b'.repeat(64), generateHash: `hash-${input.sku}`, reusableGlbs: {} };
+    },
+    async catalogNeedsGpu() {
+      return !script.everythingMade;
     },
     async warmUp() {
       calls.warmUps += 1;
@@ -194,11 +203,11 @@ describe('convertAsset', () => {
     const result = await withWorker(activities, (taskQueue) =>
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 0 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 0 });
     expect(calls.generate).toEqual(['SKU-1@42', 'SKU-1@42']);
     expect(calls.extract).toBe(2);
     expect(calls.extractBatches).toEqual([['fast', 'balanced', 'quality'], ['fast', 'balanced', 'quality']]);
-    expect(calls.manifests[0]).toMatchObject({ status: 'succeeded', generateCalls: 2, extractCalls: 1 });
+    expect(calls.manifests[0]).toMatchObject({ status: 'done', generateCalls: 2, extractCalls: 1 });
     expect(Object.keys(calls.manifests[0]!.glbs).sort()).toEqual(['balanced', 'fast', 'quality']);
   });
 
@@ -211,7 +220,7 @@ describe('convertAsset', () => {
         args: [catalogInput(newCatalogId(), { concurrency: 1 })],
       }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 1 });
     const failed = calls.manifests.find((manifest) => manifest.status === 'failed');
     expect(failed?.error?.code).toBe('state_not_found');
   });
@@ -222,7 +231,7 @@ describe('convertAsset', () => {
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
     );
     expect(result.status).toBe('completed');
-    expect(result.counts).toMatchObject({ succeeded: 2, failed: 1 });
+    expect(result.counts).toMatchObject({ done: 2, failed: 1 });
     const failed = calls.manifests.find((manifest) => manifest.sku === 'SKU-2');
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'image_unreadable' } });
     expect(failed?.error?.message).toContain('sku-2.png');
@@ -235,7 +244,7 @@ describe('convertAsset', () => {
     const result = await withWorker(activities, (taskQueue) =>
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId, { continueAsNewAfter: 1 })] }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 2, failed: 1, running: 0, pending: 0 });
+    expect(result.counts).toMatchObject({ done: 2, failed: 1, running: 0, waiting: 0 });
     expect(calls.snapshots).toBe(1); // read once, though the catalog continued as new twice
     const failed = client.workflow.getHandle(`asset/${catalogId}/SKU-2`);
     expect((await failed.describe()).status.name).toBe('FAILED');
@@ -249,7 +258,7 @@ describe('convertAsset', () => {
     const result = await withWorker(activities, (taskQueue) =>
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 1 });
     expect(calls.generate).toEqual(['SKU-1@42']);
     expect(calls.manifests.find((manifest) => manifest.sku === 'SKU-2')?.error?.message).toContain('ultra');
   });
@@ -274,15 +283,15 @@ describe('convertCatalog', () => {
       const whilePaused = await progress();
       await new Promise((resolve) => setTimeout(resolve, 1000));
       expect((await progress()).counts).toEqual(whilePaused.counts);
-      expect(whilePaused.counts.succeeded).toBeLessThanOrEqual(1);
+      expect(whilePaused.counts.done).toBeLessThanOrEqual(1);
 
       await handle.signal(resumeSignal);
-      await until(async () => (await progress()).counts.succeeded >= 2, 'two assets after resuming');
+      await until(async () => (await progress()).counts.done >= 2, 'two assets after resuming');
       await handle.signal(cancelSignal);
       const result = await handle.result();
       expect(result.status).toBe('cancelled');
-      expect(result.counts.succeeded + result.counts.cancelled + result.counts.pending).toBe(6);
-      expect(result.counts.pending).toBeGreaterThan(0);
+      expect(result.counts.done + result.counts.cancelled + result.counts.waiting).toBe(6);
+      expect(result.counts.waiting).toBeGreaterThan(0);
       expect(calls.reports).toBe(1);
     });
     const cancelled = calls.manifests.filter((manifest) => manifest.status === 'cancelled');
@@ -312,7 +321,7 @@ describe('lookahead', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(most).toBe(3);
-      expect((await handle.result()).counts).toMatchObject({ succeeded: 5, failed: 0 });
+      expect((await handle.result()).counts).toMatchObject({ done: 5, failed: 0 });
       // The first three children were started by the same workflow task.
       const history = await handle.fetchHistory();
       const startedIn = history.events!.filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes)
@@ -338,12 +347,12 @@ describe('--max-cost', () => {
       await until(async () => (await progress()).status === 'paused', 'the budget pause');
       const paused = await progress();
       expect(paused.counts.running).toBe(0);
-      expect(paused.counts.succeeded).toBeGreaterThan(0);
+      expect(paused.counts.done).toBeGreaterThan(0);
       expect(paused.usage.estimatedCostUsd).toBeLessThanOrEqual(0.25);
       expect(paused.pauseReason).toMatch(/^paused by --max-cost: .* would pass the budget of \$0\.2500\. `trellis resume/);
       await handle.signal(resumeSignal);
       const result = await handle.result();
-      expect(result.counts).toMatchObject({ succeeded: 4, failed: 0 });
+      expect(result.counts).toMatchObject({ done: 4, failed: 0 });
     });
   });
 });
@@ -361,13 +370,13 @@ describe('assets that end without reporting', () => {
       const progress = () => handle.query(progressQuery) as Promise<CatalogProgress>;
       await until(async () => {
         const p = await progress();
-        return p.runNumber === 2 && p.counts.succeeded === 1;
+        return p.runNumber === 2 && p.counts.done === 1;
       }, 'the continued run to finish SKU-2');
       // SKU-1 was started by the first run and never reports: terminate it by hand.
       await client.workflow.getHandle(`asset/${catalogId}/SKU-1`).terminate('stuck');
       return handle.result();
     });
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 1, running: 0 });
   });
 });
 
@@ -378,8 +387,34 @@ describe('one catalog, one warm-up', () => {
     const result = await withWorker(activities, (taskQueue) =>
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 3 });
+    expect(result.counts).toMatchObject({ done: 3 });
     expect(calls.warmUps).toBe(1);
+  });
+
+  it('a rerun with every output made wakes no GPU and costs nothing: every asset is reused', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 3, everythingMade: true });
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
+    );
+    expect(result.counts).toMatchObject({ reused: 3, done: 0, failed: 0 });
+    expect(calls.warmUps).toBe(0);
+    expect(calls.generate).toHaveLength(0);
+    expect(result.usage).toEqual(noUsage);
+    expect(calls.manifests.map((manifest) => manifest.status)).toEqual(['reused', 'reused', 'reused']);
+  });
+
+  it('a run carried over from the former words (succeeded, skipped) goes on counting under the new ones', async () => {
+    const { activities } = scriptedActivities({ rows: 3 });
+    const catalogId = newCatalogId();
+    const carried = {
+      runNumber: 2, nextOffset: 1, totalRows: 3, invalidRows: 0, inFlight: {},
+      finished: { succeeded: 1, skipped: 0, failed: 0, cancelled: 0 },
+      usage: noUsage, paused: false, cancelRequested: false, snapshotId: 'f'.repeat(64), maxCostUsd: null,
+    };
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId), carried as never] }),
+    );
+    expect(result.counts).toMatchObject({ done: 3, reused: 0, failed: 0, waiting: 0 });
   });
 });
 
@@ -403,7 +438,7 @@ describe('children left running by an earlier run', () => {
       expect((await orphan.describe()).status.name).toBe('COMPLETED');
       return catalog;
     });
-    expect(result.counts).toMatchObject({ succeeded: 2, failed: 0 });
+    expect(result.counts).toMatchObject({ done: 2, failed: 0 });
     expect(calls.generate.sort()).toEqual(['SKU-1@42', 'SKU-2@42']);
   });
 
@@ -429,7 +464,7 @@ describe('children left running by an earlier run', () => {
         runId: 'an-older-execution',
       });
       expect((await progress()).counts).toMatchObject({ running: 1, failed: 0 });
-      expect((await handle.result()).counts).toMatchObject({ succeeded: 1, failed: 0 });
+      expect((await handle.result()).counts).toMatchObject({ done: 1, failed: 0 });
     });
   });
 });
@@ -449,7 +484,7 @@ describe('stuck assets', () => {
         args: [catalogInput(catalogId, { assetTimeoutSeconds: 3, ...options })],
       }),
     );
-    expect(result.counts).toMatchObject({ succeeded: 1, failed: 1, running: 0 });
+    expect(result.counts).toMatchObject({ done: 1, failed: 1, running: 0 });
     const manifest = calls.manifests.find((entry) => entry.sku === 'SKU-1');
     expect(manifest).toMatchObject({ status: 'failed', error: { code: 'workflow_timed_out' } });
     expect(manifest?.error?.message).toContain(reason);
@@ -468,7 +503,7 @@ describe('credentials refused mid-run', () => {
         args: [catalogInput(catalogId, { concurrency: 2 })],
       });
       const progress = () => handle.query(progressQuery) as Promise<CatalogProgress>;
-      await until(async () => (await progress()).counts.succeeded >= 1, 'a first asset');
+      await until(async () => (await progress()).counts.done >= 1, 'a first asset');
       credentials.revoked = true;
       await until(async () => (await progress()).status === 'paused', 'the catalog to pause itself');
       const paused = await progress();
@@ -482,9 +517,9 @@ describe('credentials refused mid-run', () => {
       credentials.revoked = false;
       await handle.signal(resumeSignal);
       const result = await handle.result();
-      expect(result.counts).toMatchObject({ succeeded: 4, failed: 0 });
+      expect(result.counts).toMatchObject({ done: 4, failed: 0 });
     });
-    expect(calls.manifests.filter((manifest) => manifest.status === 'succeeded')).toHaveLength(4);
+    expect(calls.manifests.filter((manifest) => manifest.status === 'done')).toHaveLength(4);
     expect(new Set(calls.generate).size).toBe(4);
   });
 });

@@ -61,20 +61,18 @@ export function workFlagsOf(values: WorkOptionValues) {
   };
 }
 
+export const convertOptions = {
+  ...workOptions,
+  concurrency: { type: 'string' },
+  lookahead: { type: 'string' },
+  'max-cost': { type: 'string' },
+  'no-wait': { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  ...notifyOptions,
+} as const;
+
 export function parseConversionArgs(args: string[]): { flags: ConversionFlags; wait: boolean; json: boolean; notify?: NotifySettings } {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      ...workOptions,
-      concurrency: { type: 'string' },
-      lookahead: { type: 'string' },
-      'max-cost': { type: 'string' },
-      'no-wait': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      ...notifyOptions,
-    },
-  });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: convertOptions });
   const [catalog, ...extra] = positionals;
   if (!catalog || extra.length > 0) throw new UsageError(`give exactly one catalog\n\n${convertUsage}`);
   if (!values.out) throw new UsageError(`--out DIR is required\n\n${convertUsage}`);

@@ -3,14 +3,15 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { TOKEN_ENV, startDashboard, type Dashboard } from '@trellis/dashboard';
+import { TOKEN_ENV, checkBinding, startDashboard, type Dashboard } from '@trellis/dashboard';
 import { startCatalogConversion } from '../api';
 import { UsageError, prepareConversion } from '../conversion-input';
 import { connectTemporal } from '../temporal-client';
 
 export const dashboardUsage = `trellis dashboard [--out DIR] [--host H] [--port N] [--token T]
 
-  --out DIR     the output root the conversions write to (default out/); only files in it are served
+  --out DIR     the output root the conversions write to (default out/); only catalogs with outputs
+                in it are listed, and only files in it are served
   --host H      default 127.0.0.1; any other address needs a token
   --port N      default 8234 (0: any free port)
   --token T     required when --host is not loopback (or ${TOKEN_ENV}); open the page with ?token=T`;
@@ -40,20 +41,25 @@ export function serveDashboard(client: Client, options: ServeDashboardOptions): 
   });
 }
 
+export const dashboardOptions = { out: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, token: { type: 'string' } } as const;
+
 export async function dashboardCommand(args: string[], untilInterrupted: () => Promise<void>): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { out: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, token: { type: 'string' } },
-  });
+  const { values } = parseArgs({ args, options: dashboardOptions });
   const port = Number(values.port ?? 8234);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535\n\n${dashboardUsage}`);
+  const token = values.token ?? process.env[TOKEN_ENV];
+  // An unsafe binding is refused before anything else is contacted.
+  checkBinding(values.host ?? '127.0.0.1', token);
   const client = await connectTemporal();
   try {
     const dashboard = await serveDashboard(client, {
       outDir: values.out ?? 'out',
       host: values.host,
       port,
-      token: values.token ?? process.env[TOKEN_ENV],
+      token,
+    }).catch((error: unknown) => {
+      if ((error as { code?: unknown }).code === 'EADDRINUSE') throw new UsageError(`port ${port} is in use; choose another with --port N (0: any free port)`);
+      throw error;
     });
     console.log(`Dashboard: ${dashboard.url}${values.host && values.token ? '?token=<your token>' : ''}\nCtrl-C stops it.`);
     await untilInterrupted();

@@ -9,7 +9,35 @@ import { serveDashboard } from './dashboard';
 
 const say = (message: string) => console.log(`trellis: ${message}`);
 
-export const exampleCatalog = path.join(repoRoot, 'examples', 'catalog', 'catalog.csv');
+/** Named so the usual catalog id rule (the file's name) gives the demo's id, `example`, in every command. */
+export const exampleCatalog = path.join(repoRoot, 'examples', 'catalog', 'example.csv');
+
+export const devUsage = `trellis dev
+
+  Starts the local stack for manual use: a Temporal dev server (with its Web UI), the TRELLIS.2 service
+  on its local CPU backend, and a worker. Prints their addresses; Ctrl-C stops everything. No options.`;
+
+export const demoUsage = `trellis demo [options]
+
+  Starts the local stack (as \`trellis dev\`), converts a catalog and stops, or with --watch keeps
+  running with the dashboard until Ctrl-C.
+
+  --catalog PATH     the catalog to convert (default: the example catalog, examples/catalog/example.csv)
+  --out DIR          output root (default: out/ in the repository)
+  --catalog-id ID    default: from the catalog's file (or folder) name, as in \`trellis convert\`
+  --presets LIST     comma-separated (default: each row's own, else fast,balanced,quality)
+  --concurrency N    assets at once (default 4)
+  --watch            keep the stack and the dashboard up after the run, until Ctrl-C`;
+
+export const demoOptions = {
+  catalog: { type: 'string' },
+  out: { type: 'string' },
+  'catalog-id': { type: 'string' },
+  presets: { type: 'string' },
+  concurrency: { type: 'string' },
+  /** Keep the stack up after the run, with the dashboard, until Ctrl-C. */
+  watch: { type: 'boolean', default: false },
+} as const;
 
 export function untilInterrupted(): Promise<void> {
   return new Promise((resolve) => {
@@ -38,23 +66,12 @@ export async function devCommand(): Promise<number> {
 }
 
 export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      catalog: { type: 'string' },
-      out: { type: 'string' },
-      'catalog-id': { type: 'string' },
-      presets: { type: 'string' },
-      concurrency: { type: 'string' },
-      /** Keep the stack up after the run, with the dashboard, until Ctrl-C. */
-      watch: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseArgs({ args, options: demoOptions });
   const catalog = values.catalog ?? exampleCatalog;
   const prepared = await prepareConversion({
     catalog,
     out: values.out ?? path.join(repoRoot, 'out'),
-    catalogId: values['catalog-id'] ?? (values.catalog ? undefined : 'example'),
+    catalogId: values['catalog-id'],
     presets: values.presets,
     concurrency: values.concurrency,
   });

@@ -7,6 +7,7 @@ import {
   CatalogReport,
   noUsage,
   ReportRow,
+  reportRowStates,
   type CatalogRow,
   type CatalogRowProblem,
   type Usage,
@@ -20,7 +21,7 @@ import { reportCsv } from './report-csv';
 
 /** Manifests read between two yields to the event loop (a few ms of work). */
 const MANIFESTS_PER_TURN = 200;
-const reportStatuses = ReportRow.shape.status.options;
+
 
 export interface CatalogReportArgs {
   catalogId: string;
@@ -50,7 +51,7 @@ export async function writeCatalogReport({ catalogId, catalogPath, outDir, snaps
   }
   const rows = [...convertedRows, ...catalog.problems.map(invalidRowOf)].sort((a, b) => a.row - b.row);
 
-  const counts: Record<string, number> = Object.fromEntries(reportStatuses.map((status) => [status, 0]));
+  const counts: Record<string, number> = Object.fromEntries(reportRowStates.map((status) => [status, 0]));
   let usage = warmUpUsage ?? noUsage;
   for (const row of rows) {
     counts[row.status] = (counts[row.status] ?? 0) + 1;

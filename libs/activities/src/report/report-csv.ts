@@ -22,8 +22,9 @@ export function reportCsv(rows: readonly ReportRow[]): string {
       row.error ?? '',
       ...presets.flatMap((preset) => [row.glbs[preset]?.bytes ?? '', row.glbs[preset]?.sha256 ?? '']),
       row.preview?.bytes ?? '',
-      row.usage.gpuSeconds,
-      row.usage.estimatedCostUsd.toFixed(4),
+      // For people, like every other surface: tenths of a second, cents (report.json keeps full precision).
+      row.usage.gpuSeconds.toFixed(1),
+      row.usage.estimatedCostUsd.toFixed(2),
     ];
     lines.push(cells.map(csvCell).join(','));
   }
