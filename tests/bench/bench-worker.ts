@@ -45,6 +45,13 @@ class RecordingTrellisClient extends TrellisClient {
     this.jobs.push({ jobId: accepted.job_id, kind: 'extract_glb', workflowId: activityInfo().workflowExecution?.workflowId ?? 'unknown' });
     return accepted;
   }
+
+  /** The workflow's way since issue 15: one extract job (one GPU call) for all of an asset's presets. */
+  override async submitExtractGlbPresets(...args: Parameters<TrellisClient['submitExtractGlbPresets']>) {
+    const accepted = await super.submitExtractGlbPresets(...args);
+    this.jobs.push({ jobId: accepted.job_id, kind: 'extract_glb', workflowId: activityInfo().workflowExecution?.workflowId ?? 'unknown' });
+    return accepted;
+  }
 }
 
 async function main(): Promise<void> {

@@ -19,9 +19,18 @@ export class CountingTrellisClient extends TrellisClient {
     return super.submitGenerate(...args);
   }
 
+  /** The presets each multi-preset extract submit asked for, in order. */
+  extractPresetSets: string[][] = [];
+
   override submitExtractGlb(...args: Parameters<TrellisClient['submitExtractGlb']>) {
     this.extractSubmits += 1;
     return super.submitExtractGlb(...args);
+  }
+
+  override submitExtractGlbPresets(...args: Parameters<TrellisClient['submitExtractGlbPresets']>) {
+    this.extractSubmits += 1;
+    this.extractPresetSets.push(args[0].presets.map((preset) => preset.name));
+    return super.submitExtractGlbPresets(...args);
   }
 }
 

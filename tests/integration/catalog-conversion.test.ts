@@ -75,7 +75,9 @@ describe('catalog conversion on a real dev server and the real local service', (
     expect(result.status).toBe('completed');
     expect(result.counts).toMatchObject({ done: 3, failed: 0, reused: 0, running: 0, waiting: 0 });
     expect(stack.trellis.generateSubmits).toBe(3);
-    expect(stack.trellis.extractSubmits).toBe(9);
+    // One extract job per SKU makes its 3 GLBs in one GPU call.
+    expect(stack.trellis.extractSubmits).toBe(3);
+    expect(stack.trellis.extractPresetSets.map((names) => [...names].sort())).toEqual(Array(3).fill(['balanced', 'fast', 'quality']));
 
     for (const sku of skus) {
       const dir = path.join(outDir, catalogId, sku);
@@ -146,6 +148,8 @@ describe('catalog conversion on a real dev server and the real local service', (
     expect(result.counts).toMatchObject({ done: 1, failed: 0 });
     expect(stack.trellis.generateSubmits - before.generate).toBe(0);
     expect(stack.trellis.extractSubmits - before.extract).toBe(1);
+    // The preset already on disk is not asked for again.
+    expect(stack.trellis.extractPresetSets.at(-1)).toEqual(['balanced']);
     expect(report.rows[0]?.glbs.fast?.reused).toBe(true);
     expect(report.rows[0]?.glbs.balanced?.reused).toBe(false);
   });

@@ -2,14 +2,15 @@
 // phase) on a timer for its whole life, and a retried attempt resumes from those details: polling the same
 // job, or only downloading its result again. Run against the real local service with the real activity
 // code in Temporal's activity test environment; faults are made by a small HTTP proxy in between that cuts
-// result bodies mid-stream, drops answers, or holds requests (the true edge: sockets, not mocks).
+// result bodies mid-stream, drops answers, answers 503 or holds requests (the true edge: sockets, not mocks).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities, JobProgress, type ExtractGlbResult, type GenerateResult } from '@trellis/activities';
+import { createActivities, JobProgress, type ExtractGlbsResult, type GenerateResult } from '@trellis/activities';
+import type { Preset } from '@trellis/contracts';
 import { readServiceStats, startLocalService, type LocalService } from '@trellis/devstack';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { exampleImagesDir } from '../harness/catalogs';
@@ -49,12 +50,13 @@ function generateInput(outName: string) {
   };
 }
 
-const fastPreset = { name: 'fast', settings: { decimation_target: 1000, texture_size: 512, remesh: false, remesh_band: 1, remesh_project: 0 } } as const;
+const fastPreset: Preset = { name: 'fast', settings: { decimation_target: 1000, texture_size: 512, remesh: false, remesh_band: 1, remesh_project: 0 } };
+const smallPreset: Preset = { name: 'small', settings: { ...fastPreset.settings, decimation_target: 2000 } };
 
-/** GPU jobs the service accepted: its own count is the ground truth, whatever the client believes. */
+/** GPU jobs the service made (its own counters): the ground truth, whatever the client believes. */
 async function serviceJobCount(): Promise<number> {
-  const stats = await readServiceStats(service);
-  return stats.jobs_created.generate + stats.jobs_created.extract_glb;
+  const { jobs_created: created } = await readServiceStats(service);
+  return created.generate + created.extract_glb;
 }
 
 /** An activity environment that records every heartbeat's details as sent. */
@@ -82,7 +84,7 @@ function expectJobOnEveryHeartbeat(heartbeats: unknown[], kind: 'generate' | 'ex
   return last;
 }
 
-type ProxyAction = 'pass' | 'cut-body' | 'lose-answer' | { holdMs: number };
+type ProxyAction = 'pass' | 'cut-body' | 'lose-answer' | 'unavailable' | { holdMs: number };
 
 /** A forwarding HTTP proxy to the service whose `decide` picks, per request, what goes wrong. */
 async function startFaultProxy(target: string, decide: (method: string, url: string) => ProxyAction) {
@@ -95,6 +97,12 @@ async function startFaultProxy(target: string, decide: (method: string, url: str
     const key = request.headers['idempotency-key'];
     seen.push({ method, url, idempotencyKey: typeof key === 'string' ? key : undefined });
     const action = decide(method, url);
+    if (action === 'unavailable') {
+      // A front end that is down: 503 before any work, as Modal's proxy answers when it cannot reach the app.
+      response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' });
+      response.end(JSON.stringify({ error: { code: 'internal_error', message: 'front end unavailable', retryable: true } }));
+      return;
+    }
     if (typeof action === 'object') await new Promise((resolve) => setTimeout(resolve, action.holdMs));
     const headers = Object.fromEntries(
       Object.entries(request.headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name)),
@@ -126,7 +134,7 @@ async function startFaultProxy(target: string, decide: (method: string, url: str
   };
 }
 
-const isResultDownload = (method: string, url: string) => method === 'GET' && /^\/jobs\/job_[0-9a-f]+\/result$/.test(url);
+const isResultDownload = (method: string, url: string) => method === 'GET' && /^\/jobs\/job_[0-9a-f]+\/result(\?preset=[a-z0-9_-]+)?$/.test(url);
 
 describe('GPU job resumption', () => {
   it('heartbeats the job on every beat, from before the submit through the output record', async () => {
@@ -141,8 +149,8 @@ describe('GPU job resumption', () => {
     expect(JobProgress.parse(heartbeats[0])).not.toHaveProperty('jobId');
 
     const extract = recordingEnvironment();
-    const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('beats').outDir, preset: fastPreset, stateId: result.stateId, generateHash: 'e'.repeat(64) };
-    await extract.environment.run(activities.extractGlb, input);
+    const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('beats').outDir, presets: [fastPreset], stateId: result.stateId, generateHash: 'e'.repeat(64) };
+    await extract.environment.run(activities.extractGlbs, input);
     expect(expectJobOnEveryHeartbeat(extract.heartbeats, 'extract_glb').phase).toBe('recording');
   });
 
@@ -205,7 +213,7 @@ describe('GPU job resumption', () => {
 });
 
 describe('faults between worker and service', () => {
-  it('a result cut mid-stream is downloaded again within the attempt: one job, a whole file, no temp files', async () => {
+  it('a GLB cut mid-stream fails the attempt (no retry layer of its own) after the other preset was recorded; the next attempt downloads only the cut one: one job, whole files', async () => {
     let cutNext = false;
     let downloads = 0;
     const proxy = await startFaultProxy(service.url, (method, url) => {
@@ -220,21 +228,91 @@ describe('faults between worker and service', () => {
       const activities = createActivities({ client, pollIntervalMs: 50 });
       const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('cut-once'))) as GenerateResult;
       const jobsBefore = (await serviceJobCount());
-      const { environment, heartbeats } = recordingEnvironment();
-      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('cut-once').outDir, preset: fastPreset, stateId: generated.stateId, generateHash: 'f'.repeat(64) };
+      const first = recordingEnvironment();
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('cut-once').outDir, presets: [fastPreset, smallPreset], stateId: generated.stateId, generateHash: 'f'.repeat(64) };
       const downloadsBefore = downloads;
       cutNext = true;
-      const result = (await environment.run(activities.extractGlb, input)) as ExtractGlbResult;
+      // Temporal's retry policy retries it, 1 s later (failures.ts), resuming from the heartbeat.
+      await expect(first.environment.run(activities.extractGlbs, input)).rejects.toMatchObject({ type: 'connection_error', nonRetryable: false, nextRetryDelay: 1000 });
+      expect(expectJobOnEveryHeartbeat(first.heartbeats, 'extract_glb').phase).toBe('downloading');
 
-      expect(cutNext).toBe(false);
-      expect(downloads - downloadsBefore).toBe(2); // the cut download and the one after it
+      const retry = recordingEnvironment({ attempt: 2, heartbeatDetails: first.heartbeats.at(-1) });
+      const result = (await retry.environment.run(activities.extractGlbs, input)) as ExtractGlbsResult;
+      // Both presets in the first attempt (one cut), then only the cut one again.
+      expect(downloads - downloadsBefore).toBe(3);
       expect(client.extractSubmits).toBe(1);
+      expect(client.extractPresetSets).toEqual([['fast', 'small']]);
       expect((await serviceJobCount())).toBe(jobsBefore + 1);
-      expectJobOnEveryHeartbeat(heartbeats, 'extract_glb');
+      expectJobOnEveryHeartbeat(retry.heartbeats, 'extract_glb');
       const assetFolder = path.join(input.outDir, 'resume', 'MUG');
-      const glb = fs.readFileSync(path.join(assetFolder, 'fast.glb'));
-      expect(createHash('sha256').update(glb).digest('hex')).toBe(result.file.sha256);
+      for (const name of ['fast', 'small']) {
+        const glb = fs.readFileSync(path.join(assetFolder, `${name}.glb`));
+        expect(createHash('sha256').update(glb).digest('hex')).toBe(result.files[name]!.sha256);
+      }
+      expect(Object.values(result.files).filter((file) => file.reused)).toHaveLength(1);
       expect(fs.readdirSync(assetFolder).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a fault that never clears costs at most 10 HTTP tries (2 per attempt x 5 attempts without progress), then fails for good', async () => {
+    let unavailable = false;
+    const proxy = await startFaultProxy(service.url, (method, url) => (unavailable && isResultDownload(method, url) ? 'unavailable' : 'pass'));
+    try {
+      const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
+      const activities = createActivities({ client, pollIntervalMs: 50 });
+      const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('never-clears'))) as GenerateResult;
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('never-clears').outDir, presets: [fastPreset], stateId: generated.stateId, generateHash: 'd'.repeat(64) };
+      unavailable = true;
+      const downloadsBefore = proxy.seen.filter((request) => isResultDownload(request.method, request.url)).length;
+      const failures: unknown[] = [];
+      let details: unknown;
+      // Each attempt as Temporal runs it: the next one gets the last heartbeat of the one before.
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        const run = recordingEnvironment({ attempt, heartbeatDetails: details });
+        failures.push(await run.environment.run(activities.extractGlbs, input).then(() => undefined, (error: unknown) => error));
+        details = run.heartbeats.at(-1);
+      }
+      const downloads = proxy.seen.filter((request) => isResultDownload(request.method, request.url)).length - downloadsBefore;
+      expect(downloads).toBe(10);
+      expect(failures.slice(0, 4).map((failure) => (failure as { nonRetryable: boolean }).nonRetryable)).toEqual([false, false, false, false]);
+      expect(failures.slice(0, 4).map((failure) => (failure as { nextRetryDelay: unknown }).nextRetryDelay)).toEqual([1000, 2000, 4000, 8000]);
+      expect(failures[4]).toMatchObject({ nonRetryable: true, message: expect.stringContaining('5 attempts in a row failed without progress') });
+      expect(client.extractSubmits).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('faults at different steps do not add up: attempts failing alternately at the poll and the download keep retrying', async () => {
+    let failing: 'poll' | 'download' | 'none' = 'none';
+    const isPoll = (method: string, url: string) => method === 'GET' && /^\/jobs\/job_[0-9a-f]+(\?wait=[0-9.]+)?$/.test(url);
+    const proxy = await startFaultProxy(service.url, (method, url) =>
+      (failing === 'poll' && isPoll(method, url)) || (failing === 'download' && isResultDownload(method, url)) ? 'unavailable' : 'pass',
+    );
+    try {
+      const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
+      const activities = createActivities({ client, pollIntervalMs: 50 });
+      const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('alternating'))) as GenerateResult;
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('alternating').outDir, presets: [fastPreset], stateId: generated.stateId, generateHash: 'c'.repeat(64) };
+      const jobsBefore = await serviceJobCount();
+      let details: unknown;
+      // Eight failed attempts, more than one fault's five, but never twice in a row at the same step.
+      for (let attempt = 1; attempt <= 8; attempt++) {
+        failing = attempt % 2 === 1 ? 'download' : 'poll';
+        const run = recordingEnvironment({ attempt, heartbeatDetails: details });
+        const failure = await run.environment.run(activities.extractGlbs, input).then(() => undefined, (error: unknown) => error);
+        expect(failure).toMatchObject({ nonRetryable: false, nextRetryDelay: 1000 });
+        details = run.heartbeats.at(-1);
+        expect(JobProgress.parse(details).fault).toMatchObject({ attempt, inARow: 1 });
+      }
+      failing = 'none';
+      const last = recordingEnvironment({ attempt: 9, heartbeatDetails: details });
+      const result = (await last.environment.run(activities.extractGlbs, input)) as ExtractGlbsResult;
+      expect(result.files.fast?.reused).toBe(false);
+      expect(client.extractSubmits).toBe(1);
+      expect(await serviceJobCount()).toBe(jobsBefore + 1);
     } finally {
       await proxy.close();
     }
@@ -290,9 +368,9 @@ describe('faults between worker and service', () => {
       const client = new CountingTrellisClient({ baseUrl: proxy.url, credentials: service.credentials });
       const activities = createActivities({ client, pollIntervalMs: 50 });
       const generated = (await new MockActivityEnvironment().run(activities.generate, generateInput('lost-answer'))) as GenerateResult;
-      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('lost-answer').outDir, preset: fastPreset, stateId: generated.stateId, generateHash: 'a'.repeat(64) };
+      const input = { catalogId: 'resume', sku: 'MUG', outDir: generateInput('lost-answer').outDir, presets: [fastPreset], stateId: generated.stateId, generateHash: 'a'.repeat(64) };
       const { environment, heartbeats } = recordingEnvironment();
-      await environment.run(activities.extractGlb, input);
+      await environment.run(activities.extractGlbs, input);
 
       const submits = proxy.seen.filter((request) => request.method === 'POST' && request.url === '/jobs/extract_glb');
       expect(submits).toHaveLength(2);

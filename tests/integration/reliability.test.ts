@@ -1,11 +1,12 @@
 // Pay each GPU second once, whatever breaks: one small catalog converted again and again on a stack
 // whose worker, Temporal server and network to the service are broken on purpose. Every case asserts
 // that the catalog completes, that each SKU has exactly one set of outputs and no temp files, and that
-// the service ran exactly one generate job per SKU and one extract job per preset per SKU.
+// the service ran exactly one generate job per SKU and one extract job (one GPU call) per SKU, which made
+// one GLB per preset.
 import fs from 'node:fs';
 import path from 'node:path';
 import { getCatalogHandle, getCatalogProgress, readCatalogReport, resumeCatalog, startCatalogConversion } from '@trellis/cli';
-import type { CatalogProgress, CatalogResult } from '@trellis/contracts';
+import { assetWorkflowId, type CatalogProgress, type CatalogResult } from '@trellis/contracts';
 import { assetDir } from '@trellis/activities/files';
 import { readServiceStats, resetServiceStats, setServiceFaults } from '@trellis/devstack';
 import { TrellisClient } from '@trellis/trellis-client';
@@ -15,7 +16,10 @@ import { exampleImagesDir, writeCatalog } from '../harness/catalogs';
 import { FaultStack } from '../harness/fault-stack';
 
 const IMAGES = ['chair.png', 'lamp.png', 'mug.png', 'bottle.png', 'sneaker.png', 'plant-pot.png'];
-const SKUS = Array.from({ length: 8 }, (_, index) => `R-${String(index + 1).padStart(2, '0')}`);
+const skusOf = (count: number) => Array.from({ length: count }, (_, index) => `R-${String(index + 1).padStart(2, '0')}`);
+const SKUS = skusOf(8);
+/** The mixed case's larger catalog (issue 15): 16 SKUs at the same concurrency. */
+const MIXED_SKUS = skusOf(16);
 /** Three different extractions (identical settings would rightly share one job). */
 const PRESETS = {
   tiny: { decimation_target: 2_000, texture_size: 512 },
@@ -26,6 +30,7 @@ const CONCURRENCY = 4;
 
 let stack: FaultStack;
 let catalogPath: string;
+let mixedCatalogPath: string;
 let presetsFile: string;
 let caseNumber = 0;
 /** Wall time of the clean run, the baseline the fault cases are compared with. */
@@ -40,6 +45,8 @@ beforeAll(async () => {
   await new TrellisClient({ baseUrl: stack.service.url, credentials: stack.service.credentials }).warmup();
   const catalogDir = path.join(stack.workDir, 'catalog');
   catalogPath = writeCatalog(catalogDir, { rows: SKUS.map((sku, index) => ({ sku, image: IMAGES[index % IMAGES.length]! })) });
+  const mixedRows = MIXED_SKUS.map((sku, index) => ({ sku, image: IMAGES[index % IMAGES.length]! }));
+  mixedCatalogPath = writeCatalog(path.join(stack.workDir, 'catalog-16'), { rows: mixedRows });
   presetsFile = path.join(catalogDir, 'presets.json');
   fs.writeFileSync(presetsFile, JSON.stringify({ presets: PRESETS }));
 });
@@ -99,28 +106,51 @@ function filesUnder(dir: string): string[] {
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)));
 }
 
-async function expectPaidOnce(run: Run, result: CatalogResult): Promise<void> {
+async function expectPaidOnce(run: Run, result: CatalogResult, skus: readonly string[] = SKUS): Promise<void> {
   expect(result.status).toBe('completed');
-  expect(result.counts).toMatchObject({ done: SKUS.length, failed: 0, cancelled: 0, running: 0, waiting: 0 });
+  expect(result.counts).toMatchObject({ done: skus.length, failed: 0, cancelled: 0, running: 0, waiting: 0 });
   const presetNames = Object.keys(PRESETS);
-  for (const sku of SKUS) {
+  for (const sku of skus) {
     const outputs = filesUnder(assetDir(run.outDir, run.catalogId, sku)).filter((file) => !file.startsWith('.trellis'));
     expect(outputs.sort()).toEqual(['manifest.json', 'preview.mp4', ...presetNames.map((name) => `${name}.glb`)].sort());
   }
   const leftovers = filesUnder(path.join(run.outDir, run.catalogId)).filter((file) => file.endsWith('.tmp'));
   expect(leftovers).toEqual([]);
   const stats = await readServiceStats(stack.service);
-  expect(stats.work_runs).toMatchObject({ generate: SKUS.length, extract_glb: SKUS.length * presetNames.length });
-  expect(stats.jobs_created).toMatchObject({ generate: SKUS.length, extract_glb: SKUS.length * presetNames.length });
+  expect(stats.work_runs).toMatchObject({ generate: skus.length, extract_glb: skus.length });
+  expect(stats.jobs_created).toMatchObject({ generate: skus.length, extract_glb: skus.length });
+  expect(stats.presets_extracted).toBe(skus.length * presetNames.length);
   console.log(
-    `${run.catalogId}: ${stats.work_runs.generate} generate and ${stats.work_runs.extract_glb} extract jobs for ` +
-      `${SKUS.length} SKUs x ${presetNames.length} presets: 0 extra GPU jobs; faults injected ${JSON.stringify(stats.faults_injected)}`,
+    `${run.catalogId}: ${stats.work_runs.generate} generate and ${stats.work_runs.extract_glb} extract jobs ` +
+      `(${stats.presets_extracted} GLBs) for ${skus.length} SKUs x ${presetNames.length} presets: 0 extra GPU jobs; ` +
+      `faults injected ${JSON.stringify(stats.faults_injected)}`,
   );
 }
 
-function reportRatio(name: string, seconds: number): void {
-  const ratio = cleanSeconds ? seconds / cleanSeconds : Number.NaN;
-  console.log(`${name}: ${seconds.toFixed(1)} s, x${ratio.toFixed(2)} the clean run (${cleanSeconds?.toFixed(1)} s)`);
+/**
+ * The activity retries the faults cost (Temporal's layer), from the asset workflows' histories: each
+ * retried activity's last start names its attempt and the failure before it. Printed with the ratio.
+ */
+async function activityRetries(run: Run, skus: readonly string[]): Promise<string> {
+  const byType = new Map<string, number>();
+  let retries = 0;
+  for (const sku of skus) {
+    const history = await stack.client.workflow.getHandle(assetWorkflowId(run.catalogId, sku)).fetchHistory();
+    for (const event of history.events ?? []) {
+      const started = event.activityTaskStartedEventAttributes;
+      if (!started || (started.attempt ?? 1) <= 1) continue;
+      retries += started.attempt! - 1;
+      const type = started.lastFailure?.applicationFailureInfo?.type ?? started.lastFailure?.message ?? 'unknown';
+      byType.set(type, (byType.get(type) ?? 0) + started.attempt! - 1);
+    }
+  }
+  return `${retries} activity retries ${JSON.stringify(Object.fromEntries(byType))}`;
+}
+
+function reportRatio(name: string, seconds: number, baselineSeconds = cleanSeconds): number {
+  const ratio = baselineSeconds ? seconds / baselineSeconds : Number.NaN;
+  console.log(`${name}: ${seconds.toFixed(1)} s, x${ratio.toFixed(2)} the clean run (${baselineSeconds?.toFixed(1)} s)`);
+  return ratio;
 }
 
 /** Converts the catalog while the service injects `faults`, then checks it was paid once and times it. */
@@ -150,6 +180,26 @@ describe('pay each GPU second once', () => {
 
   it('d. 10% of answers lost after the service did the work', () =>
     convertUnderFaults('lost', { spec: 'lost=0.1', seed: 11 }, 'd. lost responses'));
+
+  it('g. mixed: 15% 503, 8% resets, 3% hung requests, 8% lost answers; 16 SKUs against their own clean run', async () => {
+    const clean = await startRun('clean-16', mixedCatalogPath);
+    const cleanRun = await finish(clean);
+    await expectPaidOnce(clean, cleanRun.result, MIXED_SKUS);
+    console.log(`clean, 16 SKUs: ${cleanRun.seconds.toFixed(1)} s`);
+
+    await setServiceFaults(stack.service, { spec: '503=0.15,reset=0.08,hang=0.03,lost=0.08', seed: 15 });
+    try {
+      const run = await startRun('mixed', mixedCatalogPath);
+      const { result, seconds } = await finish(run);
+      await expectPaidOnce(run, result, MIXED_SKUS);
+      // Recorded, not asserted: a wall-time ratio on a shared 2-core CI machine is a measurement
+      // (docs/measurements.md), and the faults' own seconds (a hung try is cut after 4-9 s) dominate it.
+      reportRatio('g. mixed 503/reset/hang/lost, 16 SKUs', seconds, cleanRun.seconds);
+      console.log(`g. mixed: ${await activityRetries(run, MIXED_SKUS)}`);
+    } finally {
+      await setServiceFaults(stack.service, { spec: '' });
+    }
+  }, 600_000); // two 16-SKU runs; on a loaded 2-core machine the pair took 231 s
 
   it('e. credentials revoked mid-run: the catalog stops and says what to fix; after the fix and a resume it completes', async () => {
     await setServiceFaults(stack.service, { spec: 'revoke_after=25', seed: 3 });
@@ -203,7 +253,8 @@ describe('pay each GPU second once', () => {
     expect(rowOf('NOT-IMAGE-1')?.error).toMatch(/^image_unreadable: .*notes\.png/);
     expect(rowOf('TRUNCATED-1')?.error).toMatch(/^image_unreadable: .*cut\.png/);
     const stats = await readServiceStats(stack.service);
-    expect(stats.work_runs).toMatchObject({ generate: 2, extract_glb: 2 * Object.keys(PRESETS).length });
+    expect(stats.work_runs).toMatchObject({ generate: 2, extract_glb: 2 });
+    expect(stats.presets_extracted).toBe(2 * Object.keys(PRESETS).length);
 
     // A file that cannot be read as a catalog at all is refused before anything starts, saying where.
     fs.writeFileSync(path.join(dir, 'unbalanced.csv'), 'sku,image\nA-1,chair.png\n"B-2,chair.png\nC-3,chair.png\n');

@@ -3,7 +3,7 @@
 import type { AssetManifest, ConvertAssetInput, WebhookDelivery } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
 import { catalogNeedsGpu, loadCatalogPage, snapshotCatalog, writeCatalogReport, writeManifest, type LoadCatalogPageInput, type SnapshotCatalogInput, type WorkContext } from './files';
-import { extractGlb, type ExtractGlbInput } from './service/extract-glb';
+import { extractGlbs, type ExtractGlbsInput } from './service/extract-glbs';
 import { classifyingFailures } from './service/failures';
 import { generate, type GenerateInput } from './service/generate';
 import { prepareAsset, type PrepareAssetInput } from './service/prepare-asset';
@@ -11,7 +11,7 @@ import { reconcileAssets, type RunningAsset } from './service/reconcile-assets';
 import { warmUp } from './service/warm-up';
 import { deliverWebhook } from './notify/deliver-webhook';
 
-export type { ExtractGlbInput, ExtractGlbResult } from './service/extract-glb';
+export type { ExtractGlbsInput, ExtractGlbsResult } from './service/extract-glbs';
 export type { GenerateInput, GenerateResult } from './service/generate';
 export type { PrepareAssetInput, PrepareAssetResult, ReusableState } from './service/prepare-asset';
 export type { WarmUpResult } from './service/warm-up';
@@ -40,7 +40,8 @@ export function createActivities({ client, pollIntervalMs = 1000, heartbeatInter
     prepareAsset: (input: PrepareAssetInput) => classifyingFailures(() => prepareAsset(client, input)),
     warmUp: () => classifyingFailures(() => warmUp(client)),
     generate: (input: GenerateInput) => classifyingFailures(() => generate(client, timing, input)),
-    extractGlb: (input: ExtractGlbInput) => classifyingFailures(() => extractGlb(client, timing, input)),
+    /** Every preset the asset still needs from one state, in one service job (one GPU call). */
+    extractGlbs: (input: ExtractGlbsInput) => classifyingFailures(() => extractGlbs(client, timing, input)),
     writeAssetManifest: (manifest: AssetManifest, outDir: string) => writeManifest(manifest, outDir),
     writeCatalogReport,
     /** Whether any row of the run still needs the GPU (a rerun with every output made does not warm one up). */

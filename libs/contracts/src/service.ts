@@ -1,7 +1,7 @@
 // The TRELLIS.2 service API (docs/service-api.md): what the client sends and what it accepts back.
 import { z } from 'zod';
 import serviceErrors from './error-codes.json' with { type: 'json' };
-import { ExtractSettings, PipelineType, SamplerSettings, Seed } from './pipeline';
+import { ExtractSettings, PipelineType, PresetName, SamplerSettings, Seed } from './pipeline';
 
 export const RequestId = z.string().regex(/^req_[0-9a-f]{16}$/);
 export const StateId = z.string().regex(/^st_[0-9a-f]{32}$/, 'a state id is "st_" and 32 lowercase hex digits');
@@ -88,6 +88,32 @@ export const ExtractGlbRequest = ExtractSettings.extend({
 });
 export type ExtractGlbRequest = z.input<typeof ExtractGlbRequest>;
 
+/** The most presets one extract job may make (the service's MAX_PRESETS_PER_JOB). */
+export const MAX_PRESETS_PER_JOB = 8;
+
+/** One GLB of a multi-preset extract job: its name (the `?preset=` of its result) and its settings. */
+export const NamedExtractSettings = ExtractSettings.extend({ name: PresetName });
+
+/**
+ * `POST /jobs/extract_glb` with `presets`: several GLBs from one state in one GPU call (the state decoded
+ * once, the preset-independent work done once). No top-level extraction field may go with `presets`.
+ */
+export const ExtractGlbPresetsRequest = z
+  .object({
+    state: z.string().min(1).optional(),
+    state_id: StateId.optional(),
+    presets: z.array(NamedExtractSettings).min(1).max(MAX_PRESETS_PER_JOB),
+  })
+  .strict()
+  .refine((body) => (body.state === undefined) !== (body.state_id === undefined), {
+    message: 'give exactly one of state or state_id',
+  })
+  .refine((body) => new Set(body.presets.map((preset) => preset.name)).size === body.presets.length, {
+    message: 'preset names must be unique',
+    path: ['presets'],
+  });
+export type ExtractGlbPresetsRequest = z.input<typeof ExtractGlbPresetsRequest>;
+
 export const ExtractGlbResponse = z.object({
   glb: z.string().optional(),
   glb_bytes: z.number().int().min(0),
@@ -125,3 +151,10 @@ export type JobStatus = z.infer<typeof JobStatus>;
 /** What `GET /jobs/{id}` carries as `result`: the synchronous response without its heavy fields. */
 export const GenerateJobSummary = GenerateResponse.omit({ state: true, video: true });
 export const ExtractGlbJobSummary = ExtractGlbResponse.omit({ glb: true });
+/** `result` of a succeeded multi-preset extract job: each GLB's size and sha256 by preset name. */
+export const ExtractGlbPresetsJobSummary = z.object({
+  presets: z.record(PresetName, z.object({ glb_bytes: z.number().int().min(0), glb_sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  request_id: RequestId,
+  server_timing: ServerTiming,
+});
+export type ExtractGlbPresetsJobSummary = z.infer<typeof ExtractGlbPresetsJobSummary>;

@@ -1,5 +1,6 @@
 // The TRELLIS.2 service client: one method per route of docs/service-api.md.
 import {
+  ExtractGlbPresetsRequest,
   ExtractGlbRequest,
   ExtractGlbResponse,
   GenerateRequest,
@@ -8,6 +9,7 @@ import {
   JobAccepted,
   JobId,
   JobStatus,
+  PresetName,
   StateId,
   WarmupResponse,
   type JobKind,
@@ -36,8 +38,8 @@ export interface TrellisClientOptions {
   /** Overrides of the per-kind default time limits. */
   timeoutsMs?: Partial<Record<TimeoutKind, number>>;
   /**
-   * In-client retries of requests that cannot start work twice (GETs, and job submits with an
-   * Idempotency-Key) after a transient failure. Default `defaultRequestRetry`; false: one try each.
+   * In-client retry of requests that cannot start work twice (GETs, and job submits with an
+   * Idempotency-Key) that dropped mid-flight. Default `defaultRequestRetry` (one retry); false: one try each.
    */
   retry?: Partial<RequestRetryPolicy> | false;
 }
@@ -55,6 +57,11 @@ export const MAX_JOB_WAIT_MS = 20_000;
 export interface GetJobOptions extends CallOptions {
   /** Ask the service to hold the answer until the job is final, for at most this long (0-20 000 ms; default 0). */
   waitMs?: number;
+}
+
+/** A job result request's options: `preset` names one GLB of a multi-preset extract job. */
+export interface JobResultOptions extends CallOptions {
+  preset?: string;
 }
 
 /** What a job result is: the full body of the synchronous route of the job's kind. */
@@ -125,8 +132,8 @@ export class TrellisClient {
   // --- Jobs (path routing only) -------------------------------------------------------------------------
 
   /**
-   * Queues a generation. With `idempotencyKey` the submit is retried on transient failures (a lost answer
-   * included) and the service answers a repeated key with the same job; without one it is tried once.
+   * Queues a generation. With `idempotencyKey` a submit that dropped mid-flight (a lost answer included) is
+   * retried once and the service answers a repeated key with the same job; without one it is tried once.
    */
   async submitGenerate(body: GenerateRequest, options?: JobSubmitOptions): Promise<JobAccepted> {
     return this.submit('generate', validated(GenerateRequest, body, 'POST /jobs/generate'), options);
@@ -134,6 +141,15 @@ export class TrellisClient {
 
   async submitExtractGlb(body: ExtractGlbRequest, options?: JobSubmitOptions): Promise<JobAccepted> {
     return this.submit('extract_glb', validated(ExtractGlbRequest, body, 'POST /jobs/extract_glb'), options);
+  }
+
+  /**
+   * Queues one job that extracts every preset in `body.presets` from one state in one GPU call. Its status
+   * carries each preset's size and sha256 (ExtractGlbPresetsJobSummary); each GLB is then fetched with
+   * `openJobResult(jobId, GLB_MEDIA_TYPE, { preset })`.
+   */
+  async submitExtractGlbPresets(body: ExtractGlbPresetsRequest, options?: JobSubmitOptions): Promise<JobAccepted> {
+    return this.submit('extract_glb', validated(ExtractGlbPresetsRequest, body, 'POST /jobs/extract_glb'), options);
   }
 
   /**
@@ -156,8 +172,11 @@ export class TrellisClient {
     return this.transport.json(request, JobStatus);
   }
 
-  /** The full JSON body of a succeeded job; `409 job_not_finished` (retryable) while it runs. */
-  async getJobResult(jobId: string, options?: CallOptions): Promise<JobResult> {
+  /**
+   * The full JSON body of a succeeded job (of a multi-preset extract job: of the GLB `options.preset`);
+   * `409 job_not_finished` (retryable) while it runs.
+   */
+  async getJobResult(jobId: string, options?: JobResultOptions): Promise<JobResult> {
     return this.transport.json(this.jobResultRequest(jobId, options), JobResultSchema);
   }
 
@@ -165,12 +184,15 @@ export class TrellisClient {
     return this.transport.json(this.jobResultRequest(jobId, options), GenerateResponse);
   }
 
-  async getExtractGlbJobResult(jobId: string, options?: CallOptions): Promise<ExtractGlbResponse> {
+  async getExtractGlbJobResult(jobId: string, options?: JobResultOptions): Promise<ExtractGlbResponse> {
     return this.transport.json(this.jobResultRequest(jobId, options), ExtractGlbResponse);
   }
 
-  /** A job's result as raw bytes: the GLB of an extract job, or the preview video of a generate job. */
-  async openJobResult(jobId: string, accept: JobResultMediaType, options?: CallOptions): Promise<BinaryResult> {
+  /**
+   * A job's result as raw bytes: the GLB of an extract job (of a multi-preset one: `options.preset`'s), or
+   * the preview video of a generate job.
+   */
+  async openJobResult(jobId: string, accept: JobResultMediaType, options?: JobResultOptions): Promise<BinaryResult> {
     return this.transport.binary(this.jobResultRequest(jobId, options), accept);
   }
 
@@ -220,10 +242,13 @@ export class TrellisClient {
     return this.transport.json({ ...request, body, headers }, JobAccepted);
   }
 
-  private jobResultRequest(jobId: string, options?: CallOptions): ServiceRequest {
+  private jobResultRequest(jobId: string, options?: JobResultOptions): ServiceRequest {
     const route: Route = 'GET /jobs/{job_id}/result';
     const url = this.pathRouted(route, () => this.endpoints.jobResult(validated(JobId, jobId, route)));
-    return this.request(route, url, 'download', options, { retry: true, idle: true });
+    const preset = options?.preset === undefined ? undefined : validated(PresetName, options.preset, route);
+    // A preset name is [a-z0-9_-] only (PresetName), so it goes into the query as is.
+    const withPreset = preset === undefined ? url : `${url}?preset=${preset}`;
+    return this.request(route, withPreset, 'download', options, { retry: true, idle: true });
   }
 
   /**

@@ -1,5 +1,5 @@
 export { TrellisClient, isExtractGlbResult, GLB_MEDIA_TYPE, MAX_JOB_WAIT_MS, MP4_MEDIA_TYPE } from './client';
-export type { GetJobOptions, TrellisClientOptions, JobResult, JobResultMediaType, JobSubmitOptions } from './client';
+export type { GetJobOptions, JobResultOptions, TrellisClientOptions, JobResult, JobResultMediaType, JobSubmitOptions } from './client';
 export { idempotencyKeyOf, IDEMPOTENCY_KEY_HEADER } from './idempotency';
 export { defaultRequestRetry, isTransientRequestFailure, parseRetryAfter, retryDelayMs, sleep, withRequestRetries } from './retry';
 export type { RequestRetryPolicy, RetryObserver } from './retry';
@@ -15,6 +15,8 @@ export { ServiceEndpoints, EndpointError, resolveBaseUrl, API_URL_ENV } from './
 export type { SyncRoute, UrlLayout } from './endpoints';
 // The service types the client takes and returns (defined once, in @trellis/contracts).
 export type {
+  ExtractGlbPresetsRequest,
+  ExtractGlbPresetsJobSummary,
   ExtractGlbRequest,
   ExtractGlbResponse,
   GenerateRequest,

@@ -1,6 +1,8 @@
 // Retrying one request inside the client: only requests that cannot start GPU work twice (GETs, and job
-// submits that carry an Idempotency-Key), only transient failures, with a short jittered backoff, so a
-// 503 or a reset costs a fraction of a second instead of an activity retry.
+// submits that carry an Idempotency-Key), only a request that dropped mid-flight, and only once. Every
+// other retry belongs to the caller (in the worker: Temporal's retry policy, whose attempts resume the
+// same job), so one fault costs at most 2 tries here times the activity's attempts, not a product of
+// four layers (docs/measurements.md, "Retries: worst-case HTTP tries and seconds per fault").
 import { TrellisServiceError } from './errors';
 
 export interface RequestRetryPolicy {
@@ -13,24 +15,26 @@ export interface RequestRetryPolicy {
   maxRetryAfterMs: number;
 }
 
-/** 0.25 s, 0.5 s, 1 s, 2 s, 4 s, 8 s (each 50-100 % of that): ~8-16 s in all before the caller sees it. */
+/**
+ * One retry after 125-250 ms (or the server's Retry-After, up to 5 s: a 503 from the local service asks for
+ * 1 s). A longer Retry-After, a second failure, or any other error goes to the caller at once.
+ */
 export const defaultRequestRetry: RequestRetryPolicy = {
-  maxAttempts: 7,
+  maxAttempts: 2,
   initialDelayMs: 250,
-  maxDelayMs: 8000,
-  maxRetryAfterMs: 30_000,
+  maxDelayMs: 250,
+  maxRetryAfterMs: 5000,
 };
 
 /**
- * Errors that say nothing about the work: the request did not get through (reset, refused, hung) or the
- * front end was briefly unavailable (408/425/429/5xx). A GPU failure of a job (cuda_oom, generation_error,
- * ...) never comes back from these requests: it is the job's status, decided by the caller.
+ * A request that dropped mid-flight, so it says nothing about the work: the connection was reset or
+ * refused, a hung try was cut by its per-try limit (`timeout`), or the front end answered 503 before any
+ * work started. Everything else (429, other 5xx, a GPU failure of a job: cuda_oom, generation_error, ...)
+ * is the caller's to decide, with the pause its class needs.
  */
 export function isTransientRequestFailure(error: unknown): error is TrellisServiceError {
   if (!(error instanceof TrellisServiceError) || !error.retryable) return false;
-  if (error.code === 'connection_error' || error.code === 'timeout') return true;
-  const status = error.status;
-  return status === 408 || status === 425 || status === 429 || (status !== undefined && status >= 500);
+  return error.code === 'connection_error' || error.code === 'timeout' || error.status === 503;
 }
 
 /** The pause before retry number `retry` (1-based): exponential, jittered, at least the server's Retry-After. */

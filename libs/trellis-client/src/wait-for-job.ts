@@ -1,5 +1,6 @@
 // Polling a job until it settles: long polls where the service holds the answer until the job is final,
-// else gentle backoff; a few transient poll failures forgiven in a row.
+// else gentle backoff. A poll that fails after the client's one retry ends the wait (the caller's retry,
+// e.g. a Temporal activity attempt, resumes the same job); forgiving failures here is opt-in.
 import type { JobStatus } from '@trellis/contracts';
 import type { CallOptions } from './call-deadline';
 import { CallDeadline } from './call-deadline';
@@ -24,7 +25,10 @@ export interface WaitForJobOptions {
    * backoff interval, so the wait never spins.
    */
   longPollMs?: number;
-  /** Retryable poll failures (connection reset, 503, timeout) tolerated in a row; default 5. */
+  /**
+   * Retryable poll failures (each already retried once by the client) tolerated in a row; default 0: the
+   * first one is thrown, so the retry layer above (the activity's) is the only one.
+   */
   maxConsecutivePollFailures?: number;
   /** Called with every status read, e.g. to heartbeat a Temporal activity. */
   onPoll?(status: JobStatus): void;
@@ -42,7 +46,7 @@ export async function waitForJob(
   options: WaitForJobOptions = {},
 ): Promise<JobStatus> {
   const maxInterval = options.maxPollIntervalMs ?? 10_000;
-  const maxFailuresInARow = options.maxConsecutivePollFailures ?? 5;
+  const maxFailuresInARow = options.maxConsecutivePollFailures ?? 0;
   const longPollMs = options.longPollMs ?? 0;
   if (!(longPollMs >= 0)) throw new RangeError(`longPollMs must be 0 or more milliseconds, not ${longPollMs}`);
   const waitMs = longPollMs > 0 ? longPollMs : undefined;

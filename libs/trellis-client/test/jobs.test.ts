@@ -43,10 +43,16 @@ describe('submit and results', () => {
 });
 
 describe('waitForJob', () => {
-  it('polls until succeeded, forgiving transient failures, and reports every status read', async () => {
+  it('by default a failed poll ends the wait: the retry layer above resumes the job', async () => {
+    const server = await serve(pollScript([answer('queued'), unavailable, answer('succeeded')]));
+    expect(await rejectionOf(clientFor(server.url).waitForJob(jobId, fast))).toMatchObject({ status: 503, retryable: true });
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('polls until succeeded, forgiving transient failures when asked to, and reports every status read', async () => {
     const server = await serve(pollScript([answer('queued'), unavailable, hangUp, answer('running'), answer('succeeded')]));
     const seen: string[] = [];
-    const status = await clientFor(server.url).waitForJob(jobId, { ...fast, onPoll: (s) => seen.push(s.status) });
+    const status = await clientFor(server.url).waitForJob(jobId, { ...fast, maxConsecutivePollFailures: 2, onPoll: (s) => seen.push(s.status) });
     expect(status.status).toBe('succeeded');
     expect(seen).toEqual(['queued', 'running', 'succeeded']);
     expect(server.requests.every((request) => request.url === `/jobs/${jobId}`)).toBe(true);
@@ -131,9 +137,9 @@ describe('long polls (GET /jobs/{id}?wait=)', () => {
     expect(server.requests.every((request) => request.url === `/jobs/${jobId}?wait=1`)).toBe(true);
   });
 
-  it('keeps forgiving transient failures between long polls', async () => {
+  it('forgives transient failures between long polls too, when asked to', async () => {
     const server = await serve(pollScript([unavailable, hangUp, answer('succeeded')]));
-    const done = await clientFor(server.url).waitForJob(jobId, { ...fast, longPollMs: 500 });
+    const done = await clientFor(server.url).waitForJob(jobId, { ...fast, longPollMs: 500, maxConsecutivePollFailures: 2 });
     expect(done.status).toBe('succeeded');
     expect(server.requests).toHaveLength(3);
   });

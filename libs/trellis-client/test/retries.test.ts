@@ -43,12 +43,12 @@ function idempotentJobService(options: { loseAnswers: number }) {
 
 describe('job submits with an Idempotency-Key', () => {
   it('a lost answer is retried with the same key and yields the one job the service started', async () => {
-    const service = idempotentJobService({ loseAnswers: 2 });
+    const service = idempotentJobService({ loseAnswers: 1 });
     const server = await serve(service.handler);
     const accepted = await clientFor(server.url, { retry: quick }).submitGenerate(generateBody, { idempotencyKey: key });
 
-    expect(server.requests).toHaveLength(3);
-    expect(server.requests.map((request) => request.headers['idempotency-key'])).toEqual([key, key, key]);
+    expect(server.requests).toHaveLength(2);
+    expect(server.requests.map((request) => request.headers['idempotency-key'])).toEqual([key, key]);
     expect(new Set(server.requests.map((request) => request.body)).size).toBe(1);
     expect(service.jobsStarted()).toBe(1);
     expect(accepted.job_id).toBe(`job_${'1'.padStart(32, '0')}`);
@@ -97,14 +97,30 @@ const hang: Handler = () => undefined;
 const running: Handler = (_, response) => sendJson(response, 200, jobStatus('running'));
 
 describe('transient failures of requests that cannot start work twice', () => {
-  it('polls are retried through 503s, resets and hung requests (each cut by its time limit)', async () => {
-    let seen = 0;
-    const script = [unavailable, reset, hang, unavailable];
-    const server = await serve((request, response) => (seen < script.length ? script[seen++]!(request, response) : running(request, response)));
-    const client = clientFor(server.url, { retry: quick, timeoutsMs: { job: 100 } });
-    const status = await client.getJob(jobId);
-    expect(status.status).toBe('running');
-    expect(server.requests).toHaveLength(5);
+  it('a poll that dropped mid-flight (503, reset, hung request cut by its time limit) is retried once', async () => {
+    for (const fault of [unavailable, reset, hang]) {
+      const server = await serve(failingFirst(1, fault, running));
+      const client = clientFor(server.url, { retry: quick, timeoutsMs: { job: 100 } });
+      expect((await client.getJob(jobId)).status).toBe('running');
+      expect(server.requests).toHaveLength(2);
+    }
+  });
+
+  it('by default only once: a second drop goes to the caller (whose retry layer is the activity)', async () => {
+    const server = await serve(failingFirst(2, reset, running));
+    const error = await rejectionOf(clientFor(server.url, { retry: quick }).getJob(jobId));
+    expect(error).toMatchObject({ code: 'connection_error', retryable: true });
+    expect(server.requests).toHaveLength(2);
+    expect(defaultRequestRetry.maxAttempts).toBe(2);
+  });
+
+  it('other retryable answers (429, 500, 502, 504) are not retried here: their pause is the caller\'s to choose', async () => {
+    for (const status of [429, 500, 502, 504]) {
+      const server = await serve((_, response) => sendJson(response, status, errorBody('internal_error', 'busy', true)));
+      const error = await rejectionOf(clientFor(server.url, { retry: quick }).getJob(jobId));
+      expect(error).toMatchObject({ status, retryable: true });
+      expect(server.requests).toHaveLength(1);
+    }
   });
 
   it('a hung first try is cut early; each retry gets twice as long, so a slow answer still gets through', async () => {
@@ -118,7 +134,7 @@ describe('transient failures of requests that cannot start work twice', () => {
   });
 
   it('honours Retry-After, and leaves a Retry-After beyond the policy to the caller', async () => {
-    const busy: Handler = (_, response) => sendJson(response, 429, errorBody('internal_error', 'slow down', true), { 'retry-after': '0' });
+    const busy: Handler = (_, response) => sendJson(response, 503, errorBody('internal_error', 'slow down', true), { 'retry-after': '0' });
     const server = await serve(failingFirst(1, busy, running));
     expect((await clientFor(server.url, { retry: quick }).getJob(jobId)).status).toBe('running');
     expect(server.requests).toHaveLength(2);
@@ -160,13 +176,12 @@ describe('transient failures of requests that cannot start work twice', () => {
     expect(server.requests).toHaveLength(1);
   });
 
-  it('the default backoff starts at a quarter second, doubles to 8 s, jittered to 50-100 %', () => {
+  it('the default pause is a quarter second jittered to 50-100 %, or the Retry-After the server asked for', () => {
     const policy = defaultRequestRetry;
     expect(retryDelayMs(1, policy, undefined, () => 0)).toBe(125);
     expect(retryDelayMs(1, policy, undefined, () => 1)).toBe(250);
-    expect(retryDelayMs(3, policy, undefined, () => 1)).toBe(1000);
-    expect(retryDelayMs(10, policy, undefined, () => 1)).toBe(8000);
-    expect(retryDelayMs(1, policy, 2000, () => 1)).toBe(2000);
+    expect(retryDelayMs(1, policy, 1000, () => 1)).toBe(1000);
+    expect(policy.maxRetryAfterMs).toBe(5000);
   });
 });
 
@@ -214,15 +229,15 @@ describe('result downloads: an idle limit, not a total one', () => {
     expect((error as Error).message).toContain('stalled');
   });
 
-  it('opening a result is retried through 503s; headers are awaited under the download limit', async () => {
+  it('opening a result is retried through a 503; headers are awaited under the download limit', async () => {
     const video: Handler = (_, response) => {
       response.writeHead(200, { ...mp4Headers, 'content-length': 4 });
       response.end(Buffer.from('mp4!'));
     };
-    const server = await serve(failingFirst(2, unavailable, video));
+    const server = await serve(failingFirst(1, unavailable, video));
     const result = await clientFor(server.url, { retry: quick }).openJobResult(jobId, 'video/mp4');
     expect((await readAll(result.body)).toString()).toBe('mp4!');
-    expect(server.requests).toHaveLength(3);
+    expect(server.requests).toHaveLength(2);
   });
 });
 

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ExtractGlbJobSummary, GenerateJobSummary, RequestId, type GenerateResponse } from '@trellis/contracts';
+import { ExtractGlbJobSummary, ExtractGlbPresetsJobSummary, GenerateJobSummary, RequestId, type GenerateResponse } from '@trellis/contracts';
 import { startLocalService, type LocalService } from '@trellis/devstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idempotencyKeyOf, TrellisClient, type BinaryResult } from '../src';
@@ -149,6 +149,63 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
 
     const json = await client.getJobResult(accepted.job_id);
     expect(json).toMatchObject({ glb_sha256: summary.glb_sha256, glb_bytes: glb.length });
+  });
+
+  it('a multi-preset extract job: one job, one GPU call, each GLB by preset (raw with its sha256, or JSON)', async () => {
+    const presets = [
+      { name: 'tiny', ...fastExtract },
+      { name: 'small-webp', ...fastExtract, decimation_target: 2000, extension_webp: true },
+    ];
+    const key = idempotencyKeyOf(['contract', reference.state_id!, 'tiny', 'small-webp']);
+    const accepted = await client.submitExtractGlbPresets({ state_id: reference.state_id!, presets }, { idempotencyKey: key });
+    expect(accepted).toMatchObject({ kind: 'extract_glb' });
+    // The same key and body: the same job.
+    expect((await client.submitExtractGlbPresets({ state_id: reference.state_id!, presets }, { idempotencyKey: key })).job_id).toBe(accepted.job_id);
+    const done = await client.waitForJob(accepted.job_id, { pollIntervalMs: 50 });
+    const summary = ExtractGlbPresetsJobSummary.parse(done.result);
+    expect(Object.keys(summary.presets).sort()).toEqual(['small-webp', 'tiny']);
+    for (const { name } of presets) {
+      const raw = await client.openJobResult(accepted.job_id, 'model/gltf-binary', { preset: name });
+      const glb = await readBinary(raw);
+      expect(isGlb(glb)).toBe(true);
+      expect(raw.sha256).toBe(sha256(glb));
+      expect(summary.presets[name]).toEqual({ glb_bytes: glb.length, glb_sha256: sha256(glb) });
+      expect(await client.getExtractGlbJobResult(accepted.job_id, { preset: name })).toMatchObject({ glb_sha256: sha256(glb) });
+    }
+    // Which GLB is meant must be said; a preset the job did not make is not found.
+    expect(await rejectionOf(client.getJobResult(accepted.job_id))).toMatchObject({ status: 400, code: 'validation_error', retryable: false });
+    expect(await rejectionOf(client.openJobResult(accepted.job_id, 'model/gltf-binary', { preset: 'other' }))).toMatchObject({
+      status: 404,
+      code: 'not_found',
+      retryable: false,
+    });
+  });
+
+  it('a multi-preset submit is checked before it is sent: unique names, 1-8 presets, no top-level settings', async () => {
+    const one = { name: 'a', ...fastExtract };
+    for (const body of [
+      { state_id: reference.state_id!, presets: [one, one] },
+      { state_id: reference.state_id!, presets: [] },
+      { state_id: reference.state_id!, presets: Array.from({ length: 9 }, (_, index) => ({ ...one, name: `p${index}` })) },
+      { state_id: reference.state_id!, presets: [one], texture_size: 512 },
+      { state_id: reference.state_id!, presets: [{ ...one, name: 'Not A Name' }] },
+    ]) {
+      const error = await rejectionOf(client.submitExtractGlbPresets(body as never));
+      expect(error).toMatchObject({ code: 'validation_error', retryable: false });
+      expect((error as Error).message).toContain('not sent');
+    }
+    // The service refuses the same mixing on its side (a client that did not check).
+    const response = await fetch(`${service.url}/jobs/extract_glb`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'modal-key': service.credentials.modalKey,
+        'modal-secret': service.credentials.modalSecret,
+      },
+      body: JSON.stringify({ state_id: reference.state_id!, presets: [one], texture_size: 512 }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: 'validation_error' } });
   });
 
   it('a long-polled job is seen finished within its poll, not a backoff interval later', async () => {

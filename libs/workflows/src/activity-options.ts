@@ -8,11 +8,13 @@ import type { ActivityOptions } from '@temporalio/workflow';
 // them (which would also be repeated in every ActivityTaskScheduled event).
 
 /**
- * By the time a GPU activity fails, the client has already retried the network fault behind it for ~10 s
- * (0.25 s -> 8 s, honouring Retry-After), so the next attempt starts after 1 s: it resumes the same job
- * from its heartbeat, costing no GPU time. Failures of the GPU work itself (cuda_oom, a cold start,
- * generation_error, ...) set their own longer `nextRetryDelay` (activities' failures.ts), which wins over
- * this interval.
+ * Temporal's policy is the one retry layer for a fault (the client retries a dropped request once, and
+ * nothing else retries): a GPU activity's next attempt resumes the same job from its heartbeat (or only
+ * its download), costing no GPU time. The activities set each failure's `nextRetryDelay` by class
+ * (activities' failures.ts): 1 s, 2 s, 4 s, 8 s for a request fault, which gives up after 5 attempts in
+ * a row failing at the same step without progress (2 x 5 = 10 HTTP tries per fault); longer for a failure of the GPU work itself
+ * (cuda_oom, a cold start, generation_error, ...). `maximumAttempts` caps an activity's whole life: a job
+ * that keeps failing on the GPU is asked for at most 10 times (each with the service's own attempts).
  */
 const gpuRetry = {
   initialInterval: '1 second',

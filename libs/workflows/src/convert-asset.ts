@@ -1,5 +1,5 @@
-// One catalog row: prepare → generate (state kept on the service) → one GLB per preset in parallel →
-// manifest. The catalog warms the service up once for all its rows. A failed asset writes its manifest
+// One catalog row: prepare → generate (state kept on the service) → every missing GLB preset from one
+// extract job (one GPU call for up to 8 presets) → manifest. The catalog warms the service up once for all its rows. A failed asset writes its manifest
 // and tells its parent first, then ends Failed, so the Web UI lists exactly the failed SKUs while the
 // catalog goes on: one bad image never sinks a catalog. Deterministic: all I/O happens in activities.
 import {
@@ -28,6 +28,7 @@ import {
   type OutputFile,
   type Preset,
   type Usage,
+  MAX_PRESETS_PER_JOB,
 } from '@trellis/contracts';
 import { fileActivityOptions, gpuJobOptions } from './activity-options';
 import { assetBlockedSignal, assetFinishedSignal, retryBlockedSignal } from './messages';
@@ -36,7 +37,7 @@ import { sendWebhook } from './notify-webhook';
 import { stageKey } from './search-attributes';
 
 const files = proxyActivities<Activities>(fileActivityOptions);
-const { generate, extractGlb } = proxyActivities<Activities>(gpuJobOptions);
+const { generate, extractGlbs } = proxyActivities<Activities>(gpuJobOptions);
 
 /** Tally of the work this asset did, carried into its result and manifest. */
 interface Tally {
@@ -125,14 +126,16 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
     let pending = missing;
     let regenerated = false;
     while (pending.length > 0) {
+      // One job per MAX_PRESETS_PER_JOB presets (the service's limit): for the usual 3, one GPU call.
+      const batches = chunks(pending, MAX_PRESETS_PER_JOB);
       const outcomes = await Promise.allSettled(
-        pending.map((preset) => untilCredentialsWork(() => extractPreset(input, preset, stateId, prepared!, tally))),
+        batches.map((batch) => untilCredentialsWork(() => extractPresets(input, batch, stateId, prepared!, tally))),
       );
       const stateLost: Preset[] = [];
       for (const [index, outcome] of outcomes.entries()) {
-        const preset = pending[index]!;
-        if (outcome.status === 'fulfilled') glbs[preset.name] = outcome.value;
-        else if (failureType(outcome.reason) === 'state_not_found' && !regenerated) stateLost.push(preset);
+        const batch = batches[index]!;
+        if (outcome.status === 'fulfilled') Object.assign(glbs, outcome.value);
+        else if (failureType(outcome.reason) === 'state_not_found' && !regenerated) stateLost.push(...batch);
         else throw outcome.reason;
       }
       pending = stateLost;
@@ -204,24 +207,31 @@ function generationInputOf(input: ConvertAssetInput) {
   return { catalogId, sku, image, catalogPath, outDir, seed, pipelineType, sampler };
 }
 
-async function extractPreset(
+/** The presets' GLBs from one extract job; only file names, sizes and hashes come back into history. */
+async function extractPresets(
   input: ConvertAssetInput,
-  preset: Preset,
+  presets: Preset[],
   stateId: string,
   prepared: PrepareAssetResult,
   tally: Tally,
-): Promise<OutputFile> {
-  const extracted = await extractGlb({
+): Promise<Record<string, OutputFile>> {
+  const extracted = await extractGlbs({
     catalogId: input.catalogId,
     sku: input.sku,
     outDir: input.outDir,
-    preset,
+    presets,
     stateId,
     generateHash: prepared.generateHash,
   });
   tally.extractCalls += 1;
   tally.usage = addUsage(tally.usage, extracted.usage);
-  return extracted.file;
+  return extracted.files;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
+  return result;
 }
 
 /** The ApplicationFailure type behind an activity failure (our error codes), if any. */

@@ -54,7 +54,7 @@ afterAll(async () => {
 
 interface Script {
   rows: number;
-  /** extractGlb answers state_not_found this many times before succeeding. */
+  /** extractGlbs answers state_not_found this many times before succeeding. */
   stateLosses?: number;
   /** SKUs whose image cannot be read. */
   unreadable?: string[];
@@ -75,7 +75,7 @@ const fileOf = (name: string): OutputFile => ({ file: name, bytes: 1, sha256: 'a
 const realActivities = createActivities({ client: new TrellisClient({ baseUrl: 'http://127.0.0.1:9', credentials: 'none' }) });
 
 function scriptedActivities(script: Script) {
-  const calls = { generate: [] as string[], extract: 0, manifests: [] as AssetManifest[], reports: 0, warmUps: 0, snapshots: 0 };
+  const calls = { generate: [] as string[], extract: 0, extractBatches: [] as string[][], manifests: [] as AssetManifest[], reports: 0, warmUps: 0, snapshots: 0 };
   let stateLosses = script.stateLosses ?? 0;
   const rows: CatalogRow[] = Array.from({ length: script.rows }, (_, index) => ({
     row: index + 1,
@@ -119,16 +119,20 @@ function scriptedActivities(script: Script) {
       if (script.generateDelayMs) await new Promise((resolve) => setTimeout(resolve, script.generateDelayMs));
       return { stateId: `st_${randomBytes(16).toString('hex')}`, stateExpiresAt: null, preview: fileOf('preview.mp4'), usage: gpuUsage };
     },
-    async extractGlb(input: { preset: { name: string } }) {
+    async extractGlbs(input: { presets: { name: string }[] }) {
       if (script.credentials?.revoked) {
         throw ApplicationFailure.nonRetryable('missing or wrong Modal-Key / Modal-Secret (set TRELLIS2_MODAL_KEY)', 'unauthorized');
       }
       calls.extract += 1;
+      calls.extractBatches.push(input.presets.map((preset) => preset.name));
       if (stateLosses > 0) {
         stateLosses -= 1;
         throw ApplicationFailure.nonRetryable('state st_… expired', 'state_not_found');
       }
-      return { file: fileOf(`${input.preset.name}.glb`), usage: gpuUsage };
+      const files = Object.fromEntries(input.presets.map((preset) => [preset.name, fileOf(`${preset.name}.glb`)]));
+      // One call for all presets, priced like the presets it made (so budgets see the same cost per asset).
+      const count = input.presets.length;
+      return { files, usage: { ...gpuUsage, gpuSeconds: gpuUsage.gpuSeconds * count, estimatedCostUsd: gpuUsage.estimatedCostUsd * count } };
     },
     async writeAssetManifest(manifest: AssetManifest) {
       calls.manifests.push(manifest);
@@ -194,19 +198,21 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20
 }
 
 describe('convertAsset', () => {
-  it('regenerates once, with the same seed, when the state is lost', async () => {
-    const { activities, calls } = scriptedActivities({ rows: 1, stateLosses: 3 });
+  it('regenerates once, with the same seed, when the state is lost; all presets go in one extract call', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 1, stateLosses: 1 });
     const result = await withWorker(activities, (taskQueue) =>
       client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${newCatalogId()}`, args: [catalogInput(newCatalogId())] }),
     );
     expect(result.counts).toMatchObject({ done: 1, failed: 0 });
     expect(calls.generate).toEqual(['SKU-1@42', 'SKU-1@42']);
-    expect(calls.extract).toBe(6);
-    expect(calls.manifests[0]).toMatchObject({ status: 'done', generateCalls: 2 });
+    expect(calls.extract).toBe(2);
+    expect(calls.extractBatches).toEqual([['fast', 'balanced', 'quality'], ['fast', 'balanced', 'quality']]);
+    expect(calls.manifests[0]).toMatchObject({ status: 'done', generateCalls: 2, extractCalls: 1 });
+    expect(Object.keys(calls.manifests[0]!.glbs).sort()).toEqual(['balanced', 'fast', 'quality']);
   });
 
   it('fails the asset, not the catalog, when the state is lost again after regenerating', async () => {
-    const { activities, calls } = scriptedActivities({ rows: 2, stateLosses: 4 });
+    const { activities, calls } = scriptedActivities({ rows: 2, stateLosses: 2 });
     const result = await withWorker(activities, (taskQueue) =>
       client.workflow.execute('convertCatalog', {
         taskQueue,

@@ -18,6 +18,15 @@ export const JobProgress = z.object({
   idempotencyKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** Default for details left by workers older than phases, which heartbeated only while a job ran. */
   phase: JobPhase.default('running'),
+  /** The activity attempt in which this work last moved forward (a job named, the job finished, an output written). */
+  progressAttempt: z.number().int().positive().optional(),
+  /**
+   * The fault that failed the latest attempt: at which step (the request's route), in which attempt, and how
+   * many attempts in a row it has failed there without progress. One fault gets ATTEMPTS_PER_FAULT of them.
+   */
+  fault: z
+    .object({ step: z.string().min(1).max(120), attempt: z.number().int().positive(), inARow: z.number().int().positive() })
+    .optional(),
 });
 export type JobProgress = z.infer<typeof JobProgress>;
 
@@ -68,11 +77,24 @@ export class ProgressHeartbeat {
     return this.details;
   }
 
-  /** Replaces fields and heartbeats the result; the kind and key never change within an attempt. */
+  /**
+   * Replaces fields and heartbeats the result; the kind and key never change within an attempt. A job
+   * named anew or a later phase is progress (an attempt resuming where the last one failed is not).
+   */
   update(change: { jobId?: string; phase: JobPhase }): void {
+    const advanced =
+      (change.jobId !== undefined && change.jobId !== this.details.jobId) ||
+      JobPhase.options.indexOf(change.phase) > JobPhase.options.indexOf(this.details.phase);
     const next: JobProgress = { ...this.details, phase: change.phase };
+    if (advanced) next.progressAttempt = currentAttempt();
     if (change.jobId !== undefined) next.jobId = change.jobId;
     this.details = JobProgress.parse(next);
+    heartbeat(this.details);
+  }
+
+  /** An output was written and recorded: progress, whatever the phase (one job may make several). */
+  outputRecorded(): void {
+    this.details = { ...this.details, progressAttempt: currentAttempt() };
     heartbeat(this.details);
   }
 
@@ -83,6 +105,23 @@ export class ProgressHeartbeat {
     heartbeat(this.details);
   }
 
+  /**
+   * This attempt failed at `step`: heartbeats it (the failure carries the latest details to the next attempt)
+   * and returns how many attempts in a row have failed at that step with no progress in between, this one
+   * included. A fault elsewhere, or progress in this attempt, starts the count again: with faults at random,
+   * an attempt that redoes a few requests before reaching its step must not be charged for theirs.
+   */
+  recordFailure(step: string): number {
+    const attempt = currentAttempt();
+    const previous = this.details.fault;
+    const progressedNow = this.details.progressAttempt === attempt;
+    const sameFault = previous !== undefined && previous.step === step && previous.attempt === attempt - 1 && !progressedNow;
+    const inARow = sameFault ? previous.inARow + 1 : 1;
+    this.details = { ...this.details, fault: { step: step.slice(0, 120), attempt, inARow } };
+    heartbeat(this.details);
+    return inARow;
+  }
+
   beat(): void {
     heartbeat(this.details);
   }
@@ -90,4 +129,8 @@ export class ProgressHeartbeat {
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+function currentAttempt(): number {
+  return activityInfo().attempt;
 }

@@ -2,20 +2,16 @@
 // - the progress (kind, Idempotency-Key, job id, phase) is heartbeated on a timer for the whole attempt;
 // - a retried attempt finds the previous job in those details and resumes it (polling, or downloading the
 //   result again when only the download failed) instead of submitting new GPU work;
-// - every submit carries the same Idempotency-Key, so a submit whose answer was lost is retried (here or
-//   by the next attempt) and the service hands back the job it already started;
-// - a result download cut by a reset or a stall is opened again here, a few times, before the attempt fails.
+// - every submit carries the same Idempotency-Key, so a submit whose answer was lost is retried (once by
+//   the client, then by the next attempt) and the service hands back the job it already started;
+// - nothing is retried here: a poll or download that failed after the client's one retry fails the
+//   attempt, and Temporal's next attempt resumes from the heartbeat (a download is opened again, the job
+//   is never redone). Attempts failing in a row at the same step without progress are counted
+//   (failures.ts gives one fault ATTEMPTS_PER_FAULT of them), so a fault costs at most 10 HTTP tries, not 280.
 import { cancellationSignal } from '@temporalio/activity';
 import type { JobAccepted, JobKind, JobStatus } from '@trellis/contracts';
-import {
-  defaultRequestRetry,
-  isTransientRequestFailure,
-  retryDelayMs,
-  sleep,
-  TrellisServiceError,
-  type TrellisClient,
-} from '@trellis/trellis-client';
-import { ChecksumMismatchError } from '../files';
+import { TrellisServiceError, type TrellisClient } from '@trellis/trellis-client';
+import { toActivityFailure } from './failures';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, jobIdempotencyKey, previousProgress, ProgressHeartbeat, type JobProgress } from './job-progress';
 
 export interface JobTiming {
@@ -35,20 +31,22 @@ export interface GpuJobRun<T> {
   reuse?: (signal: AbortSignal) => Promise<T | undefined>;
   /** Sends the work; must pass `idempotencyKey` on to the client. */
   submit: (options: { signal: AbortSignal; idempotencyKey: string }) => Promise<JobAccepted>;
-  /** Downloads the finished job's result and records it; run again from the start after a transient failure. */
+  /**
+   * Downloads the finished job's result and records it; a retried attempt runs it again from the start, so
+   * it skips what it already recorded (and calls `progress.update` for each output it records).
+   */
   collect: (job: JobStatus, progress: ProgressHeartbeat, signal: AbortSignal) => Promise<T>;
 }
-
-/** Tries of `collect` within one attempt; then the activity retry resumes the download from the heartbeat. */
-const COLLECT_ATTEMPTS = 4;
 
 export async function runGpuJob<T>(run: GpuJobRun<T>): Promise<T> {
   const signal = cancellationSignal();
   const idempotencyKey = jobIdempotencyKey(run.kind, run.workParts);
   const previous = previousProgress(run.kind);
+  // What the last attempt knew of its progress and its fault goes on, so one fault is counted across attempts.
+  const carried = { progressAttempt: previous?.progressAttempt, fault: previous?.fault };
   const initial: JobProgress = previous?.jobId
-    ? { kind: run.kind, jobId: previous.jobId, idempotencyKey, phase: previous.phase }
-    : { kind: run.kind, idempotencyKey, phase: 'submitting' };
+    ? { kind: run.kind, jobId: previous.jobId, idempotencyKey, phase: previous.phase, ...carried }
+    : { kind: run.kind, idempotencyKey, phase: 'submitting', ...carried };
   const progress = new ProgressHeartbeat(initial, run.timing.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS);
   try {
     const reused = await run.reuse?.(signal);
@@ -73,7 +71,10 @@ export async function runGpuJob<T>(run: GpuJobRun<T>): Promise<T> {
       onPoll: () => progress.beat(),
     });
     progress.update({ phase: 'downloading' });
-    return await collectWithRetries(() => run.collect(done, progress, signal), signal);
+    return await run.collect(done, progress, signal);
+  } catch (error) {
+    if (signal.aborted) throw error; // cancelled: nothing to count
+    throw toActivityFailure(error, progress.recordFailure(faultStep(error)));
   } finally {
     progress.stop();
   }
@@ -109,16 +110,8 @@ async function stillWorthWaitingFor(client: TrellisClient, jobId: string, signal
   }
 }
 
-/** A download cut by a reset or a stall, or damaged on the way (checksum), is simply fetched again. */
-async function collectWithRetries<T>(collect: () => Promise<T>, signal: AbortSignal): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await collect();
-    } catch (error) {
-      const transient = isTransientRequestFailure(error) || error instanceof ChecksumMismatchError;
-      if (!transient || attempt >= COLLECT_ATTEMPTS || signal.aborted) throw error;
-      const retryAfterMs = error instanceof TrellisServiceError ? error.retryAfterMs : undefined;
-      await sleep(retryDelayMs(attempt, defaultRequestRetry, retryAfterMs), signal);
-    }
-  }
+/** Where an attempt failed, as one fault is known across attempts: the request's route, or the error's kind. */
+function faultStep(error: unknown): string {
+  if (error instanceof TrellisServiceError) return error.route;
+  return error instanceof Error ? error.name : 'error';
 }
