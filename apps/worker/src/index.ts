@@ -2,3 +2,4 @@ export * from './temporal-config';
 export * from './worker';
 export * from './worker-log';
 export * from './worker-memory';
+export * from './finish-worker';

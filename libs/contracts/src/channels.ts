@@ -155,10 +155,3 @@ export const ChannelFileReport = z.object({
   reused: z.boolean(),
 });
 export type ChannelFileReport = z.infer<typeof ChannelFileReport>;
-
-export const FINISH_TASK_QUEUE = 'trellis-finish';
-/** `TRELLIS_FINISH_TASK_QUEUE`: where finishing activities run (read by workers and every start). */
-export const finishTaskQueueFrom = (env: Record<string, string | undefined>): string => {
-  const value = env.TRELLIS_FINISH_TASK_QUEUE?.trim();
-  return value ? value : FINISH_TASK_QUEUE;
-};

@@ -2,6 +2,7 @@
 // Everything here travels through Temporal history or lands on disk: small, no image/GLB bytes.
 import { z } from 'zod';
 import { CatalogId, CatalogReadOptions, CatalogRowProblem, Sku } from './catalog';
+import { Channel, ChannelFileReport, ChannelName, ProductSize } from './channels';
 import { Usage } from './cost';
 import { PipelineType, Preset, PresetName, SamplerSettings, Seed } from './pipeline';
 import { skuFolderName } from './sku-folder';
@@ -16,6 +17,15 @@ export const taskQueueFrom = (env: Record<string, string | undefined>): string =
   const value = env.TRELLIS_TASK_QUEUE?.trim();
   return value ? value : TASK_QUEUE;
 };
+/**
+ * `TRELLIS_FINISH_TASK_QUEUE`: where the finishing activities (channel files) run, on workers of their
+ * own; unset, the task queue + "-finish" (`trellis-finish`), which is also what a workflow uses when its
+ * start did not name one.
+ */
+export const finishTaskQueueFrom = (env: Record<string, string | undefined>): string => {
+  const value = env.TRELLIS_FINISH_TASK_QUEUE?.trim();
+  return value ? value : `${taskQueueFrom(env)}-finish`;
+};
 export const catalogWorkflowId = (catalogId: string) => `catalog/${catalogId}`;
 /** From the SKU's folder name, never the raw SKU: safe characters, stable, at most ~130 characters. */
 export const assetWorkflowId = (catalogId: string, sku: string) => `asset/${catalogId}/${skuFolderName(sku)}`;
@@ -27,6 +37,8 @@ export const ConversionSettings = z.object({
   pipelineType: PipelineType,
   seed: Seed,
   sampler: SamplerSettings,
+  /** Channel files made from each SKU's GLBs (`--channels`); their source presets are always extracted. */
+  channels: z.array(Channel).optional(),
 });
 export type ConversionSettings = z.infer<typeof ConversionSettings>;
 
@@ -66,6 +78,11 @@ export const ConvertCatalogInput = z.object({
   assetTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(3 * 3600),
   /** Completion webhooks (`--notify`); the signing secret stays in the workers' environment. */
   notify: NotifySettings.optional(),
+  /**
+   * Task queue of the finishing activities (channel files): TRELLIS_FINISH_TASK_QUEUE where the run is
+   * started; unset, the catalog's own task queue + "-finish".
+   */
+  finishTaskQueue: z.string().min(1).max(200).optional(),
 });
 export type ConvertCatalogInput = z.input<typeof ConvertCatalogInput>;
 export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
@@ -75,7 +92,8 @@ export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
  * `running`: the catalog knows only that the asset started; the asset's own TrellisStage search attribute
  * says which step it is on (clients merge it in: `getCatalogProgress`, the dashboard).
  */
-export const assetStages = ['queued', 'running', 'preparing', 'generating', 'extracting', 'blocked', 'done'] as const;
+/** `finishing`: making the channel files from the GLBs, on the finish task queue. */
+export const assetStages = ['queued', 'running', 'preparing', 'generating', 'extracting', 'finishing', 'blocked', 'done'] as const;
 export const AssetStage = z.enum(assetStages);
 export type AssetStage = z.infer<typeof AssetStage>;
 
@@ -96,6 +114,11 @@ export const ConvertAssetInput = z.object({
   parentWorkflowId: z.string().optional(),
   /** Set only when the catalog asked for per-asset webhooks (`--notify-assets`). */
   notify: NotifySettings.optional(),
+  /** Channel files to make after the GLBs, on the finish task queue. */
+  channels: z.array(Channel).optional(),
+  /** The product's real-world size from the catalog's size columns. */
+  size: ProductSize.optional(),
+  finishTaskQueue: z.string().min(1).max(200).optional(),
 });
 export type ConvertAssetInput = z.infer<typeof ConvertAssetInput>;
 
@@ -147,6 +170,12 @@ export const AssetManifest = AssetResult.extend({
   pipelineType: PipelineType,
   presets: z.array(Preset),
   finishedAt: z.string(),
+  /** The size the catalog gave (channel files are scaled to it). */
+  size: ProductSize.optional(),
+  /** One entry per requested channel: the file and its validator report, or why it was not delivered. */
+  channels: z.record(ChannelName, ChannelFileReport).optional(),
+  /** `poster.webp`: a frame of the preview, for `<model-viewer poster>` and listing pages. */
+  poster: OutputFile.optional(),
 });
 export type AssetManifest = z.infer<typeof AssetManifest>;
 
@@ -192,6 +221,9 @@ export const ReportRow = z.object({
   glbs: z.record(PresetName, OutputFile),
   preview: OutputFile.optional(),
   usage: Usage,
+  size: ProductSize.optional(),
+  channels: z.record(ChannelName, ChannelFileReport).optional(),
+  poster: OutputFile.optional(),
 });
 export type ReportRow = z.infer<typeof ReportRow>;
 

@@ -1,3 +1,4 @@
+/// <reference path="../types/untyped-modules.d.ts" />
 // One glTF-Transform reader/writer for the process, with every extension and the Draco and meshopt
 // codecs registered, so compressed sources read and compressed channel files write. The codecs are
 // WebAssembly modules: built once, on first use.

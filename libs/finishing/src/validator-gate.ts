@@ -1,3 +1,4 @@
+/// <reference path="../types/untyped-modules.d.ts" />
 // The gate every channel file passes before delivery: the Khronos glTF validator, 0 errors.
 import { validateBytes, type ValidationMessage } from 'gltf-validator';
 import type { ValidatorVerdict } from '@trellis/contracts';

@@ -192,7 +192,9 @@ export class AssetChildren {
 
   /** The row's presets, or why it names one nobody defined. */
   private presetsOf(row: CatalogRow): Preset[] | string {
-    const names = row.presets ?? this.input.settings.defaultPresetNames;
+    // A channel's source preset is always extracted: its file is made from that GLB.
+    const channelSources = (this.input.settings.channels ?? []).map((channel) => channel.profile.source_preset);
+    const names = [...new Set([...(row.presets ?? this.input.settings.defaultPresetNames), ...channelSources])];
     const unknown = names.filter((name) => !this.presetsByName.has(name));
     if (unknown.length === 0) return names.map((name) => this.presetsByName.get(name)!);
     const known = [...this.presetsByName.keys()].join(', ');
@@ -213,6 +215,9 @@ export class AssetChildren {
       presets,
       parentWorkflowId: workflowInfo().workflowId,
       ...(this.input.notify?.assets ? { notify: this.input.notify } : {}),
+      ...(this.input.settings.channels?.length ? { channels: this.input.settings.channels } : {}),
+      ...(row.size ? { size: row.size } : {}),
+      ...(this.input.finishTaskQueue ? { finishTaskQueue: this.input.finishTaskQueue } : {}),
     };
   }
 }

@@ -15,12 +15,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, GenerateResult, PrepareAssetResult } from '@trellis/activities';
+import type { Activities, FinishActivities, GenerateResult, PrepareAssetResult } from '@trellis/activities';
 import {
   addUsage,
   noUsage,
   skuFolderName,
   type AssetError,
+  type AssetManifest,
   type AssetStage,
   type AssetStatus,
   type AssetSummary,
@@ -29,7 +30,7 @@ import {
   type Preset,
   type Usage,
 } from '@trellis/contracts';
-import { fileActivityOptions, gpuJobOptions } from './activity-options';
+import { fileActivityOptions, finishActivityOptions, gpuJobOptions } from './activity-options';
 import { assetBlockedSignal, assetFinishedSignal, retryBlockedSignal } from './messages';
 import { assetFinishedDelivery } from './notify-options';
 import { sendWebhook } from './notify-webhook';
@@ -54,8 +55,11 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
   const glbs: Record<string, OutputFile> = {};
   let preview: OutputFile | undefined;
   let prepared: PrepareAssetResult | undefined;
+  let channels: AssetManifest['channels'];
 
   const finish = async (status: AssetStatus, error?: AssetError): Promise<AssetSummary> => {
+    // Channel files once the GLBs exist (made or reused); a failure here fails the asset like any step.
+    if ((status === 'succeeded' || status === 'skipped') && input.channels?.length) channels = await makeChannelFiles(input, glbs);
     const summary: AssetSummary = {
       sku: input.sku,
       row: input.row,
@@ -81,6 +85,8 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
         pipelineType: input.pipelineType,
         presets: input.presets,
         finishedAt: new Date(Date.now()).toISOString(),
+        ...(input.size ? { size: input.size } : {}),
+        ...(channels ? { channels } : {}),
       }, input.outDir);
       // Awaited: sent without waiting, in the task that completes the workflow, it did not reach the
       // parent (the adoption test in workflows.test.ts caught that).
@@ -221,6 +227,25 @@ async function extractPreset(
   tally.extractCalls += 1;
   tally.usage = addUsage(tally.usage, extracted.usage);
   return extracted.file;
+}
+
+/**
+ * The finish step: channel files from the GLBs, on the finish task queue (its own workers and limits).
+ * Unset, that queue is this workflow's own task queue + "-finish", as the worker derives it.
+ */
+async function makeChannelFiles(input: ConvertAssetInput, glbs: Record<string, OutputFile>): Promise<AssetManifest['channels']> {
+  markStage('finishing');
+  const taskQueue = input.finishTaskQueue ?? `${workflowInfo().taskQueue}-finish`;
+  const { finishChannels } = proxyActivities<FinishActivities>({ ...finishActivityOptions, taskQueue });
+  const result = await finishChannels({
+    catalogId: input.catalogId,
+    sku: input.sku,
+    outDir: input.outDir,
+    channels: input.channels!,
+    glbs,
+    ...(input.size ? { size: input.size } : {}),
+  });
+  return result.channels;
 }
 
 /** The ApplicationFailure type behind an activity failure (our error codes), if any. */

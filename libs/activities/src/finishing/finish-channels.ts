@@ -1,0 +1,123 @@
+// The finish activity: each SKU's channel files from its GLBs, on the finish task queue (CPU and memory
+// heavy: a 1M-face GLB is read, welded and simplified here, so the worker orchestrating GPU jobs never
+// holds one). Idempotent like every output: a channel file made from the same source bytes, profile and
+// size is found by its input hash and kept. A file that fails the validator or its budget is not
+// delivered (an earlier one is removed) and the report says why.
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import {
+  ChannelFileReport,
+  ChannelName,
+  DEFAULT_PROPORTION_TOLERANCE,
+  type Channel,
+  type OutputFile,
+  type ProductSize,
+} from '@trellis/contracts';
+import { makeChannelFile } from '@trellis/finishing';
+import { createHash } from 'node:crypto';
+import { assetDir, findReusableOutput, glbPath, readOutputRecord, writeFileAtomic, writeOutputRecord } from '../files';
+import { inputHashOf } from '../outputs/input-hash';
+
+/** Bump when the finishing pipeline changes what it makes from the same inputs: channel files are then remade. */
+export const FINISHING_VERSION = 1;
+
+export interface FinishChannelsInput {
+  catalogId: string;
+  sku: string;
+  outDir: string;
+  channels: Channel[];
+  /** The SKU's GLBs by preset, as its workflow holds them. */
+  glbs: Record<string, OutputFile>;
+  size?: ProductSize;
+  proportionTolerance?: number;
+}
+
+export interface FinishChannelsResult {
+  channels: Record<string, ChannelFileReport>;
+}
+
+export const channelFilePath = (name: string) => `channels/${ChannelName.parse(name)}.glb`;
+const recordNameOf = (name: string) => `channel-${ChannelName.parse(name)}`;
+
+export async function finishChannels(input: FinishChannelsInput): Promise<FinishChannelsResult> {
+  const dir = assetDir(input.outDir, input.catalogId, input.sku);
+  const tolerance = input.proportionTolerance ?? DEFAULT_PROPORTION_TOLERANCE;
+  const sources = new Map<string, { bytes: Uint8Array; sha256: string }>();
+  const channels: Record<string, ChannelFileReport> = {};
+  for (const { name, profile } of input.channels) {
+    heartbeat(name);
+    const preset = profile.source_preset;
+    if (!input.glbs[preset]) {
+      channels[name] = await notDelivered(dir, name, preset, profile, `no ${preset} GLB for this SKU to make it from`);
+      continue;
+    }
+    let source = sources.get(preset);
+    if (!source) {
+      const bytes = new Uint8Array(await readFile(glbPath(input.outDir, input.catalogId, input.sku, preset)));
+      source = { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+      sources.set(preset, source);
+    }
+    const inputHash = inputHashOf({ output: 'channel', finishing: FINISHING_VERSION, source: source.sha256, profile, size: input.size ?? null, tolerance });
+    const recordName = recordNameOf(name);
+    const reusable = await findReusableOutput(dir, recordName, inputHash);
+    const recorded = reusable ? ChannelFileReport.safeParse((await readOutputRecord(dir, recordName))?.extra?.report) : undefined;
+    if (reusable && recorded?.success) {
+      channels[name] = { ...recorded.data, reused: true };
+      continue;
+    }
+    const made = await makeChannelFile(source.bytes, profile, { ...(input.size ? { size: input.size } : {}), proportionTolerance: tolerance });
+    if (!made.glb) {
+      channels[name] = await notDelivered(dir, name, preset, profile, made.report.reason ?? 'not delivered', made.report);
+      continue;
+    }
+    const file = channelFilePath(name);
+    await writeFileAtomic(path.join(dir, file), made.glb);
+    const report: ChannelFileReport = ChannelFileReport.parse({ ...made.report, channel: name, sourcePreset: preset, file, reused: false });
+    await writeOutputRecord(dir, recordName, {
+      inputHash,
+      file,
+      bytes: made.glb.byteLength,
+      sha256: report.sha256!,
+      writtenAt: new Date().toISOString(),
+      extra: { report },
+    });
+    channels[name] = report;
+  }
+  return { channels };
+}
+
+/** The report of a channel without a file; a file an earlier run delivered for it is removed. */
+async function notDelivered(
+  dir: string,
+  name: string,
+  preset: string,
+  profile: Channel['profile'],
+  reason: string,
+  made?: Omit<ChannelFileReport, 'channel' | 'sourcePreset' | 'file' | 'reused'>,
+): Promise<ChannelFileReport> {
+  await rm(path.join(dir, channelFilePath(name)), { force: true });
+  await rm(path.join(dir, '.trellis', `${recordNameOf(name)}.json`), { force: true });
+  const { sha256: _notDelivered, ...rest } = made ?? {
+    bytes: 0,
+    triangles: 0,
+    textureSizes: [],
+    compression: profile.compression,
+    maxBytes: profile.max_bytes,
+    maxTriangles: profile.max_triangles,
+    budgetMet: false,
+    stepDowns: [],
+    validator: { errors: 0, warnings: 0, messages: [] },
+    delivered: false,
+  };
+  return ChannelFileReport.parse({ ...rest, channel: name, sourcePreset: preset, delivered: false, reason, reused: false });
+}
+
+/** Tells Temporal the activity is alive between channels (a no-op when called outside an activity). */
+function heartbeat(channel: string): void {
+  try {
+    Context.current().heartbeat({ channel });
+  } catch {
+    // not running as an activity (unit tests)
+  }
+}
