@@ -1,5 +1,7 @@
-// The report flattened for spreadsheets: one line per catalog row, one size/sha256 column pair per preset.
+// The report flattened for spreadsheets: one line per catalog row, one size/sha256 column pair per preset;
+// with channel files, then the size and scale columns and a group of columns per channel.
 import { DEFAULT_PRESET_NAMES, type ReportRow } from '@trellis/contracts';
+import { channelCells, channelColumnsOf, channelHeader } from './channel-columns';
 
 export function reportCsv(rows: readonly ReportRow[]): string {
   const presets = presetColumnsOf(rows);
@@ -13,6 +15,8 @@ export function reportCsv(rows: readonly ReportRow[]): string {
     'gpu_seconds',
     'estimated_cost_usd',
   ];
+  const channels = channelColumnsOf(rows);
+  header.push(...channelHeader(channels));
   const lines = [header.map(csvCell).join(',')];
   for (const row of rows) {
     const cells = [
@@ -24,6 +28,7 @@ export function reportCsv(rows: readonly ReportRow[]): string {
       row.preview?.bytes ?? '',
       row.usage.gpuSeconds,
       row.usage.estimatedCostUsd.toFixed(4),
+      ...channelCells(row, channels),
     ];
     lines.push(cells.map(csvCell).join(','));
   }
