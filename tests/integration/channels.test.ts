@@ -91,11 +91,16 @@ describe('channel files on their own task queue', () => {
       expect(manifest.channels!.web!.compression).toBe('meshopt');
       expect(manifest.channels!.google!.compression).toBe('draco');
       expect(manifest.size).toBeDefined();
+      // The poster: a frame of the preview the service rendered anyway (no extra GPU call).
+      expect(manifest.poster).toMatchObject({ file: 'poster.webp' });
+      const poster = fs.readFileSync(path.join(outDir, sku, 'poster.webp'));
+      expect(poster.subarray(8, 12).toString('latin1')).toBe('WEBP');
+      expect(poster.byteLength).toBe(manifest.poster!.bytes);
     }
     const row = report.rows.find((r) => r.sku === 'MUG-1')!;
     expect(row.channels?.web?.delivered).toBe(true);
     const [header, ...lines] = fs.readFileSync(result.reportCsvPath, 'utf8').trim().split('\r\n');
-    expect(header).toContain('size,scale,size_flag,web_delivered,web_bytes');
+    expect(header).toContain('size,scale,size_flag,poster,web_delivered,web_bytes');
     expect(lines.find((line) => line.includes('LAMP-2'))).toContain("does not match the model's proportions");
 
     // The finishing activity ran on the finish task queue.
@@ -116,5 +121,6 @@ describe('channel files on their own task queue', () => {
     expect(stack.trellis.extractSubmits).toBe(extractBefore);
     const manifest = AssetManifest.parse(JSON.parse(fs.readFileSync(path.join(stack.workDir, 'out', 'sized', 'MUG-1', 'manifest.json'), 'utf8')));
     expect(Object.values(manifest.channels!).every((file) => file.reused)).toBe(true);
+    expect(manifest.poster!.reused).toBe(true);
   });
 });

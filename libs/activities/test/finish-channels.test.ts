@@ -82,6 +82,7 @@ describe('report.csv channel columns', () => {
 
     const sized: ReportRow = {
       ...plain,
+      poster: { file: 'poster.webp', bytes: 10, sha256: 'c'.repeat(64), reused: false },
       size: { width: 45, height: 90, unit: 'cm' },
       channels: {
         web: report('web', true, { stepDowns: ['texture 2048 -> 1024 px (6000000 bytes over 5000000)'], placement: { scale: 'real-world', factor: 1, dimensions: [0.45, 0.9, 0.4] } }),
@@ -91,12 +92,12 @@ describe('report.csv channel columns', () => {
     const unsized: ReportRow = { ...plain, row: 2, sku: 'b', channels: { amazon: report('amazon', true) } };
     const [header, first, second] = reportCsv([sized, unsized]).split('\r\n');
     const columns = header!.split(',');
-    expect(columns.slice(-19)).toEqual([
-      'size', 'scale', 'size_flag',
+    expect(columns.slice(-20)).toEqual([
+      'size', 'scale', 'size_flag', 'poster',
       'web_delivered', 'web_bytes', 'web_triangles', 'web_texture_px', 'web_validator', 'web_budget_met', 'web_step_downs', 'web_reason',
       'amazon_delivered', 'amazon_bytes', 'amazon_triangles', 'amazon_texture_px', 'amazon_validator', 'amazon_budget_met', 'amazon_step_downs', 'amazon_reason',
     ]);
-    expect(first).toContain('45 x 90 x ? cm,real-world,,yes,1234,100000,2048,"0 errors, 0 warnings",yes,texture 2048 -> 1024 px (6000000 bytes over 5000000),,no,,100000');
+    expect(first).toContain('45 x 90 x ? cm,real-world,,poster.webp,yes,1234,100000,2048,"0 errors, 0 warnings",yes,texture 2048 -> 1024 px (6000000 bytes over 5000000),,no,,100000');
     expect(first).toContain('the Khronos glTF validator found 1 error(s)');
     expect(second).toContain("no size columns: the files keep the model's unit size (amazon requires real-world scale: add width/height/depth columns)");
   });

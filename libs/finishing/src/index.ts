@@ -4,3 +4,4 @@ export { makeChannelFile, nextStepDown, countTriangles, type ChannelFileOptions,
 export { fitToSize, placeOnGround } from './placement';
 export { validateGlb } from './validator-gate';
 export { gltfIO } from './gltf-io';
+export { posterFromPreview, mp4DurationSeconds, type PosterOptions } from './poster';

@@ -56,10 +56,11 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
   let preview: OutputFile | undefined;
   let prepared: PrepareAssetResult | undefined;
   let channels: AssetManifest['channels'];
+  let poster: OutputFile | undefined;
 
   const finish = async (status: AssetStatus, error?: AssetError): Promise<AssetSummary> => {
     // Channel files once the GLBs exist (made or reused); a failure here fails the asset like any step.
-    if ((status === 'succeeded' || status === 'skipped') && input.channels?.length) channels = await makeChannelFiles(input, glbs);
+    if ((status === 'succeeded' || status === 'skipped') && input.channels?.length) ({ channels, poster } = await makeChannelFiles(input, glbs, preview));
     const summary: AssetSummary = {
       sku: input.sku,
       row: input.row,
@@ -87,6 +88,7 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
         finishedAt: new Date(Date.now()).toISOString(),
         ...(input.size ? { size: input.size } : {}),
         ...(channels ? { channels } : {}),
+        ...(poster ? { poster } : {}),
       }, input.outDir);
       // Awaited: sent without waiting, in the task that completes the workflow, it did not reach the
       // parent (the adoption test in workflows.test.ts caught that).
@@ -230,10 +232,14 @@ async function extractPreset(
 }
 
 /**
- * The finish step: channel files from the GLBs, on the finish task queue (its own workers and limits).
+ * The finish step: channel files from the GLBs and a poster from the preview, on the finish task queue (its own workers and limits).
  * Unset, that queue is this workflow's own task queue + "-finish", as the worker derives it.
  */
-async function makeChannelFiles(input: ConvertAssetInput, glbs: Record<string, OutputFile>): Promise<AssetManifest['channels']> {
+async function makeChannelFiles(
+  input: ConvertAssetInput,
+  glbs: Record<string, OutputFile>,
+  preview: OutputFile | undefined,
+): Promise<{ channels: AssetManifest['channels']; poster?: OutputFile }> {
   markStage('finishing');
   const taskQueue = input.finishTaskQueue ?? `${workflowInfo().taskQueue}-finish`;
   const { finishChannels } = proxyActivities<FinishActivities>({ ...finishActivityOptions, taskQueue });
@@ -244,8 +250,9 @@ async function makeChannelFiles(input: ConvertAssetInput, glbs: Record<string, O
     channels: input.channels!,
     glbs,
     ...(input.size ? { size: input.size } : {}),
+    ...(preview ? { preview } : {}),
   });
-  return result.channels;
+  return result;
 }
 
 /** The ApplicationFailure type behind an activity failure (our error codes), if any. */

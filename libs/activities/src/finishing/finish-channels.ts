@@ -14,9 +14,9 @@ import {
   type OutputFile,
   type ProductSize,
 } from '@trellis/contracts';
-import { makeChannelFile } from '@trellis/finishing';
+import { makeChannelFile, posterFromPreview } from '@trellis/finishing';
 import { createHash } from 'node:crypto';
-import { assetDir, findReusableOutput, glbPath, readOutputRecord, writeFileAtomic, writeOutputRecord } from '../files';
+import { assetDir, findReusableOutput, glbPath, previewPath, readOutputRecord, writeFileAtomic, writeOutputRecord } from '../files';
 import { inputHashOf } from '../outputs/input-hash';
 
 /** Bump when the finishing pipeline changes what it makes from the same inputs: channel files are then remade. */
@@ -31,11 +31,17 @@ export interface FinishChannelsInput {
   glbs: Record<string, OutputFile>;
   size?: ProductSize;
   proportionTolerance?: number;
+  /** The SKU's preview.mp4, whose frame becomes poster.webp. */
+  preview?: OutputFile;
 }
 
 export interface FinishChannelsResult {
   channels: Record<string, ChannelFileReport>;
+  /** `poster.webp`; absent without a preview, or when its frame could not be decoded (logged). */
+  poster?: OutputFile;
 }
+
+const POSTER_FILE = 'poster.webp';
 
 export const channelFilePath = (name: string) => `channels/${ChannelName.parse(name)}.glb`;
 const recordNameOf = (name: string) => `channel-${ChannelName.parse(name)}`;
@@ -84,7 +90,28 @@ export async function finishChannels(input: FinishChannelsInput): Promise<Finish
     });
     channels[name] = report;
   }
-  return { channels };
+  heartbeat('poster');
+  const poster = input.preview ? await makePoster(input, dir) : undefined;
+  return { channels, ...(poster ? { poster } : {}) };
+}
+
+/** poster.webp from a frame of preview.mp4, reused while the preview is the same. */
+async function makePoster(input: FinishChannelsInput, dir: string): Promise<OutputFile | undefined> {
+  const inputHash = inputHashOf({ output: 'poster', finishing: FINISHING_VERSION, preview: input.preview!.sha256 });
+  const reusable = await findReusableOutput(dir, 'poster', inputHash);
+  if (reusable) return reusable;
+  let webp: Uint8Array;
+  try {
+    webp = await posterFromPreview(previewPath(input.outDir, input.catalogId, input.sku));
+  } catch (error) {
+    // A poster is a convenience: the SKU's models stand without it.
+    console.warn(`SKU "${input.sku}": no poster: ${(error as Error).message}`);
+    return undefined;
+  }
+  await writeFileAtomic(path.join(dir, POSTER_FILE), webp);
+  const file: OutputFile = { file: POSTER_FILE, bytes: webp.byteLength, sha256: createHash('sha256').update(webp).digest('hex'), reused: false };
+  await writeOutputRecord(dir, 'poster', { inputHash, file: file.file, bytes: file.bytes, sha256: file.sha256, writtenAt: new Date().toISOString() });
+  return file;
 }
 
 /** The report of a channel without a file; a file an earlier run delivered for it is removed. */

@@ -1,6 +1,6 @@
 // report.csv's channel columns: present only when a row has channel files, so a run without channels
 // keeps the columns it always had. Per row: the size the catalog gave, how the files were scaled, and a
-// flag (proportions that disagree, or a channel that needs a size the row lacks); per channel: whether
+// flag (proportions that disagree, or a channel that needs a size the row lacks), the poster; per channel: whether
 // it was delivered, bytes, triangles, texture size, the validator's verdict, budget, step-downs, reason.
 import { builtInChannels, type ChannelFileReport, type ReportRow } from '@trellis/contracts';
 
@@ -16,7 +16,7 @@ export function channelColumnsOf(rows: readonly ReportRow[]): string[] {
 
 export function channelHeader(channels: readonly string[]): string[] {
   if (channels.length === 0) return [];
-  return ['size', 'scale', 'size_flag', ...channels.flatMap((channel) => PER_CHANNEL.map((column) => `${channel}_${column}`))];
+  return ['size', 'scale', 'size_flag', 'poster', ...channels.flatMap((channel) => PER_CHANNEL.map((column) => `${channel}_${column}`))];
 }
 
 export function channelCells(row: ReportRow, channels: readonly string[]): (string | number)[] {
@@ -26,7 +26,7 @@ export function channelCells(row: ReportRow, channels: readonly string[]): (stri
     ? `${['width', 'height', 'depth'].map((axis) => row.size![axis as 'width'] ?? '?').join(' x ')} ${row.size.unit}`
     : '';
   const placement = reports.find((report) => report.placement)?.placement;
-  return [size, placement?.scale ?? '', sizeFlag(row, reports), ...channels.flatMap((channel) => cellsOf(row.channels?.[channel]))];
+  return [size, placement?.scale ?? '', sizeFlag(row, reports), row.poster?.file ?? '', ...channels.flatMap((channel) => cellsOf(row.channels?.[channel]))];
 }
 
 function sizeFlag(row: ReportRow, reports: ChannelFileReport[]): string {
