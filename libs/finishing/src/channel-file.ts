@@ -42,16 +42,34 @@ const TRIANGLE_STEP = 0.7;
 const SIMPLIFY_PASSES = 4;
 const TEXTURE_QUALITY = 85;
 
-export async function makeChannelFile(source: Uint8Array, profile: ChannelProfile, options: ChannelFileOptions = {}): Promise<ChannelFileResult> {
-  const io = await gltfIO();
-  const base = await io.readBinary(source);
-  await base.transform(dedup(), weld(), prune());
-  const sourceTriangles = countTriangles(base);
-  const simplified = new Map<number, Document>();
+/** A source GLB read and cleaned once (dedup, weld, prune), for every channel made from it. */
+export interface PreparedSource {
+  document: Document;
+  triangles: number;
+  /**
+   * Simplified copies by triangle target, shared by the channels made from this source: a smaller
+   * target starts from the nearest larger copy (simplifying 300K triangles to 100K costs a third of
+   * simplifying 1M), which is what meshoptimizer's greedy collapse would pass through anyway.
+   */
+  simplified: Map<number, Document>;
+}
+
+export async function prepareSource(glb: Uint8Array): Promise<PreparedSource> {
+  const document = await (await gltfIO()).readBinary(glb);
+  await document.transform(dedup(), weld(), prune());
+  return { document, triangles: countTriangles(document), simplified: new Map() };
+}
+
+/** The channel file for one profile; `source` is the GLB, or prepareSource's result shared by several channels. */
+export async function makeChannelFile(source: Uint8Array | PreparedSource, profile: ChannelProfile, options: ChannelFileOptions = {}): Promise<ChannelFileResult> {
+  const prepared = source instanceof Uint8Array ? await prepareSource(source) : source;
+  const { document: base, triangles: sourceTriangles, simplified } = prepared;
   const simplifiedTo = async (triangles: number): Promise<Document> => {
+    if (triangles >= sourceTriangles) return base;
     let document = simplified.get(triangles);
     if (!document) {
-      document = cloneDocument(base).setLogger(quietLogger);
+      const larger = [...simplified.keys()].filter((target) => target > triangles).sort((a, b) => a - b)[0];
+      document = cloneDocument(larger === undefined ? base : simplified.get(larger)!).setLogger(quietLogger);
       await simplifyTo(document, triangles);
       simplified.set(triangles, document);
     }

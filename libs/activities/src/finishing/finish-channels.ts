@@ -14,7 +14,7 @@ import {
   type OutputFile,
   type ProductSize,
 } from '@trellis/contracts';
-import { makeChannelFile, posterFromPreview } from '@trellis/finishing';
+import { makeChannelFile, posterFromPreview, prepareSource, type PreparedSource } from '@trellis/finishing';
 import { createHash } from 'node:crypto';
 import { assetDir, findReusableOutput, glbPath, previewPath, readOutputRecord, writeFileAtomic, writeOutputRecord } from '../files';
 import { inputHashOf } from '../outputs/input-hash';
@@ -49,13 +49,16 @@ const recordNameOf = (name: string) => `channel-${ChannelName.parse(name)}`;
 export async function finishChannels(input: FinishChannelsInput): Promise<FinishChannelsResult> {
   const dir = assetDir(input.outDir, input.catalogId, input.sku);
   const tolerance = input.proportionTolerance ?? DEFAULT_PROPORTION_TOLERANCE;
-  const sources = new Map<string, { bytes: Uint8Array; sha256: string }>();
-  const channels: Record<string, ChannelFileReport> = {};
-  for (const { name, profile } of input.channels) {
+  // Each source GLB is read once per SKU; it is parsed (and welded) only if some channel must be made.
+  const sources = new Map<string, { bytes: Uint8Array; sha256: string; prepared?: PreparedSource }>();
+  const reports = new Map<string, ChannelFileReport>();
+  // Most triangles first, so each simplification starts from the previous, larger one (prepareSource).
+  const byTriangles = [...input.channels].sort((a, b) => b.profile.max_triangles - a.profile.max_triangles);
+  for (const { name, profile } of byTriangles) {
     heartbeat(name);
     const preset = profile.source_preset;
     if (!input.glbs[preset]) {
-      channels[name] = await notDelivered(dir, name, preset, profile, `no ${preset} GLB for this SKU to make it from`);
+      reports.set(name, await notDelivered(dir, name, preset, profile, `no ${preset} GLB for this SKU to make it from`));
       continue;
     }
     let source = sources.get(preset);
@@ -69,12 +72,13 @@ export async function finishChannels(input: FinishChannelsInput): Promise<Finish
     const reusable = await findReusableOutput(dir, recordName, inputHash);
     const recorded = reusable ? ChannelFileReport.safeParse((await readOutputRecord(dir, recordName))?.extra?.report) : undefined;
     if (reusable && recorded?.success) {
-      channels[name] = { ...recorded.data, reused: true };
+      reports.set(name, { ...recorded.data, reused: true });
       continue;
     }
-    const made = await makeChannelFile(source.bytes, profile, { ...(input.size ? { size: input.size } : {}), proportionTolerance: tolerance });
+    source.prepared ??= await prepareSource(source.bytes);
+    const made = await makeChannelFile(source.prepared, profile, { ...(input.size ? { size: input.size } : {}), proportionTolerance: tolerance });
     if (!made.glb) {
-      channels[name] = await notDelivered(dir, name, preset, profile, made.report.reason ?? 'not delivered', made.report);
+      reports.set(name, await notDelivered(dir, name, preset, profile, made.report.reason ?? 'not delivered', made.report));
       continue;
     }
     const file = channelFilePath(name);
@@ -88,8 +92,9 @@ export async function finishChannels(input: FinishChannelsInput): Promise<Finish
       writtenAt: new Date().toISOString(),
       extra: { report },
     });
-    channels[name] = report;
+    reports.set(name, report);
   }
+  const channels = Object.fromEntries(input.channels.map(({ name }) => [name, reports.get(name)!]));
   heartbeat('poster');
   const poster = input.preview ? await makePoster(input, dir) : undefined;
   return { channels, ...(poster ? { poster } : {}) };
