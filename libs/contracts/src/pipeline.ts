@@ -70,7 +70,7 @@ export const DEFAULT_PRESET_NAMES: PresetName[] = ['fast', 'balanced', 'quality'
  */
 export const PresetsFile = z
   .object({
-    presets: z.record(PresetName, ExtractSettings).default({}),
+    presets: z.record(PresetName, ExtractSettings),
     /** Channel profiles beside, or overriding, the built-in ones (channels.ts). */
     channels: z.record(ChannelName, ChannelProfile).optional(),
   })

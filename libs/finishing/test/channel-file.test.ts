@@ -169,6 +169,7 @@ describe('the validator gate', () => {
 describe('profiles', () => {
   it('users add their own in the presets file, beside or over the built-ins', () => {
     const file = PresetsFile.parse({
+      presets: {},
       channels: {
         kiosk: { source_preset: 'fast', max_triangles: 50_000, texture_size: 1024, texture_format: 'webp', compression: 'draco', max_bytes: 2_000_000 },
         web: { ...builtInChannels.web, max_bytes: 3_000_000 },
@@ -178,7 +179,7 @@ describe('profiles', () => {
     const channels = resolveChannels(['kiosk', 'web', 'google'], file.channels);
     expect(channels.map((c) => [c.name, c.profile.max_bytes])).toEqual([['kiosk', 2_000_000], ['web', 3_000_000], ['google', 10_000_000]]);
     expect(() => resolveChannels(['ebay'])).toThrow(/unknown channel "ebay"; known: web, shopify, google, amazon/);
-    expect(PresetsFile.safeParse({ channels: { x: { ...builtInChannels.web, texture_size: 3000 } } }).success).toBe(false);
-    expect(PresetsFile.safeParse({ channels: { x: { ...builtInChannels.web, compression: 'ktx2' } } }).success).toBe(false);
+    expect(PresetsFile.safeParse({ presets: {}, channels: { x: { ...builtInChannels.web, texture_size: 3000 } } }).success).toBe(false);
+    expect(PresetsFile.safeParse({ presets: {}, channels: { x: { ...builtInChannels.web, compression: 'ktx2' } } }).success).toBe(false);
   });
 });
