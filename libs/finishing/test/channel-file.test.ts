@@ -160,6 +160,19 @@ describe('the validator gate', () => {
     expect(verdict.messages.join('\n')).toMatch(/ACCESSOR_INDEX_OOB|ACCESSOR_MAX_MISMATCH/);
   });
 
+  it('a channel file the validator rejects is not delivered, and the report says why', async () => {
+    const io = await gltfIO();
+    const document = await io.readBinary(await syntheticGlb({ triangles: 2_000, textureSize: 64 }));
+    // Out of the spec's range (metallicFactor is 0-1): glTF-Transform carries it through, the validator refuses it.
+    document.getRoot().listMaterials()[0]!.setMetallicFactor(2);
+    const { glb, report } = await makeChannelFile(await io.writeBinary(document), builtInChannels.web);
+    expect(glb).toBeUndefined();
+    expect(report.delivered).toBe(false);
+    expect(report.budgetMet).toBe(true);
+    expect(report.validator.errors).toBeGreaterThan(0);
+    expect(report.reason).toMatch(/^the Khronos glTF validator found \d+ error\(s\): error VALUE_NOT_IN_RANGE at \/materials\/0\/pbrMetallicRoughness\/metallicFactor/);
+  }, 60_000);
+
   it('rejects bytes that are not a GLB at all', async () => {
     const verdict = await validateGlb(new TextEncoder().encode('glTF but not really'));
     expect(verdict.errors).toBeGreaterThan(0);
