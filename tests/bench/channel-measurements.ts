@@ -89,7 +89,11 @@ try {
       glbs: { [sku.sourcePreset]: { file: `${sku.sourcePreset}.glb`, bytes: glbBytes, sha256: sha(path.join(fresh, `${sku.sourcePreset}.glb`)), reused: false } },
       preview: { file: 'preview.mp4', bytes: previewBytes, sha256: sha(path.join(fresh, 'preview.mp4')), reused: false },
     };
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'finish-one-sku.ts'), JSON.stringify(input)], { maxBuffer: 16 * 1024 * 1024 });
+    // MALLOC_ARENA_MAX=1 as `npm run worker` sets it (the finishing child process inherits it).
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'finish-one-sku.ts'), JSON.stringify(input)], {
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, MALLOC_ARENA_MAX: '1' },
+    });
     const measured = JSON.parse(stdout.trim().split('\n').pop()!);
     costs.set(`${sku.catalogId}/${sku.sku}`, measured);
     if (sku.catalogId === 'large') {
