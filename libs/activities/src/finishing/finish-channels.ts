@@ -14,7 +14,7 @@ import {
   type OutputFile,
   type ProductSize,
 } from '@trellis/contracts';
-import { makeChannelFile, posterFromPreview, prepareSource, type PreparedSource } from '@trellis/finishing';
+import type { PreparedSource } from '@trellis/finishing';
 import { createHash } from 'node:crypto';
 import { assetDir, findReusableOutput, glbPath, previewPath, readOutputRecord, writeFileAtomic, writeOutputRecord } from '../files';
 import { inputHashOf } from '../outputs/input-hash';
@@ -46,7 +46,14 @@ const POSTER_FILE = 'poster.webp';
 export const channelFilePath = (name: string) => `channels/${ChannelName.parse(name)}.glb`;
 const recordNameOf = (name: string) => `channel-${ChannelName.parse(name)}`;
 
+/**
+ * glTF-Transform, the codecs, sharp and the validator (megabytes of JavaScript) load on first use, so
+ * the orchestrating worker, which imports this module but never runs it, stays within its 96 MB heap.
+ */
+const loadFinishing = () => import('@trellis/finishing');
+
 export async function finishChannels(input: FinishChannelsInput): Promise<FinishChannelsResult> {
+  const { makeChannelFile, prepareSource } = await loadFinishing();
   const dir = assetDir(input.outDir, input.catalogId, input.sku);
   const tolerance = input.proportionTolerance ?? DEFAULT_PROPORTION_TOLERANCE;
   // Each source GLB is read once per SKU; it is parsed (and welded) only if some channel must be made.
@@ -107,7 +114,7 @@ async function makePoster(input: FinishChannelsInput, dir: string): Promise<Outp
   if (reusable) return reusable;
   let webp: Uint8Array;
   try {
-    webp = await posterFromPreview(previewPath(input.outDir, input.catalogId, input.sku));
+    webp = await (await loadFinishing()).posterFromPreview(previewPath(input.outDir, input.catalogId, input.sku));
   } catch (error) {
     // A poster is a convenience: the SKU's models stand without it.
     console.warn(`SKU "${input.sku}": no poster: ${(error as Error).message}`);
