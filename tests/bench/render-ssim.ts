@@ -14,7 +14,7 @@ export const RENDER_PAGE = `<!doctype html>
 <script type="module" src="/assets/viewer-config.js"></script>
 <script type="module" src="/assets/model-viewer.js"></script>
 <style>body{margin:0;background:#fff} model-viewer{width:${SIZE}px;height:${SIZE}px;background:#fff;--poster-color:#fff}</style>
-</head><body><model-viewer id="viewer" interaction-prompt="none" shadow-intensity="0" interpolation-decay="1"></model-viewer></body></html>`;
+</head><body><model-viewer id="viewer" interaction-prompt="none" shadow-intensity="0" field-of-view="30deg"></model-viewer></body></html>`;
 
 /** Grayscale 512x512 frames of `url` from each camera. */
 export async function renderViews(page: Page, url: string): Promise<Buffer[]> {
@@ -24,14 +24,30 @@ export async function renderViews(page: Page, url: string): Promise<Buffer[]> {
     element.addEventListener('error', (event: any) => reject(new Error(JSON.stringify(event.detail ?? 'error'))), { once: true });
     element.setAttribute('src', src);
   }), url);
+  // After a new src, model-viewer frames the model asynchronously: render only once that is done.
+  await page.$eval('#viewer', async (viewer: any) => {
+    await viewer.updateFraming();
+    // Until the camera looks at the new model's centre (its target moves over a few frames).
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const target = viewer.getCameraTarget();
+      const centre = viewer.getBoundingBoxCenter();
+      const size = viewer.getDimensions();
+      const off = Math.hypot(target.x - centre.x, target.y - centre.y, target.z - centre.z);
+      if (off < 1e-3 * Math.max(size.x, size.y, size.z) || Date.now() > deadline) break;
+      viewer.jumpCameraToGoal();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
   const frames: Buffer[] = [];
   for (const orbit of CAMERAS) {
     const png = await page.$eval('#viewer', async (viewer: any, cameraOrbit: string) => {
       const browser = globalThis as any;
       viewer.setAttribute('camera-orbit', cameraOrbit);
-      viewer.setAttribute('field-of-view', '30deg');
+      // Attributes apply in model-viewer's next update; jump there only after it, then let it draw.
+      await viewer.updateComplete;
       viewer.jumpCameraToGoal();
-      await new Promise((resolve) => browser.requestAnimationFrame(() => browser.requestAnimationFrame(resolve)));
+      for (let frame = 0; frame < 3; frame++) await new Promise((resolve) => browser.requestAnimationFrame(resolve));
       const blob = await viewer.toBlob({ idealAspect: false });
       const bytes = new Uint8Array(await blob.arrayBuffer());
       let text = '';
