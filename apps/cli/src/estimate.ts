@@ -44,8 +44,10 @@ export async function estimateConversion(prepared: PreparedConversion, options: 
   let partlyDoneRows = 0;
   let generations = 0;
   let extractions = 0;
+  // Channel files are made from their source presets, which the workflow extracts for every row.
+  const channelSources = (input.settings.channels ?? []).map((channel) => channel.profile.source_preset);
   for (const row of prepared.rows) {
-    const presets = (row.presets ?? input.settings.defaultPresetNames).flatMap((name) => presetsByName.get(name) ?? []);
+    const presets = [...new Set([...(row.presets ?? input.settings.defaultPresetNames), ...channelSources])].flatMap((name) => presetsByName.get(name) ?? []);
     if (presets.length === 0) continue; // unknown presets: the row fails without running (listed as a problem)
     const pipelineType = row.pipeline_type ?? input.settings.pipelineType;
     const work = options.checkOutputs ? await remainingWork(prepared, row, presets) : { generate: true, presets };

@@ -85,4 +85,13 @@ describe('trellis estimate', () => {
     expect(estimate.usage.gpuSeconds).toBe(25 + (25 + 30) + 25 + (30 + 15) + (25 + 45) + 25 + 135);
     expect(estimate.usage.estimatedCostUsd).toBeCloseTo(estimate.usage.gpuSeconds * 0.000694, 6);
   }, 20_000);
+
+  it('with --channels, every row also pays for the channels\' source preset (balanced), rows with their own presets too', async () => {
+    const csv = await exampleCatalog();
+    const run = await runCli(['estimate', csv, '--presets', 'fast', '--pipeline', '512', '--channels', 'web,amazon', '--json'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(run.code, run.stderr).toBe(0);
+    const estimate = JSON.parse(run.stdout);
+    // 6 rows x (fast + balanced), and the chair's own quality.
+    expect(estimate).toMatchObject({ rows: 6, generations: 6, extractions: 13 });
+  }, 20_000);
 });
