@@ -54,7 +54,7 @@ async function convert(catalogPath: string, catalogId: string) {
     catalogId,
     presets: 'fast',
     pipeline: '512',
-    channels: 'web,google',
+    channels: 'web,shopify,google,amazon',
   });
   const handle = await startCatalogConversion(stack.client, prepared.input, { taskQueue: stack.taskQueue });
   const result: CatalogResult = await handle.result();
@@ -73,7 +73,7 @@ describe('channel files on their own task queue', () => {
     for (const [sku, height] of [['MUG-1', 0.095], ['LAMP-2', 0.45]] as const) {
       const manifest = AssetManifest.parse(JSON.parse(fs.readFileSync(path.join(outDir, sku, 'manifest.json'), 'utf8')));
       expect(Object.keys(manifest.glbs).sort()).toEqual(['balanced', 'fast']);
-      expect(Object.keys(manifest.channels ?? {})).toEqual(['web', 'google']);
+      expect(Object.keys(manifest.channels ?? {})).toEqual(['web', 'shopify', 'google', 'amazon']);
       for (const [channel, file] of Object.entries(manifest.channels!)) {
         expect(file, `${sku} ${channel}: ${file.reason}`).toMatchObject({ delivered: true, budgetMet: true, file: `channels/${channel}.glb` });
         const bytes = fs.readFileSync(path.join(outDir, sku, file.file!));
@@ -90,6 +90,7 @@ describe('channel files on their own task queue', () => {
       }
       expect(manifest.channels!.web!.compression).toBe('meshopt');
       expect(manifest.channels!.google!.compression).toBe('draco');
+      expect(manifest.channels!.amazon!.compression).toBe('none');
       expect(manifest.size).toBeDefined();
       // The poster: a frame of the preview the service rendered anyway (no extra GPU call).
       expect(manifest.poster).toMatchObject({ file: 'poster.webp' });
@@ -110,6 +111,10 @@ describe('channel files on their own task queue', () => {
       .map((event) => event.activityTaskScheduledEventAttributes!)
       .find((attributes) => attributes.activityType?.name === 'finishChannels');
     expect(scheduled?.taskQueue?.name).toBe(`${stack.taskQueue}-finish`);
+    // Four channel profiles in, four reports out: the asset's history stays small.
+    const historyBytes = temporal.api.history.v1.History.encode(history).finish().byteLength;
+    console.log(`asset history with 4 channels: ${historyBytes} bytes`);
+    expect(historyBytes).toBeLessThan(24 * 1024);
   });
 
   it('a re-run reuses every GLB and channel file', async () => {
