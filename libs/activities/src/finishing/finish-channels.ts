@@ -3,6 +3,7 @@
 // holds one). Idempotent like every output: a channel file made from the same source bytes, profile and
 // size is found by its input hash and kept. A file that fails the validator or its budget is not
 // delivered (an earlier one is removed) and the report says why.
+import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -15,7 +16,6 @@ import {
   type ProductSize,
 } from '@trellis/contracts';
 import type { PreparedSource } from '@trellis/finishing';
-import { createHash } from 'node:crypto';
 import { assetDir, findReusableOutput, glbPath, previewPath, readOutputRecord, writeFileAtomic, writeOutputRecord } from '../files';
 import { inputHashOf } from '../outputs/input-hash';
 
