@@ -3,7 +3,8 @@
 // triangles, 4096 px textures, ~30 MB like TRELLIS.2's quality preset). Per SKU and channel: bytes and
 // triangles against the source preset, validator verdict, SSIM of chromium renders against the source
 // (8 cameras, 512 px); per SKU: CPU seconds and peak RSS of the finishing step in a process of its own.
-//   npx tsx tests/bench/channel-measurements.ts [--work out/channel-measurements]
+//   npx tsx tests/bench/channel-measurements.ts [--work out/channel-measurements] [--render-only]
+// --render-only renders and scores the files an earlier run left in --work (the slow part), nothing else.
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,20 +21,26 @@ import { prepareConversion } from '../../apps/cli/src/conversion-input';
 import { startLocalStack } from '../../apps/cli/src/local-stack';
 import { openRenderPage, RENDER_PAGE, renderViews, ssim } from './render-ssim';
 
-const { values: flags } = parseArgs({ options: { work: { type: 'string', default: path.join(repoRoot, 'out', 'channel-measurements') } } });
+const { values: flags } = parseArgs({
+  options: { work: { type: 'string', default: path.join(repoRoot, 'out', 'channel-measurements') }, 'render-only': { type: 'boolean', default: false } },
+});
 const workDir = path.resolve(flags.work!);
-fs.rmSync(workDir, { recursive: true, force: true });
+const renderOnly = flags['render-only']!;
+if (!renderOnly) fs.rmSync(workDir, { recursive: true, force: true });
 const outDir = path.join(workDir, 'out');
 fs.mkdirSync(outDir, { recursive: true });
 const run = promisify(execFile);
 const channelNames = ['web', 'shopify', 'google', 'amazon'];
+const costsFile = path.join(workDir, 'finishing-costs.json');
 
-const stack = await startLocalStack({
-  workDir: path.join(workDir, 'stack'),
-  temporalPort: await getFreePort(),
-  uiPort: await getFreePort(),
-  servicePort: await getFreePort(),
-});
+const stack = renderOnly
+  ? undefined
+  : await startLocalStack({
+      workDir: path.join(workDir, 'stack'),
+      temporalPort: await getFreePort(),
+      uiPort: await getFreePort(),
+      servicePort: await getFreePort(),
+    });
 
 interface Sku {
   catalogId: string;
@@ -46,6 +53,7 @@ interface Sku {
 const skus: Sku[] = [];
 try {
   // 1. The example catalog with every built-in channel (their source preset, balanced, is added).
+  if (!renderOnly) {
   const prepared = await prepareConversion({
     catalog: path.join(repoRoot, 'examples', 'catalog', 'catalog.csv'),
     out: outDir,
@@ -53,8 +61,9 @@ try {
     channels: channelNames.join(','),
   });
   const started = Date.now();
-  const result = await (await startCatalogConversion(stack.client, prepared.input)).result();
+  const result = await (await startCatalogConversion(stack!.client, prepared.input)).result();
   console.error(`example catalog converted in ${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(result.counts)}`);
+  }
   for (const folder of fs.readdirSync(path.join(outDir, 'example'))) {
     const manifestFile = path.join(outDir, 'example', folder, 'manifest.json');
     if (!fs.existsSync(manifestFile)) continue;
@@ -66,14 +75,16 @@ try {
   // 2. A quality-size mesh, with a 4:3 preview like the GPU backend's (poster included in the timing).
   const largeDir = path.join(outDir, 'large', 'QUALITY-1M');
   fs.mkdirSync(largeDir, { recursive: true });
-  fs.writeFileSync(path.join(largeDir, 'quality.glb'), await syntheticGlb({ triangles: 1_000_000, textureSize: 4096 }));
-  execFileSync(ffmpeg.path, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=s=1536x1152:d=8:r=15', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-y', path.join(largeDir, 'preview.mp4')]);
+  if (!renderOnly) fs.writeFileSync(path.join(largeDir, 'quality.glb'), await syntheticGlb({ triangles: 1_000_000, textureSize: 4096 }));
+  if (!renderOnly) execFileSync(ffmpeg.path, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=s=1536x1152:d=8:r=15', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-y', path.join(largeDir, 'preview.mp4')]);
   const qualityChannels = channelNames.map((name) => ({ name, profile: ChannelProfile.parse({ ...builtInChannels[name as keyof typeof builtInChannels], source_preset: 'quality' }) }));
   skus.push({ catalogId: 'large', sku: 'QUALITY-1M', folder: 'QUALITY-1M', sourcePreset: 'quality', channels: qualityChannels, reports: {} });
 
   // 3. CPU seconds and peak RSS of finishing, per SKU, each in a fresh process and a fresh folder.
-  const costs = new Map<string, { cpuSeconds: number; wallSeconds: number; peakRssMb: number }>();
-  for (const sku of skus) {
+  const costs = new Map<string, { cpuSeconds: number; wallSeconds: number; peakRssMb: number }>(
+    renderOnly && fs.existsSync(costsFile) ? Object.entries(JSON.parse(fs.readFileSync(costsFile, 'utf8'))) : [],
+  );
+  for (const sku of renderOnly ? [] : skus) {
     const from = path.join(outDir, sku.catalogId, sku.folder);
     const fresh = path.join(workDir, 'fresh', sku.catalogId, sku.folder);
     fs.mkdirSync(fresh, { recursive: true });
@@ -95,7 +106,7 @@ try {
       env: { ...process.env, MALLOC_ARENA_MAX: '1' },
     });
     const measured = JSON.parse(stdout.trim().split('\n').pop()!);
-    costs.set(`${sku.catalogId}/${sku.sku}`, measured);
+    costs.set(`${sku.catalogId}/${sku.sku}`, { cpuSeconds: measured.cpuSeconds, wallSeconds: measured.wallSeconds, peakRssMb: measured.peakRssMb });
     if (sku.catalogId === 'large') {
       // The large SKU's channel files are those of this run: copy them beside the source for rendering.
       sku.reports = measured.result.channels;
@@ -103,10 +114,21 @@ try {
     }
     console.error(`finished ${sku.sku}: ${measured.cpuSeconds.toFixed(2)} CPU s, peak RSS ${measured.peakRssMb.toFixed(0)} MB`);
   }
+  if (!renderOnly) fs.writeFileSync(costsFile, JSON.stringify(Object.fromEntries(costs), null, 2));
+  if (renderOnly) {
+    // The large SKU's reports, as its finishing run recorded them beside the files it made.
+    const large = skus.find((sku) => sku.catalogId === 'large')!;
+    const records = path.join(workDir, 'fresh', 'large', large.folder, '.trellis');
+    for (const name of channelNames) {
+      const record = path.join(records, `channel-${name}.json`);
+      if (fs.existsSync(record)) large.reports[name] = JSON.parse(fs.readFileSync(record, 'utf8')).extra.report;
+    }
+  }
 
   // 4. SSIM of each channel file against its source, rendered alike in chromium.
   fs.writeFileSync(path.join(outDir, 'render.html'), RENDER_PAGE);
-  const dashboard = await startDashboard({ client: stack.client, outDir, startCatalog: async () => { throw new Error('not here'); } });
+  // Only /files and /assets are used: no Temporal client is needed for them.
+  const dashboard = await startDashboard({ client: stack?.client ?? ({} as never), outDir, startCatalog: async () => { throw new Error('not here'); } });
   const browser = await launchChromium();
   const fidelity = new Map<string, { frame: number; object: number }>();
   try {
@@ -120,6 +142,7 @@ try {
       for (const channel of sku.channels) {
         if (!sku.reports[channel.name]?.delivered) continue;
         const views = await renderViews(page, `${base}/channels/${channel.name}.glb`);
+        console.error(`  rendered ${sku.sku} ${channel.name}`);
         const scores = views.map((view, index) => ssim(source[index]!, view));
         const mean = (pick: 'frame' | 'object') => scores.reduce((sum, score) => sum + score[pick], 0) / scores.length;
         fidelity.set(`${sku.catalogId}/${sku.sku}/${channel.name}`, { frame: mean('frame'), object: mean('object') });
@@ -148,14 +171,14 @@ try {
       lines.push(`| ${sku.sku} | ${sku.sourcePreset} ${mb(fs.statSync(sourceFile).size)}, ${sourceTriangles.toLocaleString('en')} | ${channel.name} | ${report.delivered ? mb(report.bytes) : `not delivered: ${report.reason}`} | ${report.triangles.toLocaleString('en')} | ${Math.max(...report.textureSizes)} | ${report.compression} | ${report.stepDowns.length} | ${report.validator.errors} errors, ${report.validator.warnings} warnings | ${score ? score.frame.toFixed(3) : '-'} | ${score ? score.object.toFixed(3) : '-'} |`);
     }
   }
-  lines.push('', '| SKU | source | finishing CPU s (4 channels + poster) | wall s | peak RSS MB |', '|---|---|---|---|---|');
+  if (costs.size > 0) lines.push('', '| SKU | source | finishing CPU s (4 channels + poster) | wall s | peak RSS MB |', '|---|---|---|---|---|');
   for (const sku of skus) {
-    const cost = costs.get(`${sku.catalogId}/${sku.sku}`)!;
-    lines.push(`| ${sku.sku} | ${sku.sourcePreset}.glb | ${cost.cpuSeconds.toFixed(2)} | ${cost.wallSeconds.toFixed(2)} | ${cost.peakRssMb.toFixed(0)} |`);
+    const cost = costs.get(`${sku.catalogId}/${sku.sku}`);
+    if (cost) lines.push(`| ${sku.sku} | ${sku.sourcePreset}.glb | ${cost.cpuSeconds.toFixed(2)} | ${cost.wallSeconds.toFixed(2)} | ${cost.peakRssMb.toFixed(0)} |`);
   }
   const allScores = [...fidelity.values()];
   lines.push('', `Mean SSIM over all channel files: ${(allScores.reduce((s, v) => s + v.frame, 0) / allScores.length).toFixed(3)} (frame), ${(allScores.reduce((s, v) => s + v.object, 0) / allScores.length).toFixed(3)} (object windows); lowest object-window SSIM ${Math.min(...allScores.map((v) => v.object)).toFixed(3)}.`);
   console.log(lines.join('\n'));
 } finally {
-  await stack.stop();
+  await stack?.stop();
 }

@@ -20,6 +20,8 @@ export const RENDER_PAGE = `<!doctype html>
 export async function renderViews(page: Page, url: string): Promise<Buffer[]> {
   // Page functions run in the browser; this project compiles without the DOM library, hence `any`.
   await page.$eval('#viewer', (element: any, src: string) => new Promise<void>((resolve, reject) => {
+    // The same src again fires no new load: it is already shown.
+    if (element.getAttribute('src') === src && element.loaded) return resolve();
     element.addEventListener('load', () => resolve(), { once: true });
     element.addEventListener('error', (event: any) => reject(new Error(JSON.stringify(event.detail ?? 'error'))), { once: true });
     element.setAttribute('src', src);
