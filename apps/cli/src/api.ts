@@ -42,6 +42,10 @@ export async function startCatalogConversion(
   options: { taskQueue?: string } = {},
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof convertCatalog>> {
   const parsed = ConvertCatalogInput.parse(input);
+  // TRELLIS_FINISH_TASK_QUEUE where the run starts, as the workers read it (unset: the workflow pairs
+  // its own task queue with "-finish").
+  const finishTaskQueue = parsed.finishTaskQueue ?? (process.env.TRELLIS_FINISH_TASK_QUEUE?.trim() || undefined);
+  if (finishTaskQueue) parsed.finishTaskQueue = finishTaskQueue;
   try {
     return await client.workflow.start<typeof convertCatalog>('convertCatalog', {
       taskQueue: options.taskQueue ?? taskQueueFrom(process.env),

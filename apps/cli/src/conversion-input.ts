@@ -14,8 +14,11 @@ import {
   SamplerSettings,
   Seed,
   builtInPresets,
+  resolveChannels,
   resolvePresets,
   type CatalogRow,
+  type ChannelProfile,
+  type NamedChannel,
   type CatalogRowProblem,
   type ConvertCatalogParams,
 } from '@trellis/contracts';
@@ -40,6 +43,8 @@ export interface ConversionFlags {
   imagePosition?: string;
   /** Budget in USD: the catalog pauses before its estimated cost would pass it. */
   maxCost?: string;
+  /** Channel files to make per SKU: built-in (web, shopify, google, amazon) or the presets file's. */
+  channels?: string;
 }
 
 export interface PreparedConversion {
@@ -69,7 +74,7 @@ function parseFlag<T>(schema: { safeParse(value: unknown): { success: true; data
   return parsed.data;
 }
 
-async function readPresetsFile(file: string): Promise<PresetsFile['presets']> {
+async function readPresetsFile(file: string): Promise<PresetsFile> {
   let json: unknown;
   try {
     json = JSON.parse(await fs.readFile(file, 'utf8'));
@@ -80,10 +85,11 @@ async function readPresetsFile(file: string): Promise<PresetsFile['presets']> {
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`).join('; ');
     throw new UsageError(
-      `The presets file ${file} is not valid (${issues}). Expected {"presets": {"name": {"decimation_target": 20000, "texture_size": 1024}}}.`,
+      `The presets file ${file} is not valid (${issues}). Expected {"presets": {"name": {"decimation_target": 20000, "texture_size": 1024}}}` +
+        ` and/or {"channels": {"name": {"source_preset": "balanced", "max_triangles": 100000, "texture_size": 2048, "texture_format": "webp", "compression": "meshopt", "max_bytes": 5000000}}}.`,
     );
   }
-  return parsed.data.presets;
+  return parsed.data;
 }
 
 export async function prepareConversion(flags: ConversionFlags): Promise<PreparedConversion> {
@@ -94,9 +100,17 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
     flags.catalogId ?? catalogIdFromPath(catalogPath),
     `--catalog-id "${flags.catalogId}" is not valid: use 1-63 lowercase letters, digits or "-".`,
   );
-  const custom = flags.presetsFile ? await readPresetsFile(path.resolve(flags.presetsFile)) : {};
+  const presetsFile = flags.presetsFile ? await readPresetsFile(path.resolve(flags.presetsFile)) : undefined;
+  const custom = presetsFile?.presets ?? {};
   const known = { ...builtInPresets, ...custom };
-  const defaultPresetNames = flags.presets ? [...new Set(flags.presets.split(/[,|\s]+/).filter(Boolean))] : DEFAULT_PRESET_NAMES;
+  const channels = channelsOf(flags.channels, presetsFile?.channels, known);
+  // A channel file is made from its source preset's GLB, so that preset is extracted too.
+  const defaultPresetNames = [
+    ...new Set([
+      ...(flags.presets ? flags.presets.split(/[,|\s]+/).filter(Boolean) : DEFAULT_PRESET_NAMES),
+      ...channels.map((channel) => channel.profile.source_preset),
+    ]),
+  ];
   try {
     resolvePresets(defaultPresetNames, custom);
   } catch (error) {
@@ -146,6 +160,7 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
       pipelineType,
       seed,
       sampler: SamplerSettings.parse({}),
+      ...(channels.length > 0 ? { channels } : {}),
     },
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(lookahead === undefined ? {} : { lookahead }),
@@ -156,6 +171,23 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
     throw new UsageError(input.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
   }
   return { input: input.data, validRows, problems, rows: catalog.rows };
+}
+
+/** --channels against the built-ins and the presets file's own channel profiles. */
+function channelsOf(list: string | undefined, custom: Record<string, ChannelProfile> | undefined, presets: Record<string, unknown>): NamedChannel[] {
+  if (list === undefined) return [];
+  const names = list.split(/[,|\s]+/).filter(Boolean);
+  if (names.length === 0) throw new UsageError(`--channels needs a list, e.g. --channels web,shopify,google,amazon`);
+  try {
+    const channels = resolveChannels(names, custom);
+    const unknownSources = channels.filter((channel) => !Object.hasOwn(presets, channel.profile.source_preset));
+    if (unknownSources.length > 0) {
+      throw new Error(unknownSources.map((c) => `channel ${c.name} names source preset "${c.profile.source_preset}", which is not a preset`).join('; '));
+    }
+    return channels;
+  } catch (error) {
+    throw new UsageError(`--channels: ${(error as Error).message}`);
+  }
 }
 
 /** --sheet, --sku-column, --image-column, --image-position as the catalog reader's options. */

@@ -13,7 +13,7 @@ import {
   type LocalService,
 } from '@trellis/devstack';
 import { TrellisClient } from '@trellis/trellis-client';
-import { createTrellisWorker, trellisWorkerLogger } from '@trellis/worker';
+import { createFinishWorker, createTrellisWorker, trellisWorkerLogger } from '@trellis/worker';
 
 export interface LocalStack {
   temporal: DevServer;
@@ -87,6 +87,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanups.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
+    });
+    // The finishing worker (channel files, `--channels`) on its own task queue, in this process: a
+    // local stack converts a catalog or two, not a 10,000-row run against the 300 MB worker budget.
+    const finishWorker = await createFinishWorker({ connection: workerConnection, namespace: temporal.namespace, shutdownGraceTime: '5 seconds' });
+    const finishing = finishWorker.run();
+    cleanups.push(async () => {
+      if (finishWorker.getState() === 'RUNNING') finishWorker.shutdown();
+      await finishing;
     });
     const connection = await Connection.connect({ address: temporal.address });
     cleanups.push(() => connection.close());

@@ -97,4 +97,13 @@ describe('trellis estimate', () => {
     // (25 + 55 + 25 + 45 + 70 + 25) s of work + 135 s cold start = 380 s at $0.000694/s.
     expect(run.stdout).toContain('Estimate: GPU work on an A100 ≈ 380 s ≈ $0.26 — incl. $0.09 for one cold start; $0.17 on a GPU that is already warm');
   }, 20_000);
+
+  it('with --channels, every row also pays for the channels\' source preset (balanced), rows with their own presets too', async () => {
+    const csv = await exampleCatalog();
+    const run = await runCli(['estimate', csv, '--presets', 'fast', '--pipeline', '512', '--channels', 'web,amazon', '--json'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(run.code, run.stderr).toBe(0);
+    const estimate = JSON.parse(run.stdout);
+    // 6 rows x (fast + balanced), and the chair's own quality.
+    expect(estimate).toMatchObject({ rows: 6, generations: 6, extractions: 13 });
+  }, 20_000);
 });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { builtInPresets, CatalogId, SamplerSettings } from '@trellis/contracts';
+import { builtInChannels, builtInPresets, CatalogId, SamplerSettings } from '@trellis/contracts';
 import { describe, expect, it } from 'vitest';
 import { catalogIdFromPath, describeProblem, prepareConversion, UsageError, type ConversionFlags } from '../src/conversion-input';
 import { exampleCatalog, rejectionOf, tempDir } from './helpers';
@@ -120,6 +120,29 @@ describe('prepareConversion', () => {
     const topLevel = await usageErrorOf({ presetsFile: file });
     expect(topLevel).toContain('presets: Invalid input: expected record');
     expect(topLevel).toContain('(top level): Unrecognized key: "thumbnail"');
+  });
+
+  it('--channels adds channel profiles (built-in or from the presets file) and their source presets', async () => {
+    const plain = await prepare({ presets: 'fast' });
+    expect(plain.input.settings.channels).toBeUndefined();
+    const { input } = await prepare({ presets: 'fast', channels: 'web, amazon' });
+    expect(input.settings.channels).toEqual([
+      { name: 'web', profile: builtInChannels.web },
+      { name: 'amazon', profile: builtInChannels.amazon },
+    ]);
+    expect(input.settings.defaultPresetNames).toEqual(['fast', 'balanced']);
+
+    const dir = await tempDir();
+    const file = path.join(dir, 'presets.json');
+    const kiosk = { source_preset: 'thumbnail', max_triangles: 20000, texture_size: 512, texture_format: 'webp', compression: 'draco', max_bytes: 1000000 };
+    fs.writeFileSync(file, JSON.stringify({ presets: { thumbnail: { decimation_target: 20000, texture_size: 512 } }, channels: { kiosk } }));
+    const custom = await prepare({ presetsFile: file, presets: 'fast', channels: 'kiosk' });
+    expect(custom.input.settings.channels).toEqual([{ name: 'kiosk', profile: { ...kiosk, requires_real_world_size: false } }]);
+    expect(custom.input.settings.defaultPresetNames).toEqual(['fast', 'thumbnail']);
+
+    expect(await usageErrorOf({ channels: 'web,ebay' })).toBe('--channels: unknown channel "ebay"; known: web, shopify, google, amazon');
+    fs.writeFileSync(file, JSON.stringify({ presets: {}, channels: { kiosk } }));
+    expect(await usageErrorOf({ presetsFile: file, channels: 'kiosk' })).toMatch(/channel kiosk names source preset "thumbnail", which is not a preset/);
   });
 
   it('--pipeline, --seed, --concurrency and --catalog-id are checked', async () => {

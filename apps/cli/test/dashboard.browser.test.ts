@@ -189,4 +189,55 @@ describe('dashboard in chromium', () => {
     const listed = (await (await fetch(new URL('/api/catalogs', dashboard.url))).json()) as { catalogs: Array<{ catalogId: string }> };
     expect(listed.catalogs.map((c) => c.catalogId)).toContain(catalogId);
   }, 150_000);
+  it('channel files: a Draco and a meshopt file render with the decoders the dashboard serves itself', async () => {
+    const dir = path.join(await tempDir('dashboard-channels-'), 'shop-ready');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(path.join(exampleCatalogDir, 'mug.png'), path.join(dir, 'mug.png'));
+    fs.writeFileSync(path.join(dir, 'catalog.csv'), 'sku,image,height\nMUG-CH,mug.png,9.5 cm\n');
+    const prepared = await prepareConversion({ catalog: path.join(dir, 'catalog.csv'), out: outDir, catalogId: 'shop-ready', presets: 'fast', pipeline: '512', channels: 'web,google' });
+    await (await startCatalogConversion(stack.client, prepared.input)).result();
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      // The page has no favicon; chromium asks for one anyway.
+      if (message.location().url.endsWith('/favicon.ico')) return;
+      if (message.type() === 'error' || /Content Security Policy|WebAssembly/i.test(message.text())) problems.push(`${message.text()} (${message.location().url})`);
+    });
+    page.on('pageerror', (error) => problems.push(error.message));
+    const requested: string[] = [];
+    page.on('request', (request) => requested.push(request.url()));
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+    });
+    await page.goto(`${dashboard.url}#/catalog/shop-ready`);
+    const card = page.locator('[data-sku="MUG-CH"]');
+    await card.locator('li.channel').first().waitFor({ timeout: 20_000 });
+    expect(await card.locator('li.channel[data-channel="web"]').textContent()).toMatch(/meshopt · valid/);
+    expect(await card.locator('li.channel[data-channel="google"]').textContent()).toMatch(/draco · valid/);
+    expect(await card.locator('model-viewer').getAttribute('poster')).toMatch(/poster\.webp$/);
+
+    const viewer = '[data-sku="MUG-CH"] model-viewer';
+    await page.locator(viewer).scrollIntoViewIfNeeded();
+    await page.waitForFunction((selector) => (document.querySelector(selector) as { loaded?: boolean } | null)?.loaded === true, viewer, { timeout: 60_000 });
+    for (const [channel, decoder] of [['web', '/assets/meshopt_decoder.js'], ['google', '/assets/draco/draco_decoder.wasm']] as const) {
+      // Listen before switching: model-viewer fires load (or error) once the new file is decoded.
+      const loaded = page.$eval(viewer, (element) => new Promise<string>((resolve) => {
+        element.addEventListener('load', () => resolve('load'), { once: true });
+        element.addEventListener('error', (event) => resolve(`error: ${JSON.stringify((event as CustomEvent).detail ?? {})}`), { once: true });
+      }));
+      await card.locator(`li.channel[data-channel="${channel}"] button`).click();
+      expect(await loaded, `${channel}: ${problems.join('\n')}`).toBe('load');
+      expect(await page.locator(viewer).getAttribute('src')).toMatch(new RegExp(`/channels/${channel}\\.glb$`));
+      await page.waitForTimeout(500);
+      const coverage = await viewerCoverage(page, viewer);
+      expect(coverage, `share of the viewer showing the ${channel} file`).toBeGreaterThan(0.02);
+      expect(requested.some((url) => new URL(url).pathname === decoder), `${decoder} requested`).toBe(true);
+      await card.screenshot({ path: path.join(artifactsDir, `channel-${channel}.png`) });
+    }
+    expect(problems).toEqual([]);
+    // Decoders come from the dashboard itself: no request leaves it.
+    expect(requested.filter((url) => new URL(url).origin !== new URL(dashboard.url).origin)).toEqual([]);
+    await page.close();
+  }, 180_000);
 });

@@ -135,6 +135,45 @@ function paintSku(card, sku) {
       files.append(el('li', {}, [el('span', {}, ['preview video']), el('span', {}, [bytes(sku.preview.bytes)]), el('a', { href: `${sku.preview.url}?download`, download: '' }, ['download .mp4'])]));
       card.append(el('video', { src: sku.preview.url, muted: '', loop: '', autoplay: '', playsinline: '', 'aria-label': `turntable of ${sku.sku}` }));
     }
+    paintChannels(sku, viewer, files);
+  }
+}
+
+/**
+ * Channel files (`--channels`): each one's size, triangles, texture size, compression and validator
+ * verdict, a button to show it in the viewer (Draco and meshopt decoded by the dashboard's own
+ * decoders), or why it was not delivered. The poster becomes the viewer's poster.
+ * @param {any} sku @param {HTMLElement} viewer @param {HTMLElement} files
+ */
+function paintChannels(sku, viewer, files) {
+  if (sku.poster) {
+    viewer.setAttribute('poster', sku.poster.url);
+    files.append(el('li', {}, [el('span', {}, ['poster']), el('span', {}, [bytes(sku.poster.bytes)]), el('a', { href: `${sku.poster.url}?download`, download: '' }, ['download .webp'])]));
+  }
+  for (const channel of sku.channels ?? []) {
+    const item = el('li', { class: 'channel', 'data-channel': channel.channel, 'data-delivered': String(channel.delivered) });
+    if (!channel.delivered) {
+      item.append(el('span', {}, [`${channel.channel}`]), el('span', { class: 'error' }, [`not delivered: ${channel.reason ?? ''}`]));
+      files.append(item);
+      continue;
+    }
+    const show = el('button', { type: 'button', 'aria-pressed': 'false' }, [channel.channel]);
+    show.addEventListener('click', () => {
+      viewer.setAttribute('src', channel.url);
+      for (const button of files.querySelectorAll('button')) button.setAttribute('aria-pressed', String(button === show));
+    });
+    const verdict = channel.errors === 0 ? `valid${channel.warnings ? ` (${channel.warnings} warnings)` : ''}` : `${channel.errors} validator errors`;
+    const details = [
+      bytes(channel.bytes),
+      `${channel.triangles.toLocaleString('en')} triangles`,
+      `${channel.textureSize} px`,
+      channel.compression,
+      verdict,
+      ...(channel.budgetMet ? [] : ['over budget']),
+      ...(channel.stepDowns.length ? [`stepped down ${channel.stepDowns.length}x`] : []),
+    ].join(' · ');
+    item.append(show, el('span', { title: [...channel.stepDowns, channel.proportionMismatch ?? ''].join('\n').trim() }, [details]), el('a', { href: `${channel.url}?download`, download: '' }, ['download .glb']));
+    files.append(item);
   }
 }
 

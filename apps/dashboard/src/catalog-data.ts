@@ -15,6 +15,7 @@ import {
   searchAttributeNames,
   whyNoGpuWork,
   type OutputFile,
+  type ReportRow,
   type StatusCounts,
   type Usage,
 } from '@trellis/contracts';
@@ -56,6 +57,26 @@ export interface SkuView {
   error?: string;
   glbs: Record<string, FileLink>;
   preview?: FileLink;
+  /** Shop-ready files (`--channels`), in the order they were asked for. */
+  channels?: ChannelView[];
+  poster?: FileLink;
+}
+
+/** One channel file as the page shows it: where, how big, and the validator's verdict (or why there is none). */
+export interface ChannelView {
+  channel: string;
+  delivered: boolean;
+  url?: string;
+  bytes: number;
+  triangles: number;
+  textureSize: number;
+  compression: string;
+  errors: number;
+  warnings: number;
+  budgetMet: boolean;
+  stepDowns: string[];
+  reason?: string;
+  proportionMismatch?: string;
 }
 
 export interface CatalogDetail extends CatalogSummary {
@@ -103,6 +124,30 @@ export const fileUrl = (catalogId: string, sku: string | undefined, file: string
   `/files/${[catalogId, sku, file].filter((part) => part !== undefined).map((part) => encodeURIComponent(part!)).join('/')}`;
 
 const link = (catalogId: string, sku: string, output: OutputFile): FileLink => ({ url: fileUrl(catalogId, sku, output.file), bytes: output.bytes });
+
+/** Channel files and the poster of a manifest or report row. */
+function finishedViews(catalogId: string, sku: string, finished: Pick<ReportRow, 'channels' | 'poster'>): Pick<SkuView, 'channels' | 'poster'> {
+  const channels = Object.values(finished.channels ?? {}).map((report): ChannelView => ({
+    channel: report.channel,
+    delivered: report.delivered,
+    // channels/<name>.glb: one URL segment per path segment.
+    ...(report.delivered && report.file ? { url: `${fileUrl(catalogId, sku, 'channels')}/${encodeURIComponent(`${report.channel}.glb`)}` } : {}),
+    bytes: report.bytes,
+    triangles: report.triangles,
+    textureSize: Math.max(0, ...report.textureSizes),
+    compression: report.compression,
+    errors: report.validator.errors,
+    warnings: report.validator.warnings,
+    budgetMet: report.budgetMet,
+    stepDowns: report.stepDowns,
+    ...(report.reason ? { reason: report.reason } : {}),
+    ...(report.placement?.proportionMismatch ? { proportionMismatch: report.placement.proportionMismatch } : {}),
+  }));
+  return {
+    ...(channels.length > 0 ? { channels } : {}),
+    ...(finished.poster ? { poster: link(catalogId, sku, finished.poster) } : {}),
+  };
+}
 
 async function readJson<T>(file: string, schema: { parse(value: unknown): T }): Promise<T | undefined> {
   try {
@@ -246,6 +291,7 @@ function skuFromManifest(outDir: string, catalogId: string, manifest: AssetManif
     error: manifest.error ? pathsRelativeTo(outDir, `${manifest.error.code}: ${manifest.error.message}`) : undefined,
     glbs: Object.fromEntries(Object.entries(manifest.glbs).map(([preset, output]) => [preset, link(catalogId, manifest.sku, output)])),
     preview: manifest.preview ? link(catalogId, manifest.sku, manifest.preview) : undefined,
+    ...finishedViews(catalogId, manifest.sku, manifest),
   };
 }
 
@@ -303,6 +349,7 @@ export async function catalogDetail(client: Client, outDir: string, catalogId: s
     error: row.error === undefined ? undefined : pathsRelativeTo(outDir, row.error),
     glbs: Object.fromEntries(Object.entries(row.glbs).map(([preset, output]) => [preset, link(catalogId, row.sku, output)])),
     preview: row.preview ? link(catalogId, row.sku, row.preview) : undefined,
+    ...finishedViews(catalogId, row.sku, row),
   }));
   return { ...summary, skus };
 }

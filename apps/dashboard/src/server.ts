@@ -36,16 +36,31 @@ const require = createRequire(import.meta.url);
 /** The self-contained build (three.js included), served from node_modules: no CDN. */
 const modelViewerFile = require.resolve('@google/model-viewer/dist/model-viewer.min.js');
 
+/**
+ * Decoders for compressed channel files, served here too: three.js's Draco decoder (the glTF build
+ * DRACOLoader loads into a worker) and meshoptimizer's decoder script, which model-viewer loads before
+ * its first EXT_meshopt_compression file. viewer-config.js points model-viewer at both.
+ */
+const dracoDir = path.dirname(require.resolve('three/examples/jsm/libs/draco/gltf/draco_decoder.wasm'));
+const meshoptDecoderFile = require.resolve('meshoptimizer/decoder.cjs');
+
 const staticFiles: Record<string, string> = {
   '/': path.join(publicDir, 'index.html'),
   '/assets/app.js': path.join(publicDir, 'app.js'),
   '/assets/style.css': path.join(publicDir, 'style.css'),
+  '/assets/viewer-config.js': path.join(publicDir, 'viewer-config.js'),
   '/assets/model-viewer.js': modelViewerFile,
+  '/assets/draco/draco_wasm_wrapper.js': path.join(dracoDir, 'draco_wasm_wrapper.js'),
+  '/assets/draco/draco_decoder.wasm': path.join(dracoDir, 'draco_decoder.wasm'),
+  '/assets/draco/draco_decoder.js': path.join(dracoDir, 'draco_decoder.js'),
+  '/assets/meshopt_decoder.js': meshoptDecoderFile,
 };
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.cjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
   '.css': 'text/css; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
   '.csv': 'text/csv; charset=utf-8',
@@ -57,9 +72,11 @@ const contentTypes: Record<string, string> = {
 };
 
 const securityHeaders = {
-  // model-viewer decodes textures through blob: URLs and styles its shadow DOM inline.
+  // model-viewer decodes textures through blob: URLs and styles its shadow DOM inline; its Draco and
+  // meshopt decoders are WebAssembly, which a CSP blocks unless script-src allows 'wasm-unsafe-eval'
+  // (compiling WebAssembly only: still no eval of JavaScript, no inline scripts).
   'Content-Security-Policy':
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; media-src 'self'; connect-src 'self' blob: data:; worker-src 'self' blob:; frame-ancestors 'none'",
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; media-src 'self'; connect-src 'self' blob: data:; worker-src 'self' blob:; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
 };

@@ -3,3 +3,4 @@ export * from './worker';
 export * from './worker-log';
 export * from './worker-memory';
 export * from './versioning';
+export * from './finish-worker';

@@ -1,10 +1,16 @@
 // `npm run worker`: a long-running worker for a real deployment. Temporal settings from TEMPORAL_*;
 // the service from TRELLIS2_API_URL with credentials from TRELLIS2_MODAL_KEY/SECRET or
 // ~/.trellis2_modal_secrets.json. Ctrl-C / SIGTERM drain running tasks, then exit.
-import { NativeConnection, Runtime } from '@temporalio/worker';
+// TRELLIS_WORKER_ROLE: `all` (default) polls the main task queue here and starts the finishing worker
+// (channel files, TRELLIS_FINISH_TASK_QUEUE) as a child process with its own memory limits;
+// `orchestrate` only the former, `finish` only the latter, to run them on different machines.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { TrellisClient } from '@trellis/trellis-client';
 import { z } from 'zod';
 import { connectionOptions, temporalSettingsFromEnv, unreachableTemporalMessage } from './temporal-config';
+import { createFinishWorker } from './finish-worker';
 import { createTrellisWorker } from './worker';
 import { trellisWorkerLogger } from './worker-log';
 
@@ -18,13 +24,20 @@ const WorkerEnv = z.object({
   TRELLIS_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   /** First interval between job polls in ms (default 1000). */
   TRELLIS_POLL_INTERVAL_MS: z.coerce.number().int().min(50).optional(),
+  TRELLIS_WORKER_ROLE: z.enum(['all', 'orchestrate', 'finish']).default('all'),
+  /** SKUs finished at once by the finishing worker (default 1: each is CPU bound). */
+  TRELLIS_FINISH_MAX_CONCURRENT_ACTIVITIES: optionalCount,
+  /** Node flags of the finishing worker's process (default: a 1 GB heap; a quality GLB needs a few hundred MB). */
+  TRELLIS_FINISH_NODE_FLAGS: z.string().min(1).default('--max-old-space-size=1024'),
 });
+type WorkerEnv = z.infer<typeof WorkerEnv>;
 
 async function main(): Promise<void> {
   // Expected asset failures as one line each; unexpected errors with their stack.
   Runtime.install({ logger: trellisWorkerLogger('INFO') });
   const limits = WorkerEnv.parse(process.env);
   const settings = temporalSettingsFromEnv();
+  if (limits.TRELLIS_WORKER_ROLE === 'finish') return runFinishWorker(limits, settings);
   const service = new TrellisClient();
   try {
     const health = await service.health();
@@ -52,9 +65,64 @@ async function main(): Promise<void> {
     ...(limits.TRELLIS_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: limits.TRELLIS_WORKFLOW_BUNDLE } } : {}),
   });
   console.log(`worker: polling task queue ${worker.options.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
+  const finishing = limits.TRELLIS_WORKER_ROLE === 'all' ? startFinishingProcess(limits, worker) : undefined;
   // The SDK's Runtime shuts the worker down gracefully on SIGINT/SIGTERM; run() resolves then.
   await worker.run();
+  await finishing?.stop();
   await connection.close();
+}
+
+async function runFinishWorker(limits: WorkerEnv, settings: ReturnType<typeof temporalSettingsFromEnv>): Promise<void> {
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect(connectionOptions(settings));
+  } catch (error) {
+    console.error(unreachableTemporalMessage(settings, error));
+    process.exit(1);
+  }
+  const worker = await createFinishWorker({
+    connection,
+    namespace: settings.namespace,
+    maxConcurrentActivityTaskExecutions: limits.TRELLIS_FINISH_MAX_CONCURRENT_ACTIVITIES,
+  });
+  console.log(`worker: finishing (channel files) on task queue ${worker.options.taskQueue}`);
+  await worker.run();
+  await connection.close();
+}
+
+/**
+ * The finishing worker as a child process: its memory (a 1M-face GLB, glTF-Transform's copies) is its
+ * own, never the orchestrating worker's. It stops with this worker; if it dies, this worker stops too
+ * (exit 1), so a supervisor restarts both rather than leaving channel files unmade.
+ */
+function startFinishingProcess(limits: WorkerEnv, worker: Worker): { stop(): Promise<void> } {
+  const heapFlags = /^--max-(old|semi)-space-size=/;
+  const execArgv = [...process.execArgv.filter((flag) => !heapFlags.test(flag)), ...limits.TRELLIS_FINISH_NODE_FLAGS.split(/\s+/).filter(Boolean)];
+  const child: ChildProcess = spawn(process.execPath, [...execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, TRELLIS_WORKER_ROLE: 'finish' },
+    stdio: 'inherit',
+  });
+  let stopping = false;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    console.error(`worker: the finishing worker (pid ${child.pid}) exited (${signal ?? `code ${code}`}); stopping`);
+    process.exitCode = 1;
+    try {
+      worker.shutdown();
+    } catch {
+      // not running yet: main() exits on its own
+    }
+  });
+  // Ctrl-C reaches the whole process group; a SIGTERM sent to this process alone is passed on.
+  process.once('SIGTERM', () => child.kill('SIGTERM'));
+  return {
+    async stop() {
+      stopping = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 main().catch((error) => {

@@ -32,6 +32,8 @@ function applicationFailureOf(error: unknown): FailureLike | undefined {
  */
 export function oneLineFor(entry: Pick<LogEntry, 'level' | 'message' | 'meta'>): string | null | undefined {
   const meta = (entry.meta ?? {}) as Record<string, unknown>;
+  // The finishing worker serves activities only, by design: the SDK's warning about it says nothing.
+  if (entry.message === 'No workflows registered, not polling for workflow tasks') return null;
   const failure = applicationFailureOf(meta['error']);
   if (!failure) return undefined;
   const code = failure.type ?? 'error';

@@ -33,4 +33,7 @@ describe('worker log', () => {
     trellisLogFunction((line) => lines.push(line))(entry('Activity failed', { error: new TypeError('cannot read properties of undefined') }));
     expect(lines[0]).toMatch(/TypeError: cannot read properties of undefined\n\s+at /);
   });
+  it('the finishing worker being activities-only is not a warning worth printing', () => {
+    expect(oneLineFor(entry('No workflows registered, not polling for workflow tasks', { sdkComponent: 'worker', taskQueue: 'trellis-finish' }))).toBeNull();
+  });
 });

@@ -10,6 +10,7 @@ import { prepareAsset, type PrepareAssetInput } from './service/prepare-asset';
 import { reconcileAssets, type RunningAsset } from './service/reconcile-assets';
 import { warmUp } from './service/warm-up';
 import { deliverWebhook } from './notify/deliver-webhook';
+import { finishChannels, type FinishChannelsInput } from './finishing/finish-channels';
 
 export type { ExtractGlbsInput, ExtractGlbsResult } from './service/extract-glbs';
 export type { GenerateInput, GenerateResult } from './service/generate';
@@ -21,6 +22,7 @@ export type { RunningAsset } from './service/reconcile-assets';
 export type { LoadCatalogPageInput, SnapshotCatalogInput } from './files';
 export type { WebhookDeliveryResult } from './notify/deliver-webhook';
 export { deliverWebhook } from './notify/deliver-webhook';
+export { finishChannels, channelFilePath, FINISHING_VERSION, type FinishChannelsInput, type FinishChannelsResult } from './finishing/finish-channels';
 
 export interface ActivityDependencies {
   client: TrellisClient;
@@ -53,4 +55,17 @@ export function createActivities({ client, pollIntervalMs = 1000, heartbeatInter
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * The finishing activities, served on the finish task queue (TRELLIS_FINISH_TASK_QUEUE) by a worker of
+ * their own: CPU and memory heavy, no service client.
+ */
+export function createFinishActivities() {
+  return {
+    /** The SKU's channel files from its GLBs (glTF-Transform, validator gate); reused by input hash. */
+    finishChannels: (input: FinishChannelsInput) => classifyingFailures(() => finishChannels(input)),
+  };
+}
+
+export type FinishActivities = ReturnType<typeof createFinishActivities>;
 export type { ConvertAssetInput };

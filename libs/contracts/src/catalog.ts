@@ -1,5 +1,6 @@
 // Catalog rows as users write them (CSV, JSON, JSONL, or a folder of images), and the checked form.
 import { z } from 'zod';
+import { LengthUnit, METRES_PER_UNIT, ProductSize } from './channels';
 import { PipelineType, PresetName, Seed } from './pipeline';
 
 /**
@@ -55,6 +56,23 @@ const PresetList = z.preprocess(
   z.array(PresetName).min(1, 'list at least one preset').transform((names) => [...new Set(names)]),
 );
 
+const UNIT_ALIASES: Record<string, LengthUnit> = { inch: 'in', inches: 'in', '"': 'in', millimetre: 'mm', millimeter: 'mm', centimetre: 'cm', centimeter: 'cm', metre: 'm', meter: 'm' };
+const LENGTH_PATTERN = /^(\d+(?:[.,]\d+)?)\s*(mm|cm|m|in|inch|inches|")?$/i;
+
+/** A size cell: 45, "45", "45 cm", "17,5 in" (decimal comma), "1.2m". */
+const LengthCell = z.preprocess(
+  (value) => {
+    const blank = blankToUndefined(value);
+    if (typeof blank === 'number') return { value: blank };
+    if (typeof blank !== 'string') return blank;
+    const match = LENGTH_PATTERN.exec(blank.trim());
+    if (!match) return blank;
+    const unit = match[2]?.toLowerCase();
+    return { value: Number(match[1]!.replace(',', '.')), ...(unit ? { unit: UNIT_ALIASES[unit] ?? unit } : {}) };
+  },
+  z.object({ value: z.number().positive(), unit: LengthUnit.optional() }).optional(),
+);
+
 /** One row as written; numbers may be strings (CSV). */
 export const CatalogRowInput = z.object({
   sku: Sku,
@@ -62,14 +80,49 @@ export const CatalogRowInput = z.object({
   seed: z.preprocess(blankToUndefined, z.coerce.number().pipe(Seed).optional()),
   pipeline_type: z.preprocess(blankToUndefined, PipelineType.optional()),
   presets: z.preprocess(blankToUndefined, PresetList.optional()),
+  width: LengthCell,
+  height: LengthCell,
+  depth: LengthCell,
+  size_unit: z.preprocess((value) => {
+    const blank = blankToUndefined(value);
+    return typeof blank === 'string' ? (UNIT_ALIASES[blank.trim().toLowerCase()] ?? blank.trim().toLowerCase()) : blank;
+  }, LengthUnit.optional()),
 });
 export type CatalogRowInput = z.infer<typeof CatalogRowInput>;
 
-export const catalogColumns = ['sku', 'image', 'seed', 'pipeline_type', 'presets'] as const;
+/** The product's size columns (optional): width, height, depth, and the unit unless each cell says it. */
+export const sizeColumns = ['width', 'height', 'depth', 'size_unit'] as const;
+export const catalogColumns = ['sku', 'image', 'seed', 'pipeline_type', 'presets', ...sizeColumns] as const;
 
 /** A checked row with its position: `row` is 1-based among data rows (CSV: file line = row + 1). */
-export const CatalogRow = CatalogRowInput.extend({ row: z.number().int().min(1) });
+export const CatalogRow = CatalogRowInput.omit({ width: true, height: true, depth: true, size_unit: true }).extend({
+  row: z.number().int().min(1),
+  /** The product's real-world size from the size columns; absent when the row gives none. */
+  size: ProductSize.optional(),
+});
 export type CatalogRow = z.infer<typeof CatalogRow>;
+
+/**
+ * The row's size columns as one ProductSize: each cell's own unit, else the size_unit column's. Cells in
+ * different units are converted to metres. Undefined when no size is given; a string saying what is
+ * missing when a dimension has no unit.
+ */
+export function productSizeOf(row: Pick<CatalogRowInput, 'width' | 'height' | 'depth' | 'size_unit'>): ProductSize | undefined | string {
+  const given = (['width', 'height', 'depth'] as const).flatMap((name) => {
+    const cell = row[name];
+    return cell ? [{ name, value: cell.value, unit: cell.unit ?? row.size_unit }] : [];
+  });
+  if (given.length === 0) return undefined;
+  const unitless = given.filter((g) => g.unit === undefined).map((g) => g.name);
+  if (unitless.length > 0) {
+    return `${unitless.join(', ')} ${unitless.length > 1 ? 'have' : 'has'} no unit: write it in the cell ("45 cm"), in the header ("Width (cm)") or in a size_unit column (mm, cm, m, in)`;
+  }
+  const units = new Set(given.map((g) => g.unit!));
+  const unit: LengthUnit = units.size === 1 ? given[0]!.unit! : 'm';
+  const size: Record<string, unknown> = { unit };
+  for (const g of given) size[g.name] = units.size === 1 ? g.value : g.value * METRES_PER_UNIT[g.unit!];
+  return ProductSize.parse(size);
+}
 
 /** A row that failed validation: where, which field, and what to do. */
 export const CatalogRowProblem = z.object({

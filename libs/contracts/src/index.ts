@@ -2,6 +2,8 @@ export * from './asset-state';
 export * from './catalog';
 export * from './cost';
 export * from './pipeline';
+export * from './preset-name';
+export * from './channels';
 export * from './search-attributes';
 export * from './service';
 export * from './workflow';

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ChannelName, ChannelProfile } from './channels';
+import { PresetName } from './preset-name';
 
 /** TRELLIS.2 pipeline resolutions (UPSTREAM-FACTS); `1024_cascade` is the seed's default and recommendation. */
 export const pipelineTypes = ['512', '1024', '1024_cascade', '1536_cascade'] as const;
@@ -49,11 +51,7 @@ export const ExtractSettings = z.object({
 });
 export type ExtractSettings = z.infer<typeof ExtractSettings>;
 
-/** A preset name doubles as the GLB file name (`<preset>.glb`), so it is kept file-name safe. */
-export const PresetName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a preset name is 1-32 lowercase letters, digits, "-" or "_"');
-export type PresetName = z.infer<typeof PresetName>;
+export { PresetName } from './preset-name';
 
 export const Preset = z.object({ name: PresetName, settings: ExtractSettings });
 export type Preset = z.infer<typeof Preset>;
@@ -70,7 +68,13 @@ export const DEFAULT_PRESET_NAMES: PresetName[] = ['fast', 'balanced', 'quality'
  * A presets config file (JSON): custom presets beside, or overriding, the built-in ones.
  * `{"presets": {"thumbnail": {"decimation_target": 20000, "texture_size": 512}}}`
  */
-export const PresetsFile = z.object({ presets: z.record(PresetName, ExtractSettings) }).strict();
+export const PresetsFile = z
+  .object({
+    presets: z.record(PresetName, ExtractSettings),
+    /** Channel profiles beside, or overriding, the built-in ones (channels.ts). */
+    channels: z.record(ChannelName, ChannelProfile).optional(),
+  })
+  .strict();
 export type PresetsFile = z.infer<typeof PresetsFile>;
 
 /** Resolves preset names against the built-ins and any custom presets; unknown names are an error. */

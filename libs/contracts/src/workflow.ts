@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { CatalogId, CatalogReadOptions, CatalogRowProblem, Sku } from './catalog';
 import { AssetStatus, ReportRowState, withCurrentStateNames } from './asset-state';
+import { Channel, ChannelFileReport, ChannelName, ProductSize } from './channels';
 import { Usage } from './cost';
 import { PipelineType, Preset, PresetName, SamplerSettings, Seed } from './pipeline';
 import { skuFolderName } from './sku-folder';
@@ -17,6 +18,15 @@ export const taskQueueFrom = (env: Record<string, string | undefined>): string =
   const value = env.TRELLIS_TASK_QUEUE?.trim();
   return value ? value : TASK_QUEUE;
 };
+/**
+ * `TRELLIS_FINISH_TASK_QUEUE`: where the finishing activities (channel files) run, on workers of their
+ * own; unset, the task queue + "-finish" (`trellis-finish`), which is also what a workflow uses when its
+ * start did not name one.
+ */
+export const finishTaskQueueFrom = (env: Record<string, string | undefined>): string => {
+  const value = env.TRELLIS_FINISH_TASK_QUEUE?.trim();
+  return value ? value : `${taskQueueFrom(env)}-finish`;
+};
 export const catalogWorkflowId = (catalogId: string) => `catalog/${catalogId}`;
 /** From the SKU's folder name, never the raw SKU: safe characters, stable, at most ~130 characters. */
 export const assetWorkflowId = (catalogId: string, sku: string) => `asset/${catalogId}/${skuFolderName(sku)}`;
@@ -28,8 +38,19 @@ export const ConversionSettings = z.object({
   pipelineType: PipelineType,
   seed: Seed,
   sampler: SamplerSettings,
+  /** Channel files made from each SKU's GLBs (`--channels`); their source presets are always extracted. */
+  channels: z.array(Channel).optional(),
 });
 export type ConversionSettings = z.infer<typeof ConversionSettings>;
+
+/**
+ * The presets a row's asset extracts, by name: the row's own or the catalog's defaults, and every channel's source
+ * preset (its files are made from that GLB). The one rule the workflow, the rerun check and `estimate` share.
+ */
+export function presetNamesOfRow(settings: Pick<ConversionSettings, 'defaultPresetNames' | 'channels'>, row: { presets?: readonly string[] | undefined }): string[] {
+  const channelSources = (settings.channels ?? []).map((channel) => channel.profile.source_preset);
+  return [...new Set([...(row.presets ?? settings.defaultPresetNames), ...channelSources])];
+}
 
 export const ConvertCatalogInput = z.object({
   catalogId: CatalogId,
@@ -67,6 +88,11 @@ export const ConvertCatalogInput = z.object({
   assetTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(3 * 3600),
   /** Completion webhooks (`--notify`); the signing secret stays in the workers' environment. */
   notify: NotifySettings.optional(),
+  /**
+   * Task queue of the finishing activities (channel files): TRELLIS_FINISH_TASK_QUEUE where the run is
+   * started; unset, the catalog's own task queue + "-finish".
+   */
+  finishTaskQueue: z.string().min(1).max(200).optional(),
 });
 export type ConvertCatalogInput = z.input<typeof ConvertCatalogInput>;
 export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
@@ -76,7 +102,8 @@ export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
  * `running`: the catalog knows only that the asset started; the asset's own TrellisStage search attribute
  * says which step it is on (clients merge it in: `getCatalogProgress`, the dashboard).
  */
-export const assetStages = ['queued', 'running', 'preparing', 'generating', 'extracting', 'blocked', 'done'] as const;
+/** `channel_files`: making the channel files from the GLBs, on the finish task queue. */
+export const assetStages = ['queued', 'running', 'preparing', 'generating', 'extracting', 'channel_files', 'blocked', 'done'] as const;
 export const AssetStage = z.enum(assetStages);
 export type AssetStage = z.infer<typeof AssetStage>;
 
@@ -97,6 +124,11 @@ export const ConvertAssetInput = z.object({
   parentWorkflowId: z.string().optional(),
   /** Set only when the catalog asked for per-asset webhooks (`--notify-assets`). */
   notify: NotifySettings.optional(),
+  /** Channel files to make after the GLBs, on the finish task queue. */
+  channels: z.array(Channel).optional(),
+  /** The product's real-world size from the catalog's size columns. */
+  size: ProductSize.optional(),
+  finishTaskQueue: z.string().min(1).max(200).optional(),
 });
 export type ConvertAssetInput = z.infer<typeof ConvertAssetInput>;
 
@@ -147,6 +179,12 @@ export const AssetManifest = AssetResult.extend({
   pipelineType: PipelineType,
   presets: z.array(Preset),
   finishedAt: z.string(),
+  /** The size the catalog gave (channel files are scaled to it). */
+  size: ProductSize.optional(),
+  /** One entry per requested channel: the file and its validator report, or why it was not delivered. */
+  channels: z.record(ChannelName, ChannelFileReport).optional(),
+  /** `poster.webp`: a frame of the preview, for `<model-viewer poster>` and listing pages. */
+  poster: OutputFile.optional(),
 });
 export type AssetManifest = z.infer<typeof AssetManifest>;
 
@@ -198,6 +236,9 @@ export const ReportRow = z.object({
   glbs: z.record(PresetName, OutputFile),
   preview: OutputFile.optional(),
   usage: Usage,
+  size: ProductSize.optional(),
+  channels: z.record(ChannelName, ChannelFileReport).optional(),
+  poster: OutputFile.optional(),
 });
 export type ReportRow = z.infer<typeof ReportRow>;
 

@@ -56,3 +56,14 @@ export const gpuJobOptions: ActivityOptions = {
   heartbeatTimeout: '30 seconds',
   retry: gpuRetry,
 };
+
+/**
+ * Finishing (channel files) on the finish task queue: seconds of CPU per channel; it heartbeats between
+ * channels, so a worker that died is noticed in two minutes. Retried a few times for a flaky disk; a
+ * channel that cannot be made is reported, not thrown.
+ */
+export const finishActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+};

@@ -21,6 +21,7 @@ import {
   SamplerSettings,
   assetWorkflowId,
   noUsage,
+  presetNamesOfRow,
   type AssetError,
   type CatalogRow,
   type ConvertAssetInput,
@@ -192,7 +193,7 @@ export class AssetChildren {
 
   /** The row's presets, or why it names one nobody defined. */
   private presetsOf(row: CatalogRow): Preset[] | string {
-    const names = row.presets ?? this.input.settings.defaultPresetNames;
+    const names = presetNamesOfRow(this.input.settings, row);
     const unknown = names.filter((name) => !this.presetsByName.has(name));
     if (unknown.length === 0) return names.map((name) => this.presetsByName.get(name)!);
     const known = [...this.presetsByName.keys()].join(', ');
@@ -213,6 +214,9 @@ export class AssetChildren {
       presets,
       parentWorkflowId: workflowInfo().workflowId,
       ...(this.input.notify?.assets ? { notify: this.input.notify } : {}),
+      ...(this.input.settings.channels?.length ? { channels: this.input.settings.channels } : {}),
+      ...(row.size ? { size: row.size } : {}),
+      ...(this.input.finishTaskQueue ? { finishTaskQueue: this.input.finishTaskQueue } : {}),
     };
   }
 }

@@ -15,12 +15,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, GenerateResult, PrepareAssetResult } from '@trellis/activities';
+import type { Activities, FinishActivities, GenerateResult, PrepareAssetResult } from '@trellis/activities';
 import {
   addUsage,
   noUsage,
   skuFolderName,
   type AssetError,
+  type AssetManifest,
   type AssetStage,
   type AssetStatus,
   type AssetSummary,
@@ -30,7 +31,7 @@ import {
   type Usage,
   MAX_PRESETS_PER_JOB,
 } from '@trellis/contracts';
-import { fileActivityOptions, gpuJobOptions } from './activity-options';
+import { fileActivityOptions, finishActivityOptions, gpuJobOptions } from './activity-options';
 import { assetBlockedSignal, assetFinishedSignal, retryBlockedSignal } from './messages';
 import { assetFinishedDelivery } from './notify-options';
 import { sendWebhook } from './notify-webhook';
@@ -55,8 +56,12 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
   const glbs: Record<string, OutputFile> = {};
   let preview: OutputFile | undefined;
   let prepared: PrepareAssetResult | undefined;
+  let channels: AssetManifest['channels'];
+  let poster: OutputFile | undefined;
 
   const finish = async (status: AssetStatus, error?: AssetError): Promise<AssetSummary> => {
+    // Channel files once the GLBs exist (made or reused); a failure here fails the asset like any step.
+    if ((status === 'done' || status === 'reused') && input.channels?.length) ({ channels, poster } = await makeChannelFiles(input, glbs, preview));
     const summary: AssetSummary = {
       sku: input.sku,
       row: input.row,
@@ -83,6 +88,9 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
         pipelineType: input.pipelineType,
         presets: input.presets,
         finishedAt: new Date(Date.now()).toISOString(),
+        ...(input.size ? { size: input.size } : {}),
+        ...(channels ? { channels } : {}),
+        ...(poster ? { poster } : {}),
       }, input.outDir);
       // Awaited: sent without waiting, in the task that completes the workflow, it did not reach the
       // parent (the adoption test in workflows.test.ts caught that).
@@ -231,6 +239,30 @@ async function extractPresets(
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const result: T[][] = [];
   for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
+  return result;
+}
+
+/**
+ * The finish step: channel files from the GLBs and a poster from the preview, on the finish task queue (its own workers and limits).
+ * Unset, that queue is this workflow's own task queue + "-finish", as the worker derives it.
+ */
+async function makeChannelFiles(
+  input: ConvertAssetInput,
+  glbs: Record<string, OutputFile>,
+  preview: OutputFile | undefined,
+): Promise<{ channels: AssetManifest['channels']; poster?: OutputFile }> {
+  markStage('channel_files');
+  const taskQueue = input.finishTaskQueue ?? `${workflowInfo().taskQueue}-finish`;
+  const { finishChannels } = proxyActivities<FinishActivities>({ ...finishActivityOptions, taskQueue });
+  const result = await finishChannels({
+    catalogId: input.catalogId,
+    sku: input.sku,
+    outDir: input.outDir,
+    channels: input.channels!,
+    glbs,
+    ...(input.size ? { size: input.size } : {}),
+    ...(preview ? { preview } : {}),
+  });
   return result;
 }
 

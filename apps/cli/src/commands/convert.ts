@@ -23,6 +23,8 @@ export const convertUsage = `trellis convert <catalog> --out DIR [options]
   --presets LIST       comma-separated, default fast,balanced,quality
   --presets-file FILE  custom presets: {"presets": {"name": {"decimation_target": N, "texture_size": 1024}}}
   --pipeline TYPE      512 | 1024 | 1024_cascade (default) | 1536_cascade
+  --channels LIST      also make shop-ready files per SKU: web,shopify,google,amazon (or your own,
+                       {"channels": {...}} in --presets-file); DIR/<catalog-id>/<sku folder>/channels/
   --seed N             default 42 (a row's own seed wins)
   --concurrency N      assets at once; match your GPU containers (Modal max_containers), default 4
   --lookahead N        rows started beyond --concurrency, so a container finds its next job queued
@@ -43,6 +45,7 @@ export const workOptions = {
   'sku-column': { type: 'string' },
   'image-column': { type: 'string' },
   'image-position': { type: 'string' },
+  channels: { type: 'string' },
 } as const;
 
 type WorkOptionValues = { [Name in keyof typeof workOptions]?: string };
@@ -58,6 +61,7 @@ export function workFlagsOf(values: WorkOptionValues) {
     skuColumn: values['sku-column'],
     imageColumn: values['image-column'],
     imagePosition: values['image-position'],
+    channels: values.channels,
   };
 }
 

@@ -22,7 +22,8 @@ import { catalogFormatOf } from './catalog-location';
 import { readCatalog } from './read-catalog';
 
 /** Bump when the snapshot's layout or the row validation changes: old snapshots are then rebuilt. */
-const SNAPSHOT_VERSION = 1;
+// 2: rows carry the product size from the size columns.
+const SNAPSHOT_VERSION = 2;
 const INDEX_ENTRY_BYTES = 8;
 
 export const SnapshotMeta = z.object({

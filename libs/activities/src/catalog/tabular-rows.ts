@@ -3,7 +3,7 @@
 // (not products of their own), and each product uses its image at the chosen position (default 1).
 import type { CatalogReadOptions } from '@trellis/contracts';
 import { CatalogFileError } from './catalog-file-error';
-import { mapColumns, type ColumnMapping } from './column-mapping';
+import { mapColumns, type ColumnMapping, type SizeColumn } from './column-mapping';
 import type { RawCatalogRow } from './raw-row';
 import type { TabularRecord } from './tabular-records';
 
@@ -38,6 +38,11 @@ export async function readTabularRows(
       continue;
     }
     const cell = (index: number | undefined) => (index === undefined ? '' : (record.cells[index] ?? '').trim());
+    /** A size cell, with the header's unit ("Width (cm)") when the cell is a bare number. */
+    const sizeCell = (column: SizeColumn | undefined) => {
+      const value = cell(column?.index);
+      return column?.unit && /^\d+(?:[.,]\d+)?$/.test(value) ? `${value} ${column.unit}` : value;
+    };
     const position = { row: rows.length + 1, line: record.line };
     if (mapping.native && record.cells.length > headerWidth && record.cells.slice(headerWidth).some((extra) => extra !== '')) {
       rows.push({
@@ -68,6 +73,10 @@ export async function readTabularRows(
       seed: cell(mapping.seed),
       pipeline_type: cell(mapping.pipeline_type),
       presets: cell(mapping.presets),
+      width: sizeCell(mapping.width),
+      height: sizeCell(mapping.height),
+      depth: sizeCell(mapping.depth),
+      size_unit: cell(mapping.size_unit),
     };
     const row: RawCatalogRow = { ...position, kind: 'cells', cells };
     if (mapping.group !== undefined && group !== '' && cell(mapping.variantImage) === '') groupImageFor.set(row, group);

@@ -3,7 +3,9 @@
 import {
   CatalogRowInput,
   MAX_SEED,
+  productSizeOf,
   pipelineTypes,
+  sizeColumns,
   type CatalogRow,
   type CatalogRowProblem,
   skuFolderName,
@@ -11,12 +13,17 @@ import {
 import type { z } from 'zod';
 import { describePosition, type RawCatalogRow, type RowPosition } from './raw-row';
 
+const SIZE_ADVICE = 'give a positive number with its unit ("45 cm", "450 mm", "0.45 m", "17.7 in"), or leave it blank';
 const ADVICE_BY_FIELD: Record<string, string> = {
   sku: 'a SKU is any printable text (letters of any script, digits, spaces, punctuation) of 1-256 characters',
   image: 'give a path relative to the catalog folder, or an http(s) URL',
   seed: `use a whole number from 0 to ${MAX_SEED}, or leave it blank for the run's seed`,
   pipeline_type: `use one of ${pipelineTypes.join(', ')}, or leave it blank for the run's pipeline type`,
   presets: `list preset names such as "fast|quality" (lowercase letters, digits, "-" or "_"), or leave it blank for the run's presets`,
+  width: SIZE_ADVICE,
+  height: SIZE_ADVICE,
+  depth: SIZE_ADVICE,
+  size_unit: 'use one of mm, cm, m, in, or leave it blank when each size cell says its unit',
 };
 
 type FieldResult = { success: true; data: unknown } | { success: false; issues: z.core.$ZodIssue[] };
@@ -61,6 +68,15 @@ export function validateRows(rawRows: Iterable<RawCatalogRow>, options: Validati
       });
       continue;
     }
+    // The size columns become one `size` (or a problem when a dimension has no unit).
+    const size = productSizeOf(checked as Pick<CatalogRowInput, 'width' | 'height' | 'depth' | 'size_unit'>);
+    for (const column of sizeColumns) delete checked[column];
+    if (typeof size === 'string') {
+      const sku = checked['sku'] as string;
+      problems.push({ row: raw.row, sku, field: 'size_unit', message: `${whereAndSku(raw, sku)}: ${size}` });
+      continue;
+    }
+    if (size) checked['size'] = size;
     checked['row'] = raw.row;
     const row = checked as CatalogRow;
     const first = firstRowBySku.get(row.sku);

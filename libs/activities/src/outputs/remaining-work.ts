@@ -10,6 +10,7 @@ import {
   estimatedAssetUsage,
   isImageUrl,
   noUsage,
+  presetNamesOfRow,
   type AssetManifest,
   type CatalogRow,
   type ConversionSettings,
@@ -27,7 +28,7 @@ export interface WorkContext {
   catalogId: string;
   catalogPath: string;
   outDir: string;
-  settings: Pick<ConversionSettings, 'presets' | 'defaultPresetNames' | 'pipelineType' | 'seed'>;
+  settings: Pick<ConversionSettings, 'presets' | 'defaultPresetNames' | 'pipelineType' | 'seed' | 'channels'>;
 }
 
 export interface RowWork {
@@ -55,7 +56,7 @@ export interface CatalogWork {
 /** The row's presets as the run will resolve them. */
 export function presetsOfRow(context: WorkContext, row: CatalogRow): Preset[] {
   const byName = new Map(context.settings.presets.map((preset) => [preset.name, preset]));
-  return (row.presets ?? context.settings.defaultPresetNames).flatMap((name) => byName.get(name) ?? []);
+  return presetNamesOfRow(context.settings, row).flatMap((name) => byName.get(name) ?? []);
 }
 
 /**

@@ -85,6 +85,9 @@ function reportRowOf(outDir: string, catalogId: string, row: CatalogRow): Report
       glbs: manifest.glbs,
       preview: manifest.preview,
       usage: manifest.usage,
+      ...(manifest.size ? { size: manifest.size } : {}),
+      ...(manifest.channels ? { channels: manifest.channels } : {}),
+      ...(manifest.poster ? { poster: manifest.poster } : {}),
     };
   } catch (error) {
     // One damaged manifest is that row's problem, not the report's.

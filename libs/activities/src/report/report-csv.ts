@@ -1,5 +1,7 @@
-// The report flattened for spreadsheets: one line per catalog row, one size/sha256 column pair per preset.
+// The report flattened for spreadsheets: one line per catalog row, one size/sha256 column pair per preset;
+// with channel files, then the size and scale columns and a group of columns per channel.
 import { DEFAULT_PRESET_NAMES, type ReportRow } from '@trellis/contracts';
+import { channelCells, channelColumnsOf, channelHeader } from './channel-columns';
 
 export function reportCsv(rows: readonly ReportRow[]): string {
   const presets = presetColumnsOf(rows);
@@ -13,6 +15,8 @@ export function reportCsv(rows: readonly ReportRow[]): string {
     'gpu_seconds',
     'estimated_cost_usd',
   ];
+  const channels = channelColumnsOf(rows);
+  header.push(...channelHeader(channels));
   const lines = [header.map(csvCell).join(',')];
   for (const row of rows) {
     const cells = [
@@ -25,6 +29,7 @@ export function reportCsv(rows: readonly ReportRow[]): string {
       // For people, like every other surface: tenths of a second, cents (report.json keeps full precision).
       row.usage.gpuSeconds.toFixed(1),
       row.usage.estimatedCostUsd.toFixed(2),
+      ...channelCells(row, channels),
     ];
     lines.push(cells.map(csvCell).join(','));
   }
