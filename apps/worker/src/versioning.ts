@@ -11,7 +11,7 @@
 //   (docs/operators.md, "Rolling out a new worker version").
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import type { NativeConnection, WorkflowBundleOption } from '@temporalio/worker';
+import type { NativeConnection, Worker, WorkflowBundleOption } from '@temporalio/worker';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { z } from 'zod';
 
@@ -48,14 +48,29 @@ export function workerVersion(taskQueue: string, bundle: WorkflowBundleOption, e
 
 /**
  * Makes `version` the deployment's current one: new workflows start on it, AUTO_UPGRADE ones move to it,
- * PINNED ones stay where they are. Allowed before this worker polls, so no task is routed elsewhere meanwhile.
+ * PINNED ones stay where they are. -> false when the server wants this version's pollers first: it refuses a
+ * current version that would leave the old one's task queues unserved until the new worker polls them.
  */
-export async function makeCurrentVersion(connection: NativeConnection, namespace: string, version: WorkerDeploymentVersion): Promise<void> {
-  await connection.workflowService.setWorkerDeploymentCurrentVersion({
-    namespace,
-    deploymentName: version.deploymentName,
-    buildId: version.buildId,
-    allowNoPollers: true,
-    identity: `trellis-worker@${process.pid}`,
-  });
+export async function makeCurrentVersion(connection: NativeConnection, namespace: string, version: WorkerDeploymentVersion): Promise<boolean> {
+  try {
+    await connection.workflowService.setWorkerDeploymentCurrentVersion({
+      namespace,
+      deploymentName: version.deploymentName,
+      buildId: version.buildId,
+      allowNoPollers: true, // a deployment's first version: current before it polls, so no task goes elsewhere
+      identity: `trellis-worker@${process.pid}`,
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof Error && /missing active task queues/.test(error.message)) return false;
+    throw error;
+  }
+}
+
+/** Once `worker` polls, makes its version current (retrying until the server has seen its pollers). */
+export async function makeCurrentOncePolling(connection: NativeConnection, namespace: string, version: WorkerDeploymentVersion, worker: Worker): Promise<void> {
+  for (let attempt = 0; worker.getState() !== 'STOPPED' && worker.getState() !== 'FAILED'; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)));
+    if (worker.getState() === 'RUNNING' && (await makeCurrentVersion(connection, namespace, version))) return;
+  }
 }

@@ -5,7 +5,7 @@ import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleO
 import { createActivities } from '@trellis/activities';
 import { taskQueueFrom } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
-import { makeCurrentVersion, versioningFromEnv, workerVersion, type VersioningEnv } from './versioning';
+import { makeCurrentOncePolling, makeCurrentVersion, versioningFromEnv, workerVersion, type VersioningEnv } from './versioning';
 
 /** Entry of the workflow bundle (webpack bundles it with its imports, deterministic code only). */
 export const workflowsPath = fileURLToPath(import.meta.resolve('@trellis/workflows'));
@@ -44,8 +44,9 @@ export async function createTrellisWorker(options: TrellisWorkerOptions): Promis
   const workflowBundle = options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: quietBundler }));
   const versioning = options.versioning ?? versioningFromEnv();
   const version = workerVersion(taskQueue, workflowBundle, versioning);
-  if (versioning.TRELLIS_PROMOTE_ON_START === 'current') await makeCurrentVersion(options.connection, options.namespace, version);
-  return Worker.create({
+  const promote = versioning.TRELLIS_PROMOTE_ON_START === 'current';
+  const madeCurrent = promote && (await makeCurrentVersion(options.connection, options.namespace, version));
+  const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue,
@@ -58,6 +59,13 @@ export async function createTrellisWorker(options: TrellisWorkerOptions): Promis
     ...(options.maxTaskQueueActivitiesPerSecond ? { maxTaskQueueActivitiesPerSecond: options.maxTaskQueueActivitiesPerSecond } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
   });
+  if (promote && !madeCurrent) {
+    // A later version: the previous one serves new work until this worker's pollers are known.
+    makeCurrentOncePolling(options.connection, options.namespace, version, worker).catch((error: Error) =>
+      console.error(`worker: could not make ${version.deploymentName} ${version.buildId} the current version: ${error.message}`),
+    );
+  }
+  return worker;
 }
 
 const quietBundler = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} };

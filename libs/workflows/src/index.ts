@@ -1,5 +1,6 @@
 // The workflow bundle's entry: every export here is a workflow type the worker registers.
-import { setWorkflowOptions } from '@temporalio/workflow';
+import type { WorkflowDefinitionOptions } from '@temporalio/common';
+import { setWorkflowOptions, workflowInfo } from '@temporalio/workflow';
 import { convertCatalog } from './convert-catalog';
 import { notifyWebhook } from './notify-webhook';
 
@@ -9,5 +10,8 @@ export { convertCatalog, notifyWebhook };
 // Versioning behaviours (apps/worker/src/versioning.ts): assets are PINNED, the worker's default. A catalog
 // runs for hours and a webhook delivery retries for a day, so they move to the current worker version; the
 // replay test (tests/integration/replay.test.ts) keeps every change able to continue their recorded histories.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, convertCatalog);
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, notifyWebhook);
+// A worker without versioning (the SDK's time-skipping test environment) refuses any behaviour: say it only to
+// versioned ones.
+const autoUpgrade = (): WorkflowDefinitionOptions => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: 'AUTO_UPGRADE' } : {});
+setWorkflowOptions(autoUpgrade, convertCatalog);
+setWorkflowOptions(autoUpgrade, notifyWebhook);
