@@ -2,26 +2,15 @@
 // extractions, GPU seconds and USD at A100 rates from the seed's timing table (the basis the run's own
 // figures use on the local backend), with work an earlier run of the same catalog id already did
 // subtracted by the same code the run's warm-up asks (catalogWorkOf).
-import { coldStartUsage, describeUsage, formatUsd, type Usage } from '@trellis/contracts';
-import { catalogWorkOf } from '@trellis/activities/files';
+import { coldStartUsage, describeUsage, formatUsd } from '@trellis/contracts';
+import { catalogWorkOf, type CatalogWork } from '@trellis/activities/files';
 import type { PreparedConversion } from './conversion-input';
 
-export interface CostEstimate {
+export interface CostEstimate extends CatalogWork {
   catalogId: string;
   catalogPath: string;
   rows: number;
   invalidRows: number;
-  /** Rows whose outputs an earlier run already made from the same inputs. */
-  doneRows: number;
-  /** Rows with some outputs already made (e.g. a preset added since). */
-  partlyDoneRows: number;
-  generations: number;
-  extractions: number;
-  /** One model load is counted when there is any work: a GPU container that is already warm saves it. */
-  coldStart: boolean;
-  usage: Usage;
-  /** The same work when the GPU is already warm (no cold start): what a run on a warm service reports. */
-  warmUsage: Usage;
   /** False when no --out was given: nothing could be subtracted. */
   checkedOutputs: boolean;
 }

@@ -46,13 +46,7 @@ async function main(): Promise<void> {
     // Not fatal: the service may be deploying; activities retry transient errors with backoff.
     console.warn(`worker: the TRELLIS.2 service is not answering yet: ${(error as Error).message}`);
   }
-  let connection: NativeConnection;
-  try {
-    connection = await NativeConnection.connect(connectionOptions(settings));
-  } catch (error) {
-    console.error(unreachableTemporalMessage(settings, error));
-    process.exit(1);
-  }
+  const connection = await connectOrExit(settings);
   const worker = await createTrellisWorker({
     connection,
     namespace: settings.namespace,
@@ -64,7 +58,8 @@ async function main(): Promise<void> {
     maxCachedWorkflows: limits.TRELLIS_MAX_CACHED_WORKFLOWS,
     ...(limits.TRELLIS_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: limits.TRELLIS_WORKFLOW_BUNDLE } } : {}),
   });
-  console.log(`worker: polling task queue ${worker.options.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
+  const version = worker.options.workerDeploymentOptions?.version;
+  console.log(`worker: polling task queue ${worker.options.taskQueue} on ${settings.address} (namespace ${settings.namespace}), version ${version?.deploymentName} ${version?.buildId}`);
   const finishing = limits.TRELLIS_WORKER_ROLE === 'all' ? startFinishingProcess(limits, worker) : undefined;
   // The SDK's Runtime shuts the worker down gracefully on SIGINT/SIGTERM; run() resolves then.
   await worker.run();
@@ -72,14 +67,18 @@ async function main(): Promise<void> {
   await connection.close();
 }
 
-async function runFinishWorker(limits: WorkerEnv, settings: ReturnType<typeof temporalSettingsFromEnv>): Promise<void> {
-  let connection: NativeConnection;
+/** The Temporal connection, or one line saying why not and exit 1 (an expected failure, not a bug). */
+async function connectOrExit(settings: ReturnType<typeof temporalSettingsFromEnv>): Promise<NativeConnection> {
   try {
-    connection = await NativeConnection.connect(connectionOptions(settings));
+    return await NativeConnection.connect(connectionOptions(settings));
   } catch (error) {
     console.error(unreachableTemporalMessage(settings, error));
     process.exit(1);
   }
+}
+
+async function runFinishWorker(limits: WorkerEnv, settings: ReturnType<typeof temporalSettingsFromEnv>): Promise<void> {
+  const connection = await connectOrExit(settings);
   const worker = await createFinishWorker({
     connection,
     namespace: settings.namespace,
