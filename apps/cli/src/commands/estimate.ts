@@ -11,8 +11,8 @@ export const estimateUsage = `trellis estimate <catalog> [options]
 
   --out DIR            the output root convert writes to (default ${DEFAULT_OUT_DIR}/)
   --catalog-id ID      default: from the catalog's file (or folder) name, as in convert
-  --presets LIST       --presets-file FILE   --pipeline TYPE   --seed N
-                       as in \`trellis convert --help\`
+  --presets LIST       --presets-file FILE   --pipeline TYPE   --seed N   --channels LIST
+                       as in \`trellis convert --help\` (a channel's source preset is counted for every row)
   --sheet NAME         --sku-column NAME   --image-column NAME   --image-position N
                        which sheet and columns to read, as in convert
   --json               print the estimate as JSON`;
