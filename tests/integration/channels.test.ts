@@ -67,7 +67,7 @@ describe('channel files on their own task queue', () => {
     const { prepared, result, report } = await convert(catalogPath, 'sized');
     // The channels' source preset (balanced) is extracted beside the asked-for fast.
     expect(prepared.input.settings.defaultPresetNames).toEqual(['fast', 'balanced']);
-    expect(result.counts).toMatchObject({ succeeded: 2, failed: 0 });
+    expect(result.counts).toMatchObject({ done: 2, failed: 0 });
 
     const outDir = path.join(stack.workDir, 'out', 'sized');
     for (const [sku, height] of [['MUG-1', 0.095], ['LAMP-2', 0.45]] as const) {
@@ -121,7 +121,7 @@ describe('channel files on their own task queue', () => {
     const generateBefore = stack.trellis.generateSubmits;
     const extractBefore = stack.trellis.extractSubmits;
     const { result } = await convert(path.join(stack.workDir, 'sized', 'catalog.csv'), 'sized');
-    expect(result.counts).toMatchObject({ skipped: 2 });
+    expect(result.counts).toMatchObject({ reused: 2 });
     expect(stack.trellis.generateSubmits).toBe(generateBefore);
     expect(stack.trellis.extractSubmits).toBe(extractBefore);
     const manifest = AssetManifest.parse(JSON.parse(fs.readFileSync(path.join(stack.workDir, 'out', 'sized', 'MUG-1', 'manifest.json'), 'utf8')));
