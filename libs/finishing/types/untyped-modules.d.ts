@@ -1,4 +1,4 @@
-// The parts of two untyped packages this library uses.
+// The parts of two untyped packages used here and by the integration tests (tests/tsconfig.json includes this file).
 declare module 'gltf-validator' {
   export interface ValidationMessage {
     code: string;
