@@ -10,3 +10,4 @@ export * from './workflow';
 export * from './sku-folder';
 export * from './notify-settings';
 export * from './webhook';
+export * from './review';

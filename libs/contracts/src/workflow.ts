@@ -102,8 +102,9 @@ export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
  * `running`: the catalog knows only that the asset started; the asset's own TrellisStage search attribute
  * says which step it is on (clients merge it in: `getCatalogProgress`, the dashboard).
  */
+/** `in_review`: waiting for a person's decision (review mode); it holds no worker slot, GPU or window slot. */
 /** `channel_files`: making the channel files from the GLBs, on the finish task queue. */
-export const assetStages = ['queued', 'running', 'preparing', 'generating', 'extracting', 'channel_files', 'blocked', 'done'] as const;
+export const assetStages = ['queued', 'running', 'preparing', 'generating', 'extracting', 'in_review', 'channel_files', 'blocked', 'done'] as const;
 export const AssetStage = z.enum(assetStages);
 export type AssetStage = z.infer<typeof AssetStage>;
 

@@ -1,6 +1,6 @@
 // Signals and queries of the catalog workflow, defined once for the workflows, the CLI and the tests.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { AssetBlocked, AssetStageUpdate, AssetSummary, CatalogProgress, ResumeRequest } from '@trellis/contracts';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AssetBlocked, AssetStageUpdate, AssetSummary, CatalogProgress, RecordedReviewDecision, ResumeRequest, ReviewDecision, ReviewItem } from '@trellis/contracts';
 
 export const progressQuery = defineQuery<CatalogProgress>('progress');
 export const pauseSignal = defineSignal('pause');
@@ -15,3 +15,8 @@ export const assetBlockedSignal = defineSignal<[AssetBlocked]>('assetBlocked');
 
 /** Sent by the catalog to its blocked assets when it is resumed: try the refused call again. */
 export const retryBlockedSignal = defineSignal('retryBlocked');
+
+/** A person's review decision on an asset waiting `in_review`; answered once the asset has recorded it. */
+export const reviewDecisionUpdate = defineUpdate<RecordedReviewDecision, [ReviewDecision]>('reviewDecision');
+/** The waiting asset's queue entry; undefined when the asset is not waiting for review. */
+export const reviewItemQuery = defineQuery<ReviewItem | undefined>('reviewItem');
