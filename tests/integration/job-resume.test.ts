@@ -35,6 +35,11 @@ afterAll(async () => {
   await service?.stop();
 });
 
+/** The details an attempt leaves while its generate job runs (the key is re-derived by the retry, so any will do). */
+function runningJobDetails(jobId: string): JobProgress {
+  return { kind: 'generate', jobId, idempotencyKey: 'a'.repeat(64), phase: 'running' };
+}
+
 /** Each test writes to its own output folder, so one test's recorded outputs are never another's reuse. */
 function generateInput(outName: string) {
   return {
@@ -155,7 +160,7 @@ describe('GPU job resumption', () => {
   });
 
   it('a retried attempt resumes the job of the attempt that died, submitting nothing new', async () => {
-    // Attempt 1 submitted a job, heartbeated its id (in the details of a worker older than phases), died.
+    // Attempt 1 submitted a job, heartbeated its id while it ran, died.
     const accepted = await trellis.submitGenerate({
       image: image.toString('base64'),
       seed: 42,
@@ -166,7 +171,7 @@ describe('GPU job resumption', () => {
     const submitsBefore = trellis.generateSubmits;
     const jobsBefore = (await serviceJobCount());
     const activities = createActivities({ client: trellis, pollIntervalMs: 50 });
-    const { environment, heartbeats } = recordingEnvironment({ attempt: 2, heartbeatDetails: { jobId: accepted.job_id, kind: 'generate' } });
+    const { environment, heartbeats } = recordingEnvironment({ attempt: 2, heartbeatDetails: runningJobDetails(accepted.job_id) });
     const result = (await environment.run(activities.generate, generateInput('resume-poll'))) as GenerateResult;
 
     expect(trellis.generateSubmits).toBe(submitsBefore);
@@ -181,7 +186,7 @@ describe('GPU job resumption', () => {
     const submitsBefore = trellis.generateSubmits;
     const activities = createActivities({ client: trellis, pollIntervalMs: 50 });
     const unknownJob = `job_${'0'.repeat(32)}`;
-    const { environment, heartbeats } = recordingEnvironment({ attempt: 2, heartbeatDetails: { jobId: unknownJob, kind: 'generate' } });
+    const { environment, heartbeats } = recordingEnvironment({ attempt: 2, heartbeatDetails: runningJobDetails(unknownJob) });
     const result = (await environment.run(activities.generate, generateInput('resume-unknown'))) as GenerateResult;
     expect(trellis.generateSubmits).toBe(submitsBefore + 1);
     expect(result.stateId).toMatch(/^st_/);
@@ -202,7 +207,7 @@ describe('GPU job resumption', () => {
       const client = new CountingTrellisClient({ baseUrl: restarted.url, credentials: restarted.credentials });
       expect((await client.getJob(accepted.job_id)).status).toBe('failed');
       const activities = createActivities({ client, pollIntervalMs: 50 });
-      const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { jobId: accepted.job_id, kind: 'generate' } });
+      const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: runningJobDetails(accepted.job_id) });
       const result = (await retry.run(activities.generate, generateInput('resume-failed'))) as GenerateResult;
       expect(client.generateSubmits).toBe(1);
       expect(result.stateId).toMatch(/^st_/);

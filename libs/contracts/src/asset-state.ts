@@ -22,29 +22,11 @@ export const assetStateMeanings: Record<AssetState, string> = {
   not_converted: 'the run ended before this row was started',
 };
 
-/** Words of earlier versions, still found in manifests, reports and workflow histories they wrote. */
-const formerNames: Record<string, string> = { succeeded: 'done', skipped: 'reused', pending: 'waiting' };
-
-/** Reads a state written by an earlier version under its former name. */
-export const currentStateName = (value: unknown): unknown => (typeof value === 'string' ? (formerNames[value] ?? value) : value);
-
-/** A record keyed by states (counts), with former names renamed; a count under both names is added up. */
-export function withCurrentStateNames(value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  const renamed: Record<string, unknown> = {};
-  for (const [key, count] of Object.entries(value)) {
-    const name = currentStateName(key) as string;
-    const earlier = renamed[name];
-    renamed[name] = typeof earlier === 'number' && typeof count === 'number' ? earlier + count : count;
-  }
-  return renamed;
-}
-
-export const AssetStatus = z.preprocess(currentStateName, z.enum(finishedAssetStates));
+export const AssetStatus = z.enum(finishedAssetStates);
 export type AssetStatus = z.infer<typeof AssetStatus>;
 
 export const reportRowStates = ['done', 'reused', 'failed', 'cancelled', 'invalid', 'not_converted'] as const;
-export const ReportRowState = z.preprocess(currentStateName, z.enum(reportRowStates));
+export const ReportRowState = z.enum(reportRowStates);
 export type ReportRowState = z.infer<typeof ReportRowState>;
 
 /**

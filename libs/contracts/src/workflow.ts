@@ -2,7 +2,7 @@
 // Everything here travels through Temporal history or lands on disk: small, no image/GLB bytes.
 import { z } from 'zod';
 import { CatalogId, CatalogReadOptions, CatalogRowProblem, Sku } from './catalog';
-import { AssetStatus, ReportRowState, withCurrentStateNames } from './asset-state';
+import { AssetStatus, ReportRowState } from './asset-state';
 import { Channel, ChannelFileReport, ChannelName, ProductSize } from './channels';
 import { Usage } from './cost';
 import { PipelineType, Preset, PresetName, SamplerSettings, Seed } from './pipeline';
@@ -198,12 +198,9 @@ const statusCountsShape = {
   failed: z.number().int().min(0),
   cancelled: z.number().int().min(0),
 };
-export const StatusCounts = z.preprocess(withCurrentStateNames, z.object(statusCountsShape));
+export const StatusCounts = z.object(statusCountsShape);
 export type StatusCounts = z.infer<typeof StatusCounts>;
-const FinishedCounts = z.preprocess(
-  withCurrentStateNames,
-  z.object({ done: statusCountsShape.done, reused: statusCountsShape.reused, failed: statusCountsShape.failed, cancelled: statusCountsShape.cancelled }),
-);
+const FinishedCounts = z.object({ done: statusCountsShape.done, reused: statusCountsShape.reused, failed: statusCountsShape.failed, cancelled: statusCountsShape.cancelled });
 
 export const CatalogRunStatus = z.enum(['running', 'paused', 'cancelling', 'completed', 'cancelled']);
 export type CatalogRunStatus = z.infer<typeof CatalogRunStatus>;
@@ -249,7 +246,7 @@ export const CatalogReport = z.object({
   catalogPath: z.string(),
   outDir: z.string(),
   generatedAt: z.string(),
-  counts: z.preprocess(withCurrentStateNames, z.record(z.string(), z.number().int().min(0))),
+  counts: z.record(z.string(), z.number().int().min(0)),
   /** All GPU work: the rows' plus the catalog's warm-up. */
   usage: Usage,
   /** The catalog's one warm-up (a cold start is paid by the catalog, not by one of its rows). */

@@ -14,10 +14,9 @@ export const JobProgress = z.object({
   kind: z.enum(['generate', 'extract_glb']),
   /** The service's job; absent only while the first submit has not been answered. */
   jobId: JobId.optional(),
-  /** Sent with every submit of this work; optional only in details left by workers older than keys. */
-  idempotencyKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  /** Default for details left by workers older than phases, which heartbeated only while a job ran. */
-  phase: JobPhase.default('running'),
+  /** Sent with every submit of this work. */
+  idempotencyKey: z.string().regex(/^[0-9a-f]{64}$/),
+  phase: JobPhase,
   /** The activity attempt in which this work last moved forward (a job named, the job finished, an output written). */
   progressAttempt: z.number().int().positive().optional(),
   /**
