@@ -190,7 +190,7 @@ class JobLedger:
         return job
 
     async def _resolve_unrecorded(self, job: JobView) -> str | None:
-        """A job with no call id yet: wait out the grace period, then settle it with a claim (see job_run.py)."""
+        """A job with no call id yet: wait out the grace period, then decide it by a claim (see job_run.py)."""
         if self._clock() - job.created_at < self._spawn_grace:
             return None
         if await self._put_if_absent(claim_key(job.job_id), CLAIM_ABANDONED) or \

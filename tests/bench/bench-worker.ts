@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { activityInfo } from '@temporalio/activity';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { TrellisClient } from '@trellis/trellis-client';
-import { createTrellisWorker } from '@trellis/worker';
+import { createTrellisWorker } from '@trellis/workers';
 import { z } from 'zod';
 import { installWireCounter } from './wire-counter';
 

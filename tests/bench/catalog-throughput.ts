@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { repoRoot, startDevServer } from '@trellis/devstack';
-import { workflowsPath } from '@trellis/worker';
+import { workflowsPath } from '@trellis/workers';
 import { renderMarkdown, type BenchFigures } from './report';
 import { runSeedLoop } from './seed-loop';
 import { measureTemporalFloor } from './temporal-floor';

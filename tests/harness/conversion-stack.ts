@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startLocalService, type LocalService } from '@trellis/devstack';
 import { TrellisClient, type CallOptions } from '@trellis/trellis-client';
-import { createTrellisWorker, workflowsPath } from '@trellis/worker';
+import { createTrellisWorker, workflowsPath } from '@trellis/workers';
 import { inject } from 'vitest';
 
 /** The real client, counting the GPU work it submits (what a re-run must not repeat). */

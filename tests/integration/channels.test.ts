@@ -8,7 +8,7 @@ import { temporal } from '@temporalio/proto';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
 import { startCatalogConversion } from '@trellis/cli';
 import { assetWorkflowId, CatalogReport, AssetManifest, type CatalogResult } from '@trellis/contracts';
-import { createFinishWorker } from '@trellis/worker';
+import { createFinishWorker } from '@trellis/workers';
 import { validateBytes } from 'gltf-validator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { exampleImagesDir } from '../harness/catalogs';

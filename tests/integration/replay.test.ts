@@ -1,5 +1,5 @@
 // Safe deploys: the workflows that move to a new worker version while they run (catalogs and webhook deliveries
-// are AUTO_UPGRADE; apps/worker/src/versioning.ts) must continue the histories the previous release wrote.
+// are AUTO_UPGRADE; libs/workers/src/versioning.ts) must continue the histories the previous release wrote.
 // tests/replay-histories holds such histories, recorded on a real dev server by this file with
 // TRELLIS_RECORD_HISTORIES=1 (`npm run record-histories`); every run replays them on today's workflow code.
 // Re-record only when a release is cut: a change that fails here would break the catalogs running at deploy time
@@ -13,7 +13,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startCatalogConversion } from '@trellis/cli';
 import { catalogWorkflowId } from '@trellis/contracts';
-import { workflowsPath } from '@trellis/worker';
+import { workflowsPath } from '@trellis/workers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
 import { writeCatalog } from '../harness/catalogs';

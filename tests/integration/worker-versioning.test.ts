@@ -9,7 +9,7 @@ import { startCatalogConversion } from '@trellis/cli';
 import { assetWorkflowId, catalogWorkflowId } from '@trellis/contracts';
 import { startLocalService, type LocalService } from '@trellis/devstack';
 import { TrellisClient } from '@trellis/trellis-client';
-import { createTrellisWorker, workflowsPath } from '@trellis/worker';
+import { createTrellisWorker, workflowsPath } from '@trellis/workers';
 import fs from 'node:fs';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';

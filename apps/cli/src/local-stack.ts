@@ -2,8 +2,8 @@
 // worker in this process. Used by `trellis dev` and `npm run demo`; everything stops with stop() or
 // with this process (the dev server and service run under a watchdog).
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { Runtime, type Worker } from '@temporalio/worker';
 import {
   getFreePort,
   startDevServer,
@@ -12,8 +12,9 @@ import {
   type DevServer,
   type LocalService,
 } from '@trellis/devstack';
+import { connectClient, connectWorker, localTemporalSettings } from '@trellis/temporal-connection';
 import { TrellisClient } from '@trellis/trellis-client';
-import { createFinishWorker, createTrellisWorker, trellisWorkerLogger } from '@trellis/worker';
+import { createFinishWorker, createTrellisWorker, trellisWorkerLogger } from '@trellis/workers';
 
 export interface LocalStack {
   temporal: DevServer;
@@ -73,7 +74,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     cleanups.push(() => service.stop());
     const trellis = new TrellisClient({ baseUrl: service.url, credentials: service.credentials });
-    const workerConnection = await NativeConnection.connect({ address: temporal.address });
+    const workerConnection = await connectWorker(localTemporalSettings(temporal.address, temporal.namespace));
     cleanups.push(() => workerConnection.close());
     say('starting a worker (bundling workflows) ...');
     const worker = await createTrellisWorker({
@@ -96,9 +97,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (finishWorker.getState() === 'RUNNING') finishWorker.shutdown();
       await finishing;
     });
-    const connection = await Connection.connect({ address: temporal.address });
-    cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace: temporal.namespace });
+    const client = await connectClient(localTemporalSettings(temporal.address, temporal.namespace));
+    cleanups.push(() => client.connection.close());
     return { temporal, service, client, worker, stop: stopAll };
   } catch (error) {
     await stopAll();

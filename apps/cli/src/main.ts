@@ -2,10 +2,10 @@
 import { CatalogFileError } from '@trellis/activities/files';
 import { DashboardConfigError } from '@trellis/dashboard';
 import { LocalStackError } from '@trellis/devstack';
+import { TemporalSettingsError, TemporalUnreachableError } from '@trellis/temporal-connection';
 import { CatalogAlreadyRunningError } from './api';
 import { commands, generalUsage } from './command-table';
 import { UsageError } from './conversion-input';
-import { TemporalUnreachableError } from './temporal-client';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Failures a user can fix (their input, flags, files or servers): one line, exit 2. Anything else is a bug. */
-const expected = [UsageError, CatalogFileError, TemporalUnreachableError, CatalogAlreadyRunningError, DashboardConfigError, LocalStackError];
+const expected = [UsageError, CatalogFileError, TemporalSettingsError, TemporalUnreachableError, CatalogAlreadyRunningError, DashboardConfigError, LocalStackError];
 /** node:util parseArgs throws TypeErrors with these codes for unknown options or missing values. */
 const isArgumentError = (error: unknown) => String((error as { code?: unknown } | null)?.code ?? '').startsWith('ERR_PARSE_ARGS_');
 

@@ -1,4 +1,5 @@
-// `npm run worker`: a long-running worker for a real deployment. Temporal settings from TEMPORAL_*;
+// `npm run worker`: a long-running worker for a real deployment. Temporal settings from TEMPORAL_* or a
+// temporal.toml profile (libs/temporal-connection);
 // the service from TRELLIS2_API_URL with credentials from TRELLIS2_MODAL_KEY/SECRET or
 // ~/.trellis2_modal_secrets.json. Ctrl-C / SIGTERM drain running tasks, then exit.
 // TRELLIS_WORKER_ROLE: `all` (default) polls the main task queue here and starts the finishing worker
@@ -6,13 +7,11 @@
 // `orchestrate` only the former, `finish` only the latter, to run them on different machines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import { connectWorker, temporalSettingsFromEnv, type TemporalSettings } from '@trellis/temporal-connection';
 import { TrellisClient } from '@trellis/trellis-client';
+import { createFinishWorker, createTrellisWorker, trellisWorkerLogger } from '@trellis/workers';
 import { z } from 'zod';
-import { connectionOptions, temporalSettingsFromEnv, unreachableTemporalMessage } from './temporal-config';
-import { createFinishWorker } from './finish-worker';
-import { createTrellisWorker } from './worker';
-import { trellisWorkerLogger } from './worker-log';
 
 const optionalCount = z.coerce.number().int().min(1).optional();
 const WorkerEnv = z.object({
@@ -68,16 +67,16 @@ async function main(): Promise<void> {
 }
 
 /** The Temporal connection, or one line saying why not and exit 1 (an expected failure, not a bug). */
-async function connectOrExit(settings: ReturnType<typeof temporalSettingsFromEnv>): Promise<NativeConnection> {
+async function connectOrExit(settings: TemporalSettings): Promise<NativeConnection> {
   try {
-    return await NativeConnection.connect(connectionOptions(settings));
+    return await connectWorker(settings);
   } catch (error) {
-    console.error(unreachableTemporalMessage(settings, error));
+    console.error((error as Error).message);
     process.exit(1);
   }
 }
 
-async function runFinishWorker(limits: WorkerEnv, settings: ReturnType<typeof temporalSettingsFromEnv>): Promise<void> {
+async function runFinishWorker(limits: WorkerEnv, settings: TemporalSettings): Promise<void> {
   const connection = await connectOrExit(settings);
   const worker = await createFinishWorker({
     connection,

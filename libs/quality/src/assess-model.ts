@@ -41,7 +41,7 @@ export async function assessModel(input: ModelToAssess): Promise<QualityReport> 
     decodePhoto(input.photo),
     readPreviewFrames(input.previewMp4),
     readGlbModel(input.glb),
-  ]).then(([photo, preview, glb]) => [settled(photo), settled(preview), settled(glb)] as const);
+  ]).then(([photo, preview, glb]) => [valueOrThrow(photo), valueOrThrow(preview), valueOrThrow(glb)] as const);
 
   const photo = photoForeground(photoPixels, BUSY_BORDER_LIMIT);
   const background = BackgroundCheck.parse({
@@ -96,7 +96,7 @@ export async function assessModel(input: ModelToAssess): Promise<QualityReport> 
   return QualityReport.parse({ version: 1, ...verdict, threshold: FLAG_THRESHOLD, checks: { silhouette, background, texture, mesh, size } });
 }
 
-function settled<T>(result: PromiseSettledResult<T>): T {
+function valueOrThrow<T>(result: PromiseSettledResult<T>): T {
   if (result.status === 'rejected') throw result.reason;
   return result.value;
 }

@@ -180,14 +180,6 @@ export class TrellisClient {
     return this.transport.json(this.jobResultRequest(jobId, options), JobResultSchema);
   }
 
-  async getGenerateJobResult(jobId: string, options?: CallOptions): Promise<GenerateResponse> {
-    return this.transport.json(this.jobResultRequest(jobId, options), GenerateResponse);
-  }
-
-  async getExtractGlbJobResult(jobId: string, options?: JobResultOptions): Promise<ExtractGlbResponse> {
-    return this.transport.json(this.jobResultRequest(jobId, options), ExtractGlbResponse);
-  }
-
   /**
    * A job's result as raw bytes: the GLB of an extract job (of a multi-preset one: `options.preset`'s), or
    * the preview video of a generate job.

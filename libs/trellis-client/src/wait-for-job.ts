@@ -1,4 +1,4 @@
-// Polling a job until it settles: long polls where the service holds the answer until the job is final,
+// Polling a job until it is final: long polls where the service holds the answer until the job is final,
 // else gentle backoff. A poll that fails after the client's one retry ends the wait (the caller's retry,
 // e.g. a Temporal activity attempt, resumes the same job); forgiving failures here is opt-in.
 import type { JobStatus } from '@trellis/contracts';

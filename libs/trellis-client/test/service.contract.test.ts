@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ExtractGlbJobSummary, ExtractGlbPresetsJobSummary, GenerateJobSummary, RequestId, type GenerateResponse } from '@trellis/contracts';
+import { ExtractGlbJobSummary, ExtractGlbPresetsJobSummary, GenerateJobSummary, GenerateResponse, RequestId } from '@trellis/contracts';
 import { startLocalService, type LocalService } from '@trellis/devstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idempotencyKeyOf, TrellisClient, type BinaryResult } from '../src';
@@ -129,7 +129,7 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
     const summary = GenerateJobSummary.parse(done.result);
     expect(summary.state_id).toMatch(/^st_/);
 
-    const result = await client.getGenerateJobResult(accepted.job_id);
+    const result = GenerateResponse.parse(await client.getJobResult(accepted.job_id));
     expect(result.state_id).toBe(summary.state_id);
     const video = await readBinary(await client.openJobResult(accepted.job_id, 'video/mp4'));
     expect(isMp4(video)).toBe(true);
@@ -170,7 +170,7 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
       expect(isGlb(glb)).toBe(true);
       expect(raw.sha256).toBe(sha256(glb));
       expect(summary.presets[name]).toEqual({ glb_bytes: glb.length, glb_sha256: sha256(glb) });
-      expect(await client.getExtractGlbJobResult(accepted.job_id, { preset: name })).toMatchObject({ glb_sha256: sha256(glb) });
+      expect(await client.getJobResult(accepted.job_id, { preset: name })).toMatchObject({ glb_sha256: sha256(glb) });
     }
     // Which GLB is meant must be said; a preset the job did not make is not found.
     expect(await rejectionOf(client.getJobResult(accepted.job_id))).toMatchObject({ status: 400, code: 'validation_error', retryable: false });

@@ -1,4 +1,4 @@
-// Timeouts and retry policies by activity, following the error classes in ARCHITECTURE.md: transient
+// Timeouts and retry policies by activity, following the error classes of libs/activities/src/service/failures.ts: transient
 // failures (HTTP 429/5xx, timeouts, resets, cuda_oom, cold start) back off and retry; permanent ones
 // (bad input, bad credentials, unreadable image) fail the asset at once and the catalog goes on.
 import type { ActivityOptions } from '@temporalio/workflow';

@@ -1,6 +1,6 @@
 // Signals and queries of the catalog workflow, defined once for the workflows, the CLI and the tests.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AssetBlocked, AssetStageUpdate, AssetSummary, CatalogProgress, RecordedReviewDecision, ResumeRequest, ReviewDecision, ReviewItem } from '@trellis/contracts';
+import type { AssetBlocked, AssetSummary, CatalogProgress, RecordedReviewDecision, ResumeRequest, ReviewDecision, ReviewItem } from '@trellis/contracts';
 
 export const progressQuery = defineQuery<CatalogProgress>('progress');
 export const pauseSignal = defineSignal('pause');
@@ -9,7 +9,6 @@ export const resumeSignal = defineSignal<[ResumeRequest?]>('resume');
 export const cancelSignal = defineSignal('cancel');
 
 /** Sent by each convertAsset child to its parent catalog (by workflow id, so a continued run hears it). */
-export const assetStageSignal = defineSignal<[AssetStageUpdate]>('assetStage');
 export const assetFinishedSignal = defineSignal<[AssetSummary]>('assetFinished');
 export const assetBlockedSignal = defineSignal<[AssetBlocked]>('assetBlocked');
 

@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { catalogWorkflowId, type CatalogResult, type NotifySettings } from '@trellis/contracts';
+import { connectClient } from '@trellis/temporal-connection';
 import { API_URL_ENV, TrellisClient } from '@trellis/trellis-client';
 import { startCatalogConversion } from '../api';
 import { describeProblem, prepareConversion, UsageError, type ConversionFlags, type PreparedConversion } from '../conversion-input';
 import { notifyFromFlags, notifyOptions, notifyUsage, withNotify } from '../notify-flags';
-import { connectTemporal } from '../temporal-client';
 import { summarizeResult, watchCatalog } from '../watch';
 
 export const convertUsage = `trellis convert <catalog> --out DIR [options]
@@ -151,7 +151,7 @@ export async function convertCommand(args: string[]): Promise<number> {
   const prepared = withNotify(await prepareConversion(flags), notify);
   reportProblems(prepared, (message) => console.error(message));
   await checkServiceIfConfigured();
-  const client = await connectTemporal();
+  const client = await connectClient();
   try {
     return exitCodeOf(await runConversion(client, prepared, { wait, json }), prepared);
   } finally {

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { TOKEN_ENV, checkBinding, startDashboard, type Dashboard } from '@trellis/dashboard';
+import { connectClient } from '@trellis/temporal-connection';
 import { startCatalogConversion } from '../api';
 import { UsageError, prepareConversion } from '../conversion-input';
-import { connectTemporal } from '../temporal-client';
 
 export const dashboardUsage = `trellis dashboard [--out DIR] [--host H] [--port N] [--token T]
 
@@ -50,7 +50,7 @@ export async function dashboardCommand(args: string[], untilInterrupted: () => P
   const token = values.token ?? process.env[TOKEN_ENV];
   // An unsafe binding is refused before anything else is contacted.
   checkBinding(values.host ?? '127.0.0.1', token);
-  const client = await connectTemporal();
+  const client = await connectClient();
   try {
     const dashboard = await serveDashboard(client, {
       outDir: values.out ?? 'out',

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { CatalogId, CatalogReport, type CatalogResult } from '@trellis/contracts';
+import { connectClient, TemporalUnreachableError } from '@trellis/temporal-connection';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ZodError } from 'zod';
@@ -11,7 +12,6 @@ import { catalogReportPaths } from '@trellis/activities/files';
 import { cancelCatalog, getCatalogHandle, getCatalogProgress, pauseCatalog, resumeCatalog } from '../api';
 import { DEFAULT_OUT_DIR, UsageError } from '../conversion-input';
 import { formatProgress } from '../progress-view';
-import { TemporalUnreachableError, connectTemporal } from '../temporal-client';
 import { resultOfReport, summarizeResult, watchCatalog } from '../watch';
 
 const outOption = { out: { type: 'string' } } as const;
@@ -86,7 +86,7 @@ async function reportOnDisk(outDir: string, catalogId: string): Promise<{ report
 }
 
 async function withClient<T>(body: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectTemporal();
+  const client = await connectClient();
   return withConnectedClient(client, () => body(client));
 }
 
@@ -110,7 +110,7 @@ export async function statusCommand(args: string[]): Promise<number> {
   const { catalogId, json, watch, outDir } = parseCatalogArgs('status', args);
   let client: Client;
   try {
-    client = await connectTemporal();
+    client = await connectClient();
   } catch (error) {
     // Without Temporal, a finished catalog still has its answer on disk.
     const onDisk = error instanceof TemporalUnreachableError ? await reportOnDisk(outDir, catalogId) : undefined;

@@ -1,5 +1,5 @@
-// Turns errors into Temporal failures whose `type` is our error code, so retry policies can tell
-// transient from permanent (see PERMANENT_FAILURE_TYPES in the workflows package), and picks the pause
+// Turns errors into Temporal failures whose `type` is our error code; a permanent one is thrown
+// non-retryable, so the retry policies (libs/workflows/src/activity-options.ts) need no list of them. Picks the pause
 // before the next attempt by error class. Temporal's retry policy is the one retry layer for a fault
 // (the client retries a dropped request once, nothing more): a request fault gets ATTEMPTS_PER_FAULT
 // attempts in a row, 1 s, 2 s, 4 s, 8 s apart; a GPU out of memory or a cold start waits longer.

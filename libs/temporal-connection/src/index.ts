@@ -1,0 +1,2 @@
+export * from './temporal-settings';
+export * from './connect';
