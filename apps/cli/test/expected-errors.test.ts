@@ -16,6 +16,8 @@ describe('expected errors: one clear line and exit 2', () => {
     const badJson = path.join(dir, 'broken', 'report.json');
     fs.mkdirSync(path.dirname(badJson), { recursive: true });
     fs.writeFileSync(badJson, '{"not": "a report"}');
+    const profileFile = path.join(dir, 'temporal.toml');
+    fs.writeFileSync(profileFile, '[profile.default]\naddress = "127.0.0.1:7233"\n');
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
       [['dashboard', '--host', '0.0.0.0'], temporalDown, /^trellis: The dashboard is bound to 0\.0\.0\.0, which other machines can reach/],
       [['dashboard', '--host', '0.0.0.0', '--token', 'short'], temporalDown, /^trellis: The dashboard token must be at least 16 characters\.$/],
@@ -31,6 +33,8 @@ describe('expected errors: one clear line and exit 2', () => {
       [['demo', '--catalog', path.join(dir, 'missing.csv')], {}, /^trellis: catalog file .*missing\.csv does not exist/],
       [['convert', path.join(dir, 'missing.csv')], {}, /^trellis: --out DIR is required$/],
       [['dev'], { TEMPORAL_CLI: path.join(dir, 'no-such-temporal') }, /^trellis: TEMPORAL_CLI=.*no-such-temporal is not an executable file\./],
+      [['status', 'spring'], { TEMPORAL_TLS: 'yes' }, /^trellis: Invalid Temporal settings in the environment: TEMPORAL_TLS: /],
+      [['status', 'spring'], { TEMPORAL_CONFIG_FILE: profileFile, TEMPORAL_PROFILE: 'prod' }, /^trellis: Cannot read the Temporal settings .*Profile 'prod' not found/],
     ];
     // Four at a time: each is a Node process (~1.5 s of CPU to start) on a small shared machine.
     const runs: Awaited<ReturnType<typeof runCli>>[] = [];
