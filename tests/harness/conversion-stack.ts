@@ -2,9 +2,10 @@
 // activities, and a Temporal client, all against the run's dev server (see global-setup.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startLocalService, type LocalService } from '@trellis/devstack';
+import { connectClient, connectWorker, localTemporalSettings } from '@trellis/temporal-connection';
 import { TrellisClient, type CallOptions } from '@trellis/trellis-client';
 import { createTrellisWorker, workflowsPath } from '@trellis/workers';
 import { inject } from 'vitest';
@@ -51,11 +52,12 @@ export async function startConversionStack(name: string, options: { latencyScale
   const service = await startLocalService({ workDir, latencyScale: options.latencyScale });
   const trellis = new CountingTrellisClient({ baseUrl: service.url, credentials: service.credentials });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: silentLogger });
-  const workerConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const temporal = localTemporalSettings(inject('temporalAddress'), inject('temporalNamespace'));
+  const workerConnection = await connectWorker(temporal);
   const taskQueue = `trellis-${name}`;
   const worker: Worker = await createTrellisWorker({
     connection: workerConnection,
-    namespace: inject('temporalNamespace'),
+    namespace: temporal.namespace,
     service: trellis,
     taskQueue,
     workflowBundle,
@@ -63,8 +65,7 @@ export async function startConversionStack(name: string, options: { latencyScale
     shutdownGraceTime: '2 seconds',
   });
   const running = worker.run();
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
-  const client = new Client({ connection, namespace: inject('temporalNamespace') });
+  const client = await connectClient(temporal);
   return {
     client,
     service,
@@ -76,7 +77,7 @@ export async function startConversionStack(name: string, options: { latencyScale
       worker.shutdown();
       await running;
       await workerConnection.close();
-      await connection.close();
+      await client.connection.close();
       await service.stop();
     },
   };

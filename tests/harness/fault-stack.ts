@@ -3,7 +3,7 @@
 // worker (`npm run worker`'s entry) as a separate process that can be killed with SIGKILL mid-catalog.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import {
   getFreePort,
@@ -17,6 +17,7 @@ import {
   type ManagedProcess,
 } from '@trellis/devstack';
 import { WORKER_MEMORY_ENV, WORKER_NODE_FLAGS } from '@trellis/worker';
+import { connectClient, localTemporalSettings } from '@trellis/temporal-connection';
 import { workflowsPath } from '@trellis/workers';
 import { inject } from 'vitest';
 
@@ -41,7 +42,6 @@ export class FaultStack {
     private readonly temporalPort: number,
     private temporal: DevServer,
     readonly service: LocalService,
-    private connection: Connection,
     public client: Client,
   ) {}
 
@@ -62,9 +62,8 @@ export class FaultStack {
       backend: options.backend,
       ...(options.faults ? { faults: { spec: options.faults, seed: options.faultSeed ?? 1 } } : {}),
     });
-    const connection = await Connection.connect({ address: temporal.address });
-    const client = new Client({ connection, namespace: temporal.namespace });
-    const stack = new FaultStack(workDir, `faults-${name}`, bundlePath, temporalPort, temporal, service, connection, client);
+    const client = await connectClient(localTemporalSettings(temporal.address, temporal.namespace));
+    const stack = new FaultStack(workDir, `faults-${name}`, bundlePath, temporalPort, temporal, service, client);
     await stack.startWorker();
     return stack;
   }
@@ -111,9 +110,8 @@ export class FaultStack {
       port: this.temporalPort,
       dbFilename: path.join(this.workDir, 'temporal.db'),
     });
-    await this.connection.close().catch(() => undefined);
-    this.connection = await Connection.connect({ address: this.temporal.address });
-    this.client = new Client({ connection: this.connection, namespace: this.temporal.namespace });
+    await this.client.connection.close().catch(() => undefined);
+    this.client = await connectClient(localTemporalSettings(this.temporal.address, this.temporal.namespace));
   }
 
   /** Lines of every worker log so far: what a user would read. */
@@ -127,7 +125,7 @@ export class FaultStack {
 
   async stop(): Promise<void> {
     await this.worker?.stop();
-    await this.connection.close().catch(() => undefined);
+    await this.client.connection.close().catch(() => undefined);
     await this.service.stop();
     await this.temporal.stop();
   }
