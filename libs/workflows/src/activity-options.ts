@@ -23,11 +23,16 @@ const gpuRetry = {
   maximumAttempts: 10,
 };
 
-/** An asset's file work (prepare, manifest): quick; retried for flaky disks or network images. */
-export const fileActivityOptions: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-};
+const quickRetry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 };
+
+/** An asset's file work (its manifest): quick; retried for flaky disks. */
+export const fileActivityOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: quickRetry };
+
+/**
+ * An asset's first step, prepareAsset: reads the image (a network one too) and asks the service which backend
+ * it runs (GET /health, no GPU): quick; retried for flaky disks, networks and a service that is deploying.
+ */
+export const serviceCheckOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: quickRetry };
 
 /**
  * The catalog's own activities (load a page, reconcile, report, the manifest of a row that never ran):
