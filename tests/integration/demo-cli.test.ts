@@ -1,4 +1,4 @@
-// The README's contract, run as a user would: `npm run demo -- --catalog PATH --out DIR` on a catalog the
+// The contract of docs/development.md, run as a user would: `npm run demo -- --catalog PATH --out DIR` on a catalog the
 // project has never seen, with bad rows. It starts its own local stack, converts, reports, and stops.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
