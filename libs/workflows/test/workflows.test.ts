@@ -402,20 +402,6 @@ describe('one catalog, one warm-up', () => {
     expect(result.usage).toEqual(noUsage);
     expect(calls.manifests.map((manifest) => manifest.status)).toEqual(['reused', 'reused', 'reused']);
   });
-
-  it('a run carried over from the former words (succeeded, skipped) goes on counting under the new ones', async () => {
-    const { activities } = scriptedActivities({ rows: 3 });
-    const catalogId = newCatalogId();
-    const carried = {
-      runNumber: 2, nextOffset: 1, totalRows: 3, invalidRows: 0, inFlight: {},
-      finished: { succeeded: 1, skipped: 0, failed: 0, cancelled: 0 },
-      usage: noUsage, paused: false, cancelRequested: false, snapshotId: 'f'.repeat(64), maxCostUsd: null,
-    };
-    const result = await withWorker(activities, (taskQueue) =>
-      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId), carried as never] }),
-    );
-    expect(result.counts).toMatchObject({ done: 3, reused: 0, failed: 0, waiting: 0 });
-  });
 });
 
 describe('children left running by an earlier run', () => {
