@@ -60,11 +60,11 @@ def plain_app(settings: Settings, backend, **options):
     from trellis2_service.job_calls import LocalCalls
     from trellis2_service.job_keys import LocalDict
     from trellis2_service.store import Store
-    from trellis2_service.work import Worker
+    from trellis2_service.work import GpuContainer
 
     store = Store(settings.store_dir, ttl_seconds=settings.state_ttl_seconds)
     ledger_kv = LocalDict(store.root / "ledger")
-    calls = LocalCalls([Worker(backend, store, settings)], ledger_kv, store.root / "calls",
+    calls = LocalCalls([GpuContainer(backend, store, settings)], ledger_kv, store.root / "calls",
                        max_attempts=settings.max_job_attempts)
     app = create_app(settings=settings, calls=calls, ledger_kv=ledger_kv, store=store, **options)
     app.router.on_shutdown.append(calls.shutdown)

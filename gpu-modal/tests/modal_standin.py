@@ -32,7 +32,7 @@ from modal import exception as modal_errors
 from trellis2_service.job_calls import ModalCalls
 from trellis2_service.job_run import run_job
 from trellis2_service.store import Store
-from trellis2_service.work import Worker
+from trellis2_service.work import GpuContainer
 
 
 class ContainerKilled(BaseException):
@@ -147,7 +147,7 @@ class StandInCall:
 class StandInGpu:
     def __init__(self, volume: StandInVolume, kv: StandInDict, make_worker, *, max_attempts: int = 2,
                  reschedules: int = 3) -> None:
-        """`make_worker(store)` builds one GPU container's Worker over its own Volume view."""
+        """`make_worker(store)` builds one GpuContainer over its own Volume view."""
         self.volume = volume
         self.kv = kv
         self.make_worker = make_worker
@@ -219,7 +219,7 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
 def gpu_worker_factory(settings, backend_class):
     """Containers share nothing but the Volume and the Dict: each gets a new backend of `backend_class`."""
 
-    def make(store: Store) -> Worker:
-        return Worker(backend_class(), store, settings)
+    def make(store: Store) -> GpuContainer:
+        return GpuContainer(backend_class(), store, settings)
 
     return make

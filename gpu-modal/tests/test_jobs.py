@@ -231,12 +231,12 @@ def test_several_local_containers_run_calls_side_by_side(settings, tmp_path):
     from trellis2_service.job_calls import LocalCalls
     from trellis2_service.job_keys import LocalDict
     from trellis2_service.store import Store
-    from trellis2_service.work import Worker
+    from trellis2_service.work import GpuContainer
 
     inside, most_inside, lock = 0, 0, threading.Lock()
     all_in = threading.Barrier(3, timeout=10)
 
-    class Overlapping(Worker):
+    class Overlapping(GpuContainer):
         def warmup(self, submitted_at):
             nonlocal inside, most_inside
             with lock:
@@ -366,9 +366,9 @@ def test_a_local_call_waited_on_is_never_cancelled_and_never_raises(settings, tm
     from trellis2_service.job_calls import LocalCalls
     from trellis2_service.job_keys import LocalDict
     from trellis2_service.store import Store
-    from trellis2_service.work import Worker
+    from trellis2_service.work import GpuContainer
 
-    calls = LocalCalls([Worker(FakeBackend(), Store(settings.store_dir, ttl_seconds=3600), settings)],
+    calls = LocalCalls([GpuContainer(FakeBackend(), Store(settings.store_dir, ttl_seconds=3600), settings)],
                        LocalDict(tmp_path / "kv"), tmp_path / "calls", max_attempts=2)
     call_id = "fc-local-" + "4" * 32
 

@@ -4,7 +4,7 @@ import pytest
 
 from fake_backend import backend_error, oom_error
 from trellis2_service.errors import error_from_exception, looks_like_cuda_oom
-from trellis2_service.work import Worker
+from trellis2_service.work import GpuContainer
 
 
 @pytest.mark.parametrize("exc, status, code, retryable", [
@@ -53,7 +53,7 @@ def test_retire_reason_reaches_the_caller(settings, backend, image_b64):
     from trellis2_service.store import Store
 
     backend.retire_reason = "fragmented GPU memory"
-    worker = Worker(backend, Store(settings.store_dir, ttl_seconds=3600), settings)
+    worker = GpuContainer(backend, Store(settings.store_dir, ttl_seconds=3600), settings)
     import base64
 
     from trellis2_service.work import generate_request
@@ -91,7 +91,7 @@ def test_modal_reports_the_gpu_by_its_modal_name(settings, backend, image_b64):
     from trellis2_service.store import Store
     from trellis2_service.work import generate_request
 
-    worker = Worker(backend, Store(settings.store_dir, ttl_seconds=3600), settings, device_name="A100-80GB")
+    worker = GpuContainer(backend, Store(settings.store_dir, ttl_seconds=3600), settings, device_name="A100-80GB")
     assert worker.warmup(submitted_at=0).fields["device"] == "A100-80GB"
     request = generate_request(base64.b64decode(image_b64), {}, state_mode="inline", render_preview=False)
     assert worker.generate(request, submitted_at=0).server_timing["device"] == "A100-80GB"

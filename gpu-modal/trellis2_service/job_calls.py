@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 from .errors import ServiceError, error_from_exception
 from .job_keys import KeyValue
 from .job_run import run_job
-from .work import WorkResult, Worker
+from .work import GpuContainer, WorkResult
 
 log = logging.getLogger("trellis2.job_calls")
 
@@ -133,7 +133,7 @@ def _is_transport_error(exc: BaseException) -> bool:
 
 # --- Local stand-in ------------------------------------------------------------------------------------------
 class LocalCalls:
-    """GPU calls in this process: each Worker stands for one GPU container (one call at a time); given several,
+    """GPU calls in this process: each GpuContainer is one GPU container (one call at a time); given several,
     calls run side by side, as on Modal with max_containers > 1.
 
     A call's outcome is also kept on disk (`outcomes_dir`), so after a restart a finished job still answers,
@@ -141,8 +141,8 @@ class LocalCalls:
     stopped died with it: its `get` says failed, as Modal's would for a crashed container.
     """
 
-    def __init__(self, workers: list[Worker], kv: KeyValue, outcomes_dir: Path | str, *, max_attempts: int) -> None:
-        self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+    def __init__(self, workers: list[GpuContainer], kv: KeyValue, outcomes_dir: Path | str, *, max_attempts: int) -> None:
+        self._idle: queue.SimpleQueue[GpuContainer] = queue.SimpleQueue()
         for worker in workers:
             self._idle.put(worker)
         # As many threads as containers, so a thread always finds one idle.
@@ -153,7 +153,7 @@ class LocalCalls:
         self._outcomes.mkdir(parents=True, exist_ok=True)
         self._calls: dict[str, concurrent.futures.Future] = {}
 
-    def _on_a_container(self, call: Callable[[Worker], Any]) -> Any:
+    def _on_a_container(self, call: Callable[[GpuContainer], Any]) -> Any:
         container = self._idle.get()
         try:
             return call(container)
@@ -163,7 +163,7 @@ class LocalCalls:
     async def spawn(self, job_id: str, kind: str, request: dict, submitted_at: float) -> str:
         call_id = "fc-local-" + secrets.token_hex(16)
 
-        def work(container: Worker) -> dict[str, Any]:
+        def work(container: GpuContainer) -> dict[str, Any]:
             outcome, retire_reason = run_job(container, self._kv, container.store, job_id, kind, request, submitted_at,
                                              call_id=call_id, max_attempts=self._max_attempts)
             _note_retire(retire_reason)
@@ -194,7 +194,7 @@ class LocalCalls:
         return CallState("done", future.result())
 
     async def run(self, kind: str, request: dict, submitted_at: float) -> WorkResult:
-        def work(container: Worker) -> WorkResult:
+        def work(container: GpuContainer) -> WorkResult:
             return (container.generate if kind == "generate" else container.extract)(request, submitted_at)
 
         result = await asyncio.wrap_future(self._pool.submit(self._on_a_container, work))

@@ -23,7 +23,7 @@ from typing import Any
 from .errors import ServiceError
 from .job_keys import KeyValue, attempts_key, call_key, claim_key
 from .store import Store
-from .work import WorkResult, Worker
+from .work import GpuContainer, WorkResult
 
 log = logging.getLogger("trellis2.job_run")
 
@@ -31,7 +31,7 @@ CLAIM_RUN, CLAIM_ABANDONED = "run", "abandoned"
 LEDGER_TRIES, LEDGER_RETRY_SECONDS = 3, 0.5
 
 
-def run_job(worker: Worker, kv: KeyValue, store: Store, job_id: str, kind: str, request: dict, submitted_at: float,
+def run_job(worker: GpuContainer, kv: KeyValue, store: Store, job_id: str, kind: str, request: dict, submitted_at: float,
             *, call_id: str | None, max_attempts: int) -> tuple[dict[str, Any], str | None]:
     """-> (the job's outcome, the backend's reason to retire this container or None)."""
     try:

@@ -28,11 +28,11 @@ from .faults import FaultMiddleware, Faults, FaultSpecError, LocalStats, abortab
 from .job_calls import LocalCalls
 from .job_keys import LocalDict
 from .store import Store
-from .work import WorkResult, Worker
+from .work import GpuContainer, WorkResult
 
 
-class CountingWorker(Worker):
-    """A Worker that counts its backend executions: the GPU work a real deployment would pay for."""
+class CountingGpuContainer(GpuContainer):
+    """A GpuContainer that counts its backend executions: the GPU work a real deployment would pay for."""
 
     def __init__(self, *args, stats: LocalStats, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -61,8 +61,8 @@ def build_local_app(settings: Settings, backend: Backend, *, gpu_workers: int = 
     stats = LocalStats()
     faults = Faults(stats, fault_spec, fault_seed)
 
-    def make_worker() -> Worker:
-        return CountingWorker(backend, store, settings, stats=stats)
+    def make_worker() -> GpuContainer:
+        return CountingGpuContainer(backend, store, settings, stats=stats)
 
     workers = [make_worker() for _ in range(gpu_workers)]
     # The job ledger's key-value store and the calls' outcomes live beside the store, so finished jobs and

@@ -185,7 +185,7 @@ class Trellis2Worker:
         from trellis2_service import gpu_runtime
         from trellis2_service.backends import create_backend
         from trellis2_service.config import hf_revisions_from_env
-        from trellis2_service.work import Worker, container_id
+        from trellis2_service.work import GpuContainer, container_id
 
         self.flex_gemm_cache = _prepare_compile_caches(container_id())
         self._stop_cache_sync = threading.Event()
@@ -194,7 +194,7 @@ class Trellis2Worker:
         gpu_runtime.require_weights(Path(HF_CACHE_DIR), hf_revisions_from_env())
         settings = _settings()
         store = _volume_store(settings, purge_on_write=False)
-        self.worker = Worker(create_backend("trellis2"), store, settings, device_name=GPU)
+        self.worker = GpuContainer(create_backend("trellis2"), store, settings, device_name=GPU)
         self.worker.load()  # ~2 min on a cold container; the first call reports it as cold_start
         self.container_id = container_id()
         self.warm = _warm_signal()

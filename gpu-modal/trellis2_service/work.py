@@ -61,7 +61,7 @@ def container_id() -> str:
     return os.environ.get("MODAL_TASK_ID") or f"local-{socket.gethostname()}-{os.getpid()}"
 
 
-class Worker:
+class GpuContainer:
     """One backend and the store it writes to. Calls run one at a time, like inputs on one GPU container."""
 
     def __init__(self, backend: Backend, store: Store, settings: Settings, *, device_name: str | None = None) -> None:
