@@ -10,13 +10,12 @@ export interface CallOptions {
 }
 
 /**
- * Defaults per kind of call. Warm-up covers a cold start (2-2.5 min on Modal, more if the image is pulled);
- * synchronous generate/extract may include one, and Modal's 303 redirect keeps them going past 150 s.
+ * Defaults per kind of call. Warm-up covers a cold start (2-2.5 min on Modal, more if the image is pulled),
+ * and Modal's 303 redirect keeps it going past 150 s.
  */
 export const defaultTimeoutsMs = {
   health: 10_000,
   warmup: 10 * 60_000,
-  sync: 15 * 60_000,
   /**
    * Job submit and status polls: the service answers these at once, so a request still unanswered after
    * 15 s is hung; it is cut and retried well inside an activity's 30 s heartbeat timeout.

@@ -98,7 +98,7 @@ export class TrellisClient {
     this.retryPolicy = options.retry === false ? undefined : { ...defaultRequestRetry, ...options.retry };
   }
 
-  // --- Synchronous routes ------------------------------------------------------------------------------
+  // --- Health and warm-up ---------------------------------------------------------------------------------
 
   health(options?: CallOptions): Promise<HealthResponse> {
     const request = this.request('GET /health', this.endpoints.route('health'), 'health', options, { retry: true });
@@ -111,22 +111,6 @@ export class TrellisClient {
   warmup(options?: CallOptions): Promise<WarmupResponse> {
     const request = this.request('POST /warmup', this.endpoints.route('warmup'), 'warmup', options);
     return this.transport.json({ ...request, body: {} }, WarmupResponse);
-  }
-
-  async generate(body: GenerateRequest, options?: CallOptions): Promise<GenerateResponse> {
-    const request = this.request('POST /generate', this.endpoints.route('generate'), 'sync', options);
-    return this.transport.json({ ...request, body: validated(GenerateRequest, body, request.route) }, GenerateResponse);
-  }
-
-  async extractGlb(body: ExtractGlbRequest, options?: CallOptions): Promise<ExtractGlbResponse> {
-    const request = this.request('POST /extract_glb', this.endpoints.route('extract_glb'), 'sync', options);
-    return this.transport.json({ ...request, body: validated(ExtractGlbRequest, body, request.route) }, ExtractGlbResponse);
-  }
-
-  /** The GLB as a stream (`Accept: model/gltf-binary`): no base64, nothing buffered. */
-  async extractGlbRaw(body: ExtractGlbRequest, options?: CallOptions): Promise<BinaryResult> {
-    const request = this.request('POST /extract_glb', this.endpoints.route('extract_glb'), 'sync', options);
-    return this.transport.binary({ ...request, body: validated(ExtractGlbRequest, body, request.route) }, GLB_MEDIA_TYPE);
   }
 
   // --- Jobs (path routing only) -------------------------------------------------------------------------

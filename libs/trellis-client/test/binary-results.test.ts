@@ -15,7 +15,7 @@ const rawHeaders = (contentType: string, length: number) => ({
   'x-glb-sha256': sha256,
 });
 
-describe('extractGlbRaw', () => {
+describe('a raw GLB (openJobResult)', () => {
   it('streams the body as it arrives and reports the headers', async () => {
     let finishBody: () => void = () => undefined;
     const server = await serve((_, response) => {
@@ -25,7 +25,7 @@ describe('extractGlbRaw', () => {
     });
 
     // Resolves while the server still holds back half the body: nothing was buffered first.
-    const result = await clientFor(server.url).extractGlbRaw({ state: 'c3RhdGU=' });
+    const result = await clientFor(server.url).openJobResult(jobId, 'model/gltf-binary');
     expect(server.requests[0]!.headers.accept).toBe('model/gltf-binary');
     expect(result).toMatchObject({ contentType: 'model/gltf-binary', contentLength: 8, requestId, sha256, serverTiming });
 
@@ -38,7 +38,7 @@ describe('extractGlbRaw', () => {
       response.writeHead(200, rawHeaders('model/gltf-binary', 1000));
       response.write(Buffer.alloc(10), () => setTimeout(() => response.socket?.destroy(), 20));
     });
-    const result = await clientFor(server.url).extractGlbRaw({ state: 'c3RhdGU=' });
+    const result = await clientFor(server.url).openJobResult(jobId, 'model/gltf-binary');
     const error = await rejectionOf(readAll(result.body));
     expect(error).toMatchObject({ code: 'connection_error', retryable: true });
   });
@@ -49,7 +49,7 @@ describe('extractGlbRaw', () => {
       response.write(Buffer.alloc(10));
     });
     const controller = new AbortController();
-    const result = await clientFor(server.url).extractGlbRaw({ state: 'c3RhdGU=' }, { signal: controller.signal });
+    const result = await clientFor(server.url).openJobResult(jobId, 'model/gltf-binary', { signal: controller.signal });
     setTimeout(() => controller.abort(), 20);
     const error = await rejectionOf(readAll(result.body));
     expect(error).toBe(controller.signal.reason);
@@ -62,19 +62,19 @@ describe('extractGlbRaw', () => {
       setTimeout(() => response.end(Buffer.from([7, 8, 9])), 1000);
     });
     // Limits well apart (headers at once, body after 5x the limit), so a loaded machine cannot blur them.
-    const result = await clientFor(server.url).extractGlbRaw({ state: 'c3RhdGU=' }, { timeoutMs: 200 });
+    const result = await clientFor(server.url).openJobResult(jobId, 'model/gltf-binary', { timeoutMs: 200 });
     expect([...(await readAll(result.body))]).toEqual([7, 8, 9]);
   });
 
   it("a JSON error body in place of the GLB (the seed's 200 error) is thrown as that error", async () => {
     const server = await serve((_, response) => sendJson(response, 200, errorBody('extraction_error', 'no mesh')));
-    const error = await rejectionOf(clientFor(server.url).extractGlbRaw({ state: 'c3RhdGU=' }));
+    const error = await rejectionOf(clientFor(server.url).openJobResult(jobId, 'model/gltf-binary'));
     expect(error).toMatchObject({ code: 'extraction_error', retryable: true, status: 200 });
   });
 
   it('a server that ignores Accept and answers JSON is bad_response', async () => {
     const server = await serve((_, response) => sendJson(response, 200, { glb: 'eA==' }));
-    const error = await rejectionOf(clientFor(server.url).extractGlbRaw({ state: 'c3RhdGU=' }));
+    const error = await rejectionOf(clientFor(server.url).openJobResult(jobId, 'model/gltf-binary'));
     expect(error).toMatchObject({ code: 'bad_response' });
     expect((error as Error).message).toContain('expected model/gltf-binary, got application/json');
   });
@@ -84,7 +84,7 @@ describe('extractGlbRaw', () => {
       response.writeHead(200, { ...rawHeaders('model/gltf-binary', 1), 'x-server-timing': '{"compute_seconds": "soon"}' });
       response.end(Buffer.from([1]));
     });
-    const error = await rejectionOf(clientFor(server.url).extractGlbRaw({ state: 'c3RhdGU=' }));
+    const error = await rejectionOf(clientFor(server.url).openJobResult(jobId, 'model/gltf-binary'));
     expect(error).toMatchObject({ code: 'bad_response' });
     expect((error as Error).message).toContain('X-Server-Timing');
   });

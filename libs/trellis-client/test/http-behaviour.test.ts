@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { TrellisClient, TrellisServiceError } from '../src';
 import { clientFor, rejectionOf } from './helpers/client';
-import { credentials, errorBody, generateResponse, requestId } from './helpers/fixtures';
+import { credentials, errorBody, jobAccepted, requestId } from './helpers/fixtures';
 import { sendJson, serveForEachTest, type Handler } from './helpers/http-server';
 
 const serve = serveForEachTest();
@@ -13,21 +13,21 @@ describe("Modal's 303 redirect of a request past 150 s", () => {
   it('follows POST → 303 → GET with the auth headers kept and the body dropped', async () => {
     const server = await serve((request, response) => {
       if (request.method === 'POST') {
-        response.writeHead(303, { location: '/generate?__modal_function_call_id=fc-01ABC' });
+        response.writeHead(303, { location: '/jobs/generate?__modal_function_call_id=fc-01ABC' });
         response.end();
       } else {
-        sendJson(response, 200, generateResponse);
+        sendJson(response, 200, jobAccepted);
       }
     });
-    const result = await clientFor(server.url).generate({ image });
+    const result = await clientFor(server.url).submitGenerate({ image });
 
-    expect(result.state).toBe(generateResponse.state);
+    expect(result.job_id).toBe(jobAccepted.job_id);
     const [post, get] = server.requests;
     expect(server.requests).toHaveLength(2);
-    expect(post).toMatchObject({ method: 'POST', url: '/generate' });
+    expect(post).toMatchObject({ method: 'POST', url: '/jobs/generate' });
     // The body the service sees has every default filled in (the seed's values).
     expect(JSON.parse(post!.body)).toMatchObject({ image, seed: 42, pipeline_type: '1024_cascade', state_mode: 'inline', include_video: true });
-    expect(get).toMatchObject({ method: 'GET', url: '/generate?__modal_function_call_id=fc-01ABC', body: '' });
+    expect(get).toMatchObject({ method: 'GET', url: '/jobs/generate?__modal_function_call_id=fc-01ABC', body: '' });
     expect(get!.headers['content-type']).toBeUndefined();
     for (const request of [post!, get!]) {
       expect(request.headers['modal-key']).toBe(credentials.modalKey);
@@ -36,12 +36,12 @@ describe("Modal's 303 redirect of a request past 150 s", () => {
   });
 
   it('refuses a redirect to another origin rather than carry credentials there', async () => {
-    const elsewhere = await serve((_, response) => sendJson(response, 200, generateResponse));
+    const elsewhere = await serve((_, response) => sendJson(response, 200, jobAccepted));
     const server = await serve((_, response) => {
-      response.writeHead(303, { location: `${elsewhere.url}/generate` });
+      response.writeHead(303, { location: `${elsewhere.url}/jobs/generate` });
       response.end();
     });
-    const error = await rejectionOf(clientFor(server.url).generate({ image }));
+    const error = await rejectionOf(clientFor(server.url).submitGenerate({ image }));
     expect(error).toMatchObject({ code: 'bad_response', retryable: false });
     expect(elsewhere.requests).toHaveLength(0);
   });
@@ -50,9 +50,9 @@ describe("Modal's 303 redirect of a request past 150 s", () => {
 describe('error responses', () => {
   it('503 cuda_oom is retryable', async () => {
     const server = await serve((_, response) => sendJson(response, 503, errorBody('cuda_oom', 'the GPU ran out of memory', true)));
-    const error = await rejectionOf(clientFor(server.url).generate({ image }));
+    const error = await rejectionOf(clientFor(server.url).submitGenerate({ image }));
     expect(error).toBeInstanceOf(TrellisServiceError);
-    expect(error).toMatchObject({ status: 503, code: 'cuda_oom', retryable: true, requestId, route: 'POST /generate' });
+    expect(error).toMatchObject({ status: 503, code: 'cuda_oom', retryable: true, requestId, route: 'POST /jobs/generate' });
   });
 
   it("Modal's plain-text 401 is unauthorized and not retryable", async () => {
@@ -67,16 +67,16 @@ describe('error responses', () => {
 
   it("the seed's HTTP 200 with an error body is an error", async () => {
     const server = await serve((_, response) => sendJson(response, 200, { error: { code: 'generation_error', message: 'sampler diverged' } }));
-    const error = await rejectionOf(clientFor(server.url).generate({ image }));
+    const error = await rejectionOf(clientFor(server.url).submitGenerate({ image }));
     expect(error).toMatchObject({ status: 200, code: 'generation_error', retryable: true });
   });
 
   it('a body that breaks the contract is bad_response, naming the route and the field', async () => {
-    const { video_bytes: _dropped, ...withoutVideoBytes } = generateResponse;
-    const server = await serve((_, response) => sendJson(response, 200, withoutVideoBytes));
-    const error = await rejectionOf(clientFor(server.url).generate({ image }));
+    const { kind: _dropped, ...withoutKind } = jobAccepted;
+    const server = await serve((_, response) => sendJson(response, 200, withoutKind));
+    const error = await rejectionOf(clientFor(server.url).submitGenerate({ image }));
     expect(error).toMatchObject({ code: 'bad_response', retryable: false });
-    expect((error as Error).message).toMatch(/^POST \/generate: the response does not match the service contract: video_bytes: /);
+    expect((error as Error).message).toMatch(/^POST \/jobs\/generate: the response does not match the service contract: kind: /);
   });
 
   it('a 200 that is not JSON is bad_response', async () => {
@@ -89,8 +89,8 @@ describe('error responses', () => {
 
 describe('requests are checked before sending', () => {
   it.each([
-    ['generate', (client: TrellisClient) => client.generate({ image, seed: -1 }), /seed/],
-    ['extract, both state and state_id', (client: TrellisClient) => client.extractGlb({ state: 'eA==', state_id: `st_${'a'.repeat(32)}` }), /exactly one of state or state_id/],
+    ['generate', (client: TrellisClient) => client.submitGenerate({ image, seed: -1 }), /seed/],
+    ['extract, both state and state_id', (client: TrellisClient) => client.submitExtractGlb({ state: 'eA==', state_id: `st_${'a'.repeat(32)}` }), /exactly one of state or state_id/],
     ['extract, bad texture size', (client: TrellisClient) => client.submitExtractGlb({ state: 'eA==', texture_size: 300 as 512 }), /texture_size/],
     ['a malformed job id', (client: TrellisClient) => client.getJob('job_../../etc'), /job id/],
     ['a malformed state id', (client: TrellisClient) => client.openStatePreview('st_nope'), /state id/],
@@ -120,8 +120,8 @@ describe('auth headers', () => {
   });
 
   it("are not sent anywhere with credentials 'none'", async () => {
-    const server = await serve((_request, response) => sendJson(response, 200, generateResponse));
-    await new TrellisClient({ baseUrl: server.url, credentials: 'none', env: {} }).generate({ image });
+    const server = await serve((_request, response) => sendJson(response, 200, jobAccepted));
+    await new TrellisClient({ baseUrl: server.url, credentials: 'none', env: {} }).submitGenerate({ image });
     for (const request of server.requests) {
       expect(request.headers['modal-key']).toBeUndefined();
       expect(request.headers['modal-secret']).toBeUndefined();
@@ -135,8 +135,8 @@ describe('time limits, aborts and unreachable services', () => {
   it('a call over its time limit fails with a retryable timeout', async () => {
     const server = await serve(hang);
     const started = Date.now();
-    const error = await rejectionOf(clientFor(server.url).generate({ image }, { timeoutMs: 100 }));
-    expect(error).toMatchObject({ code: 'timeout', retryable: true, route: 'POST /generate' });
+    const error = await rejectionOf(clientFor(server.url).submitGenerate({ image }, { timeoutMs: 100 }));
+    expect(error).toMatchObject({ code: 'timeout', retryable: true, route: 'POST /jobs/generate' });
     expect((error as Error).message).toContain('within 100 ms');
     expect(Date.now() - started).toBeLessThan(2000);
   });
@@ -176,7 +176,7 @@ describe('time limits, aborts and unreachable services', () => {
 
   it('a socket hang-up is a retryable connection_error', async () => {
     const server = await serve((_, response) => response.socket?.destroy());
-    const error = await rejectionOf(clientFor(server.url).generate({ image }));
+    const error = await rejectionOf(clientFor(server.url).submitGenerate({ image }));
     expect(error).toMatchObject({ code: 'connection_error', retryable: true });
   });
 });

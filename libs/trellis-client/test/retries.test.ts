@@ -170,12 +170,6 @@ describe('transient failures of requests that cannot start work twice', () => {
     expect(server.requests).toHaveLength(1);
   });
 
-  it('synchronous generate is never retried (it would run the GPU work again)', async () => {
-    const server = await serve(unavailable);
-    await rejectionOf(clientFor(server.url, { retry: quick }).generate(generateBody));
-    expect(server.requests).toHaveLength(1);
-  });
-
   it('the default pause is a quarter second jittered to 50-100 %, or the Retry-After the server asked for', () => {
     const policy = defaultRequestRetry;
     expect(retryDelayMs(1, policy, undefined, () => 0)).toBe(125);

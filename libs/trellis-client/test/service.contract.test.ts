@@ -66,19 +66,30 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
     expect(await client.warmup()).toMatchObject({ warm: true, started: false });
   });
 
-  it('generate inline (the seed default): state and video in the body', async () => {
-    inline = await client.generate(fastGenerate);
+  /** A generate job's full JSON result. */
+  async function generated(body: Parameters<TrellisClient['submitGenerate']>[0]): Promise<GenerateResponse> {
+    const { job_id } = await client.submitGenerate(body);
+    await client.waitForJob(job_id, { pollIntervalMs: 50 });
+    return GenerateResponse.parse(await client.getJobResult(job_id));
+  }
+
+  /** An extract job's GLB, downloaded raw. */
+  async function extractedGlb(body: Parameters<TrellisClient['submitExtractGlb']>[0]): Promise<Buffer> {
+    const { job_id } = await client.submitExtractGlb(body);
+    await client.waitForJob(job_id, { pollIntervalMs: 50 });
+    return readBinary(await client.openJobResult(job_id, 'model/gltf-binary'));
+  }
+
+  it('generate inline (the seed default): the state in the result', async () => {
+    inline = await generated(fastGenerate);
     expect(inline.state_id).toBeNull();
     expect(inline.state?.length).toBeGreaterThan(0);
-    const video = Buffer.from(inline.video ?? '', 'base64');
-    expect(isMp4(video)).toBe(true);
-    expect(inline.video_bytes).toBe(video.length);
     expect(inline.server_timing.backend).toBe('relief');
   });
 
-  it('generate by reference without video: a state id, and the preview downloadable raw', async () => {
-    reference = await client.generate({ image, state_mode: 'reference', include_video: false });
-    expect(reference).toMatchObject({ state: null, video: null });
+  it('generate by reference: a state id, and the preview kept with it, downloadable raw', async () => {
+    reference = await generated({ image, state_mode: 'reference' });
+    expect(reference).toMatchObject({ state: null });
     expect(reference.state_id).toMatch(/^st_[0-9a-f]{32}$/);
     expect(Number.isNaN(Date.parse(reference.state_expires_at ?? ''))).toBe(false);
 
@@ -89,28 +100,12 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
     expect(video.length).toBe(reference.video_bytes);
   });
 
-  it('extract GLB as JSON from an inline state', async () => {
-    const extracted = await client.extractGlb({ state: inline.state!, ...fastExtract });
-    const glb = Buffer.from(extracted.glb ?? '', 'base64');
-    expect(isGlb(glb)).toBe(true);
-    expect(extracted.glb_bytes).toBe(glb.length);
-    expect(extracted.glb_sha256).toBe(sha256(glb));
-  });
-
-  it('extract GLB raw from a state id, with its headers', async () => {
-    const raw = await client.extractGlbRaw({ state_id: reference.state_id!, ...fastExtract });
-    expect(raw.contentType).toBe('model/gltf-binary');
-    expect(raw.serverTiming?.backend).toBe('relief');
-    const glb = await readBinary(raw);
-    expect(isGlb(glb)).toBe(true);
-    expect(raw.sha256).toBe(sha256(glb));
-  });
-
   it('extract GLB with WebP textures when the preset asks (extension_webp)', async () => {
     const jsonChunk = (glb: Buffer) => JSON.parse(glb.subarray(20, 20 + glb.readUInt32LE(12)).toString('utf8'));
-    const webp = await readBinary(await client.extractGlbRaw({ state_id: reference.state_id!, ...fastExtract, extension_webp: true }));
+    const webp = await extractedGlb({ state_id: reference.state_id!, ...fastExtract, extension_webp: true });
     expect(jsonChunk(webp)).toMatchObject({ extensionsRequired: ['EXT_texture_webp'], images: [{ mimeType: 'image/webp' }] });
-    const png = await readBinary(await client.extractGlbRaw({ state_id: reference.state_id!, ...fastExtract }));
+    const png = await extractedGlb({ state_id: reference.state_id!, ...fastExtract });
+    expect(isGlb(png)).toBe(true);
     expect(jsonChunk(png).images[0].mimeType).toBe('image/png');
   });
 
@@ -143,7 +138,10 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
     expect(done.result).not.toHaveProperty('glb');
 
     const raw = await client.openJobResult(accepted.job_id, 'model/gltf-binary');
+    expect(raw.contentType).toBe('model/gltf-binary');
+    expect(raw.serverTiming?.backend).toBe('relief');
     const glb = await readBinary(raw);
+    expect(isGlb(glb)).toBe(true);
     expect(raw.sha256).toBe(sha256(glb));
     expect(sha256(glb)).toBe(summary.glb_sha256);
 
@@ -243,14 +241,14 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
 
   describe('error bodies are read with their codes', () => {
     it('validation_error: bytes that are not an image (valid for the client, refused by the service)', async () => {
-      const error = await rejectionOf(client.generate({ image: Buffer.from('not an image at all').toString('base64') }));
+      const error = await rejectionOf(generated({ image: Buffer.from('not an image at all').toString('base64') }));
       expect(error).toMatchObject({ status: 400, code: 'validation_error', retryable: false, requestId: expect.stringMatching(/^req_/) });
     });
 
     it('validation_error: a tampered inline state', async () => {
       const tampered = Buffer.from(inline.state!, 'base64');
       tampered[tampered.length - 1]! ^= 0xff;
-      const error = await rejectionOf(client.extractGlb({ state: tampered.toString('base64'), ...fastExtract }));
+      const error = await rejectionOf(extractedGlb({ state: tampered.toString('base64'), ...fastExtract }));
       expect(error).toMatchObject({ status: 400, code: 'validation_error', retryable: false });
     });
 
@@ -258,12 +256,12 @@ describe('contract with the real local service', { timeout: 60_000 }, () => {
       const stranger = new TrellisClient({ baseUrl: service.url, credentials: { modalKey: 'wk-wrong', modalSecret: 'ws-wrong' }, env: {} });
       expect(await rejectionOf(stranger.warmup())).toMatchObject({ status: 401, code: 'unauthorized', retryable: false });
       const anonymous = new TrellisClient({ baseUrl: service.url, credentials: 'none', env: {} });
-      expect(await rejectionOf(anonymous.generate({ image }))).toMatchObject({ status: 401, code: 'unauthorized' });
+      expect(await rejectionOf(anonymous.submitGenerate({ image }))).toMatchObject({ status: 401, code: 'unauthorized' });
     });
 
     it('state_not_found: an unknown state id, for extract and for the preview', async () => {
       const unknown = `st_${'0'.repeat(32)}`;
-      expect(await rejectionOf(client.extractGlb({ state_id: unknown }))).toMatchObject({ status: 404, code: 'state_not_found', retryable: false });
+      expect(await rejectionOf(extractedGlb({ state_id: unknown }))).toMatchObject({ code: 'state_not_found', retryable: false });
       expect(await rejectionOf(client.openStatePreview(unknown))).toMatchObject({ status: 404, code: 'state_not_found' });
     });
 

@@ -1,12 +1,15 @@
 // Good results from the real local service (gpu-modal, relief backend): generate with a preview, then
-// extract a GLB, as an asset's first (cheapest) preset does.
-import { TrellisClient } from '@trellis/trellis-client';
+// extract a GLB, as an asset's first (cheapest) preset does: through jobs, as the activities call it.
+import { GenerateJobSummary } from '@trellis/contracts';
+import type { BinaryResult, TrellisClient } from '@trellis/trellis-client';
 import type { ModelToAssess } from '../../src';
 
 export type ServiceModel = Omit<ModelToAssess, 'photo' | 'givenSize'>;
 
+const bytesOf = async (result: BinaryResult) => Buffer.from(await new Response(result.body).arrayBuffer());
+
 export async function modelFromService(client: TrellisClient, photo: Buffer, seed: number): Promise<ServiceModel> {
-  const generated = await client.generate({
+  const generation = await client.submitGenerate({
     image: photo.toString('base64'),
     seed,
     pipeline_type: '512',
@@ -16,16 +19,22 @@ export async function modelFromService(client: TrellisClient, photo: Buffer, see
     shape_slat_guidance_strength: 3,
     tex_slat_sampling_steps: 2,
     tex_slat_guidance_strength: 1,
-    state_mode: 'inline',
+    state_mode: 'reference',
     include_video: true,
   });
-  const extracted = await client.extractGlb({
-    state: generated.state!,
+  const { state_id: stateId } = GenerateJobSummary.parse((await client.waitForJob(generation.job_id, { pollIntervalMs: 50 })).result);
+  if (!stateId) throw new Error('a reference-mode generation answered without a state id');
+  const extraction = await client.submitExtractGlb({
+    state_id: stateId,
     decimation_target: 20_000,
     texture_size: 512,
     remesh: false,
     remesh_band: 0.5,
     remesh_project: 0,
   });
-  return { previewMp4: Buffer.from(generated.video!, 'base64'), glb: Buffer.from(extracted.glb!, 'base64') };
+  await client.waitForJob(extraction.job_id, { pollIntervalMs: 50 });
+  return {
+    previewMp4: await bytesOf(await client.openJobResult(generation.job_id, 'video/mp4')),
+    glb: await bytesOf(await client.openJobResult(extraction.job_id, 'model/gltf-binary')),
+  };
 }

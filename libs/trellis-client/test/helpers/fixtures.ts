@@ -12,6 +12,9 @@ export const serverTiming = {
 };
 export const credentials = { modalKey: 'wk-test-key', modalSecret: 'ws-test-secret' };
 
+/** The answer to a job submit. */
+export const jobAccepted = { job_id: jobId, kind: 'generate', status: 'queued', request_id: requestId };
+
 export const generateResponse = {
   state: 'c3RhdGU=',
   state_id: null,
