@@ -122,29 +122,66 @@ def test_texture_is_an_exact_square_png_of_the_requested_size(backend, disc_stat
     assert corner[1] < 100 and corner[2] < 100
 
 
-def test_glb_geometry_is_valid_gltf(backend, disc_state):
-    positions, normals, uvs, faces, document = mesh_of(backend.extract_glb(disc_state, ExtractParams(decimation_target=20_000, texture_size=512)))
+@pytest.fixture(scope="module")
+def disc_mesh(backend, disc_state):
+    """The disc's GLB as arrays: positions, normals, uvs, faces, and its JSON document."""
+    return mesh_of(backend.extract_glb(disc_state, ExtractParams(decimation_target=20_000, texture_size=512)))
+
+
+def test_glb_position_accessor_bounds_match_the_positions(disc_mesh):
+    positions, _normals, _uvs, _faces, document = disc_mesh
     position_accessor = document["accessors"][document["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
     assert position_accessor["min"] == positions.min(axis=0).tolist()
     assert position_accessor["max"] == positions.max(axis=0).tolist()
+
+
+def test_glb_normals_are_unit_length(disc_mesh):
+    _positions, normals, *_ = disc_mesh
     assert np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)
+
+
+def test_glb_fits_the_unit_cube_centred(disc_mesh):
+    positions = disc_mesh[0]
     assert positions.min() >= -0.5 and positions.max() <= 0.5
-    assert np.allclose((positions.min(axis=0) + positions.max(axis=0)) / 2, 0.0, atol=0.02)  # centred
-    assert np.ptp(positions[:, 2]) < np.ptp(positions[:, 0])  # a relief: thinner than it is wide
+    assert np.allclose((positions.min(axis=0) + positions.max(axis=0)) / 2, 0.0, atol=0.02)
+
+
+def test_glb_is_a_relief_thinner_than_it_is_wide(disc_mesh):
+    positions = disc_mesh[0]
+    assert np.ptp(positions[:, 2]) < np.ptp(positions[:, 0])
+
+
+def test_glb_uvs_stay_in_the_texture(disc_mesh):
+    uvs = disc_mesh[2]
     assert uvs.min() >= 0.0 and uvs.max() <= 1.0
-    for view in document["bufferViews"]:
-        assert view.get("byteOffset", 0) % 4 == 0
-    # Closed and consistently wound: every directed edge occurs once and its reverse once, so each edge
-    # joins exactly two triangles that agree on which side is outside (no cracks between caps and walls).
+
+
+def test_glb_buffer_views_are_4_byte_aligned(disc_mesh):
+    document = disc_mesh[4]
+    assert [view.get("byteOffset", 0) % 4 for view in document["bufferViews"]] == [0] * len(document["bufferViews"])
+
+
+def test_glb_is_closed_and_consistently_wound(disc_mesh):
+    # Every directed edge occurs once and its reverse once, so each edge joins exactly two triangles that
+    # agree on which side is outside (no cracks between caps and walls).
+    positions, _normals, _uvs, faces, _document = disc_mesh
     directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]).astype(np.int64)
     keys = directed[:, 0] * len(positions) + directed[:, 1]
     reverse = directed[:, 1] * len(positions) + directed[:, 0]
     assert len(np.unique(keys)) == len(keys) and np.isin(reverse, keys).all()
-    # Counter-clockwise seen from outside: the enclosed volume (divergence theorem) is positive.
+
+
+def test_glb_faces_wind_counter_clockwise_seen_from_outside(disc_mesh):
+    # The enclosed volume (divergence theorem) is positive.
+    positions, _normals, _uvs, faces, _document = disc_mesh
     corners = positions[faces.astype(np.int64)].astype(np.float64)
     volume = np.einsum("ij,ij->i", corners[:, 0], np.cross(corners[:, 1], corners[:, 2])).sum() / 6.0
     assert volume > 0
+
+
+def test_glb_uses_everything_it_declares(disc_mesh):
     # Every material, texture, sampler, image, accessor and buffer view is used (the validator warns otherwise).
+    document = disc_mesh[4]
     assert len(document["accessors"]) == 4 and len(document["bufferViews"]) == 5
     assert len(document["materials"]) == len(document["textures"]) == len(document["images"]) == len(document["samplers"]) == 1
 

@@ -22,29 +22,45 @@ def wait_for(client, job_id, headers=None, timeout=5.0):
     pytest.fail(f"job {job_id} did not finish")
 
 
-def test_generate_job_submit_poll_result(client, backend, image_b64):
+def finished_generate_job(client, image_b64) -> tuple[dict, dict]:
+    """Submits a generate job and waits for it: (the submit's answer, the final status)."""
     submitted = client.post("/jobs/generate", json={"image": image_b64, "seed": 7})
     assert submitted.status_code == 202
-    body = submitted.json()
-    assert re.fullmatch(r"job_[0-9a-f]{32}", body["job_id"])
-    assert body["kind"] == "generate" and body["status"] == "queued" and body["request_id"].startswith("req_")
+    return submitted.json(), wait_for(client, submitted.json()["job_id"])
 
-    status = wait_for(client, body["job_id"])
+
+def test_a_generate_submit_is_answered_with_a_queued_job(client, image_b64):
+    accepted, _status = finished_generate_job(client, image_b64)
+    assert re.fullmatch(r"job_[0-9a-f]{32}", accepted["job_id"])
+    assert accepted["kind"] == "generate" and accepted["status"] == "queued" and accepted["request_id"].startswith("req_")
+
+
+def test_a_finished_generate_jobs_status_carries_only_the_light_result(client, image_b64):
+    accepted, status = finished_generate_job(client, image_b64)
     assert status["status"] == "succeeded" and status["error"] is None
     assert status["created_at"].endswith("Z") and status["updated_at"].endswith("Z")
     result = status["result"]
     assert "state" not in result and "video" not in result  # heavy fields only in /result
-    assert result["video_bytes"] == len(FAKE_MP4) and result["request_id"] == body["request_id"]
+    assert result["video_bytes"] == len(FAKE_MP4) and result["request_id"] == accepted["request_id"]
     assert result["server_timing"]["backend"] == "relief"
 
-    full = client.get(f"/jobs/{body['job_id']}/result").json()
-    assert full["state"] and base64.b64decode(full["video"]) == FAKE_MP4 and full["state_id"] is None
-    glb = client.post("/extract_glb", json={"state": full["state"]})
-    assert glb.status_code == 200
 
-    raw_video = client.get(f"/jobs/{body['job_id']}/result", headers={"Accept": "video/mp4"})
+def test_a_generate_jobs_full_result_holds_a_usable_state_and_the_video(client, image_b64):
+    accepted, _status = finished_generate_job(client, image_b64)
+    full = client.get(f"/jobs/{accepted['job_id']}/result").json()
+    assert full["state"] and base64.b64decode(full["video"]) == FAKE_MP4 and full["state_id"] is None
+    assert client.post("/extract_glb", json={"state": full["state"]}).status_code == 200
+
+
+def test_a_generate_jobs_video_downloads_raw_with_its_headers(client, image_b64):
+    accepted, _status = finished_generate_job(client, image_b64)
+    raw_video = client.get(f"/jobs/{accepted['job_id']}/result", headers={"Accept": "video/mp4"})
     assert raw_video.content == FAKE_MP4 and raw_video.headers["content-type"] == "video/mp4"
     assert raw_video.headers["x-request-id"].startswith("req_") and "compute_seconds" in raw_video.headers["x-server-timing"]
+
+
+def test_a_generate_job_runs_the_backend_once(client, backend, image_b64):
+    finished_generate_job(client, image_b64)
     assert backend.generate_calls == 1
 
 

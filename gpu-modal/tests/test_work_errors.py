@@ -71,17 +71,24 @@ def test_oom_detection_needs_no_torch():
     assert error_from_exception(oom_error(), failure_code="extraction_error").status == 503
 
 
-def test_server_timing_and_cold_start(client, backend, image_b64):
+def test_the_first_warmup_is_a_cold_start_and_says_where_it_ran(client):
     warm = client.post("/warmup").json()
     assert warm["ready"] and warm["cold_start"] is True and warm["load_seconds"] == 0.25
     assert warm["backend"] == "relief" and warm["device"] == "cpu" and warm["container_id"]
     assert warm["server_timing"]["cold_start"] is True
+
+
+def test_a_call_after_the_warmup_reports_its_timing_and_no_cold_start(client, image_b64):
+    client.post("/warmup")
     timing = client.post("/generate", json={"image": image_b64}).json()["server_timing"]
     assert set(timing) == {"compute_seconds", "codec_seconds", "store_seconds", "queue_seconds", "cold_start",
                            "load_seconds", "backend", "device"}
     assert timing["cold_start"] is False and timing["load_seconds"] is None
     assert timing["compute_seconds"] >= 0 and timing["queue_seconds"] >= 0
-    assert client.post("/warmup").json()["cold_start"] is False
+
+
+def test_the_model_is_loaded_once_however_often_it_is_warmed(client, backend):
+    assert [client.post("/warmup").json()["cold_start"] for _ in range(2)] == [True, False]
     assert backend.load_calls == 1
 
 
