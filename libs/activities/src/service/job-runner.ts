@@ -90,8 +90,8 @@ export async function runGpuJob<T>(run: GpuJobRun<T>): Promise<T> {
 const LONG_POLL_MS = 5000;
 
 /**
- * Polls hit the CPU-only API (never a GPU), so they can stay frequent: when long polls do not work (an
- * older service), a finished job waits at most MAX_POLL_INTERVAL_MS before the asset's next step starts.
+ * Polls hit the CPU-only API (never a GPU), so they can stay frequent: when a long poll is answered early,
+ * a finished job waits at most MAX_POLL_INTERVAL_MS before the asset's next step starts.
  */
 const MAX_POLL_INTERVAL_MS = 2000;
 
