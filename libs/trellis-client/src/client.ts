@@ -138,8 +138,8 @@ export class TrellisClient {
 
   /**
    * The job's status. With `waitMs` > 0 a long poll: the service answers once the job is final, or after
-   * `waitMs` with the current status. The request's
-   * time limits grow by `waitMs`, so a hung long poll is still cut `firstTry` (4 s) after the wait.
+   * `waitMs` with the current status. The request's time limits grow by `waitMs`, so a hung long poll is
+   * still cut `firstTry` (4 s) after the wait.
    */
   async getJob(jobId: string, options?: GetJobOptions): Promise<JobStatus> {
     const route: Route = 'GET /jobs/{job_id}';
