@@ -1,13 +1,14 @@
-// The baseline: a loop around a seed-style client, as a user would write it without this product. One
-// asset at a time; generate on the synchronous route with the state inline (and the preview video, as
-// the seed returns it), then each preset one after another, the state sent back inline each time; every
-// GLB checked against its sha256 and written. One imitated GPU container, as the loop can use no more.
+// The baseline: a loop around a seed-style client, as a user would write it without this product: fetch
+// and the proxy-auth headers (the product's client has only jobs). One asset at a time; generate on the
+// synchronous route with the state inline (and the preview video, as the seed returns it), then each preset
+// one after another, the state sent back inline each time; every GLB checked against its sha256 and
+// written. One imitated GPU container, as the loop can use no more.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { builtInPresets } from '@trellis/contracts';
-import { startLocalService } from '@trellis/devstack';
+import { builtInPresets, ExtractGlbResponse, GenerateResponse } from '@trellis/contracts';
+import { startLocalService, type LocalService } from '@trellis/devstack';
 import { TrellisClient } from '@trellis/trellis-client';
 import { exampleImagesDir } from '../harness/catalogs';
 import { percentile } from './measure';
@@ -26,6 +27,23 @@ export interface LoopFigures {
   inlineStateBytes: number;
 }
 
+/** The seed's client: one JSON POST to a synchronous route, its answer checked against the contract. */
+function seedClient(service: LocalService) {
+  const post = async <Schema extends typeof GenerateResponse | typeof ExtractGlbResponse>(route: string, body: object, schema: Schema) => {
+    const response = await fetch(`${service.url}/${route}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'modal-key': service.credentials.modalKey, 'modal-secret': service.credentials.modalSecret },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`POST /${route}: HTTP ${response.status} ${await response.text()}`);
+    return schema.parse(await response.json()) as ReturnType<Schema['parse']>;
+  };
+  return {
+    generate: (body: object) => post('generate', body, GenerateResponse),
+    extractGlb: (body: object) => post('extract_glb', body, ExtractGlbResponse),
+  };
+}
+
 export async function runSeedLoop(options: { workDir: string; assets: number; latencyScale: number; log(message: string): void }): Promise<LoopFigures> {
   const runDir = path.join(options.workDir, 'seed-loop');
   const outDir = path.join(runDir, 'out');
@@ -33,8 +51,8 @@ export async function runSeedLoop(options: { workDir: string; assets: number; la
   const service = await startLocalService({ workDir: runDir, backend: 'wait', latencyScale: options.latencyScale, gpuWorkers: 1 });
   const wire = installWireCounter();
   try {
-    const client = new TrellisClient({ baseUrl: service.url, credentials: service.credentials });
-    await client.warmup();
+    await new TrellisClient({ baseUrl: service.url, credentials: service.credentials }).warmup();
+    const client = seedClient(service);
     const before = { ...wire };
     const presets = BENCH_PRESETS.split(',').map((name) => ({ name, settings: builtInPresets[name as keyof typeof builtInPresets] }));
     let gpuSeconds = 0;
