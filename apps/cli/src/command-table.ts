@@ -97,5 +97,6 @@ export const generalUsage = [
   ...Object.values(commands).map(({ synopsis, summary }) => `  ${synopsis.padEnd(44)} ${summary}`),
   '',
   'Temporal: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or',
-  'TEMPORAL_TLS_CLIENT_CERT_PATH/KEY_PATH for Temporal Cloud.',
+  'TEMPORAL_TLS_CLIENT_CERT_PATH/KEY_PATH for Temporal Cloud; or TEMPORAL_PROFILE, a profile of',
+  '~/.config/temporalio/temporal.toml (docs/self-hosting.md).',
 ].join('\n');
