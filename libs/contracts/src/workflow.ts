@@ -304,7 +304,6 @@ export const CatalogRunState = z.object({
 });
 export type CatalogRunState = z.infer<typeof CatalogRunState>;
 
-/** Signals children send their parent. */
 /** Payload of `resume`: none lifts a cost budget; `maxCostUsd` sets a new one. */
 export const ResumeRequest = z.object({ maxCostUsd: z.number().positive().optional() });
 export type ResumeRequest = z.infer<typeof ResumeRequest>;
