@@ -197,18 +197,39 @@ def pipeline_steps(run):
             Step("codec", lambda: run.codec(b"s" * 32))]
 
 
-def test_the_pipeline_steps_run_the_backend_on_the_opaque_photo():
+@pytest.fixture(scope="module")
+def pipeline_run():
+    """The verify pipeline's steps, run once on a fake backend: (the backend, the report)."""
     backend = FakeBackend()
-    report = run_steps(pipeline_steps(gpu_checks.PipelineRun(lambda: backend)))
+    return backend, run_steps(pipeline_steps(gpu_checks.PipelineRun(lambda: backend)))
+
+
+def test_the_pipeline_steps_pass(pipeline_run):
+    _backend, report = pipeline_run
     assert report.passed, report.lines()
+
+
+def test_the_pipeline_generates_every_pipeline_type_from_the_opaque_photo(pipeline_run):
+    backend, _report = pipeline_run
     assert gpu_checks.VERIFY_IMAGE.suffix == ".jpg" and backend.background_removals == 3
     assert [call[1] for call in backend.calls if call[0] == "generate"] == ["512", "1024_cascade", "1536_cascade"]
     assert all(call[2] is False and call[3] == "RGB" for call in backend.calls if call[0] == "generate")
+
+
+def test_the_pipeline_extracts_the_presets_together_and_the_1m_face_glb_alone(pipeline_run):
+    backend, _report = pipeline_run
     assert ("glbs", [(100_000, 1024), (500_000, 2048), (1_000_000, 4096)]) in backend.calls
     assert ("glb", 1_000_000, 4096) in backend.calls  # the 1M-face / 4096 px extraction
-    details = {result.name: result.detail for result in report.results}
+
+
+def test_the_pipeline_steps_say_which_background_removal_ran(pipeline_run):
+    details = {result.name: result.detail for result in pipeline_run[1].results}
     assert "background removal: ZhengPeng7/BiRefNet (pipeline.json names briaai/RMBG-2.0)" in details["load"]
     assert "background removed by ZhengPeng7/BiRefNet" in details["generate 1536_cascade"]
+
+
+def test_the_pipeline_steps_describe_preview_extraction_and_codec(pipeline_run):
+    details = {result.name: result.detail for result in pipeline_run[1].results}
     assert "4 frames 64x48" in details["preview"] and "4 encoder threads" in details["preview"]
     assert "one by one" in details["all"] and "12 faces" in details["extract quality"]
     assert "arrays equal" in details["codec"] and "MiB signed" in details["codec"]
