@@ -27,6 +27,7 @@ import {
   type ConvertAssetInput,
   type ConvertCatalogInput,
   type OutputFile,
+  type QualityReport,
 } from '@trellis/contracts';
 import { startDevServer, type DevServer } from '@trellis/devstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +67,19 @@ interface Script {
   credentials?: { revoked: boolean };
   /** Every output was made by an earlier run (a rerun): prepare finds them all, nothing needs the GPU. */
   everythingMade?: boolean;
+  /** SKUs whose models the quality checks flag (at the seeds listed, or at every seed when none is). */
+  flagged?: Record<string, number[] | 'every seed'>;
+}
+
+/** A quality report as libs/quality writes it: `score` overall, flagged below 0.5. */
+function qualityReport(score: number): QualityReport {
+  const background = { name: 'background' as const, score, maskSource: 'busy_border' as const, busyBorderShare: 0.1 };
+  const mesh = {
+    name: 'mesh' as const, score: 1, triangles: 10, vertices: 8, components: 1, floaterShare: 0, boundaryEdges: 0, boundaryEdgeShare: 0,
+    boundaryLengthRatio: 0, degenerateTriangles: 0, degenerateShare: 0, extent: [1, 1, 1] as [number, number, number],
+  };
+  const flagged = score < 0.5;
+  return { version: 1, score, flagged, threshold: 0.5, failing: flagged ? ['background'] : [], checks: { silhouette: null, background, texture: null, mesh, size: null } };
 }
 
 const gpuUsage = { gpuSeconds: 1, estimatedCostUsd: 0.02, costBasis: 'measured' as const };
@@ -75,7 +89,7 @@ const fileOf = (name: string): OutputFile => ({ file: name, bytes: 1, sha256: 'a
 const realActivities = createActivities({ client: new TrellisClient({ baseUrl: 'http://127.0.0.1:9', credentials: 'none' }) });
 
 function scriptedActivities(script: Script) {
-  const calls = { generate: [] as string[], extract: 0, extractBatches: [] as string[][], manifests: [] as AssetManifest[], reports: 0, warmUps: 0, snapshots: 0 };
+  const calls = { generate: [] as string[], quality: [] as string[], prepareSeeds: [] as number[], extract: 0, extractBatches: [] as string[][], manifests: [] as AssetManifest[], reports: 0, warmUps: 0, snapshots: 0 };
   let stateLosses = script.stateLosses ?? 0;
   const rows: CatalogRow[] = Array.from({ length: script.rows }, (_, index) => ({
     row: index + 1,
@@ -91,7 +105,8 @@ function scriptedActivities(script: Script) {
     async loadCatalogPage({ offset, limit }: { offset: number; limit: number }) {
       return { totalRows: rows.length, offset, rows: rows.slice(offset, offset + limit) };
     },
-    async prepareAsset(input: { sku: string; image: string }) {
+    async prepareAsset(input: { sku: string; image: string; seed: number }) {
+      calls.prepareSeeds.push(input.seed);
       if (script.unreadable?.includes(input.sku)) {
         throw ApplicationFailure.nonRetryable(`image ${input.image} is not a PNG, JPEG or WebP file`, 'image_unreadable');
       }
@@ -133,6 +148,12 @@ function scriptedActivities(script: Script) {
       // One call for all presets, priced like the presets it made (so budgets see the same cost per asset).
       const count = input.presets.length;
       return { files, usage: { ...gpuUsage, gpuSeconds: gpuUsage.gpuSeconds * count, estimatedCostUsd: gpuUsage.estimatedCostUsd * count } };
+    },
+    async assessQuality(input: { sku: string; glb: string }) {
+      calls.quality.push(`${input.sku}:${input.glb}`);
+      const seeds = script.flagged?.[input.sku];
+      const seed = Number(/@(\d+)$/.exec(calls.generate.filter((call) => call.startsWith(`${input.sku}@`)).at(-1) ?? '')?.[1]);
+      return qualityReport(seeds === 'every seed' || seeds?.includes(seed) ? 0.2 : 0.9);
     },
     async writeAssetManifest(manifest: AssetManifest) {
       calls.manifests.push(manifest);
