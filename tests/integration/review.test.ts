@@ -60,12 +60,16 @@ describe('review mode on the real service', { timeout: 240_000 }, () => {
     expect(fs.readFileSync(path.join(catalogDir, first.files.image!)).equals(busyMug)).toBe(true);
     expect(fs.existsSync(path.join(catalogDir, 'BUSY-1', 'balanced.glb'))).toBe(false);
 
+    // MUG-2 was not flagged: it took the slot BUSY-1 gave up, and finishes while BUSY-1 waits.
+    const mugManifest = path.join(catalogDir, 'MUG-2', 'manifest.json');
+    for (let waited = 0; !fs.existsSync(mugManifest) && waited < 90_000; waited += 250) await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(manifestOf(catalogDir, 'MUG-2')).toMatchObject({ status: 'done', quality: { flagged: false } });
+
     const generationsBefore = stack.trellis.generateSubmits;
     await decideReview(stack.client, 'review-story', 'BUSY-1', { decision: 'regenerate', reviewer: 'ana', seed: 1234 });
     const second = await waitingAt('review-story', 'BUSY-1', 1);
     expect(second).toMatchObject({ seed: 1234, history: [{ decision: 'regenerate', reviewer: 'ana', seed: 42, nextSeed: 1234 }] });
     expect(stack.trellis.generateSubmits - generationsBefore).toBe(1);
-    // MUG-2 was not flagged: it took the slot BUSY-1 gave up and finished meanwhile.
     expect((await listReviewQueue(stack.client, 'review-story')).map((item) => item.sku)).toEqual(['BUSY-1']);
 
     await decideReview(stack.client, 'review-story', 'BUSY-1', { decision: 'approve', reviewer: 'bo' });
@@ -75,7 +79,6 @@ describe('review mode on the real service', { timeout: 240_000 }, () => {
     expect(busy).toMatchObject({ status: 'done', seed: 1234, generateCalls: 2, quality: { flagged: true } });
     expect(Object.keys(busy.glbs).sort()).toEqual(['balanced', 'fast']);
     expect(busy.reviewDecisions?.map(({ decision, reviewer }) => `${decision} by ${reviewer}`)).toEqual(['regenerate by ana', 'approve by bo']);
-    expect(manifestOf(catalogDir, 'MUG-2')).toMatchObject({ status: 'done', quality: { flagged: false } });
     const report = CatalogReport.parse(JSON.parse(fs.readFileSync(result.reportJsonPath, 'utf8')));
     expect(report.rows.find((row) => row.sku === 'BUSY-1')?.quality?.flagged).toBe(true);
     expect(fs.readFileSync(result.reportCsvPath, 'utf8')).toContain('regenerate by ana; approve by bo');
