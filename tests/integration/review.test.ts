@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startCatalogConversion } from '@trellis/cli';
-import { AssetManifest, CatalogReport, skuFolderName, type CatalogResult, type ReviewItem } from '@trellis/contracts';
+import { temporal } from '@temporalio/proto';
+import { AssetManifest, CatalogReport, assetWorkflowId, skuFolderName, type CatalogResult, type ReviewItem } from '@trellis/contracts';
 import { decideReview, getReviewItem, listReviewQueue } from '@trellis/workflows/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
@@ -82,6 +83,11 @@ describe('review mode on the real service', { timeout: 240_000 }, () => {
     const report = CatalogReport.parse(JSON.parse(fs.readFileSync(result.reportJsonPath, 'utf8')));
     expect(report.rows.find((row) => row.sku === 'BUSY-1')?.quality?.flagged).toBe(true);
     expect(fs.readFileSync(result.reportCsvPath, 'utf8')).toContain('regenerate by ana; approve by bo');
+    // Two attempts, a wait and a decision each: the asset's history stays small (one attempt without review is ~13 KB).
+    const history = await stack.client.workflow.getHandle(assetWorkflowId('review-story', 'BUSY-1')).fetchHistory();
+    const historyBytes = temporal.api.history.v1.History.encode(history).finish().byteLength;
+    console.log(`history bytes of a reviewed, regenerated, approved asset: ${historyBytes}`);
+    expect(historyBytes).toBeLessThan(32 * 1024);
   });
 
   it('a worker stopped while assets wait loses no decision: one sent before and one sent while it is down both take effect', async () => {
