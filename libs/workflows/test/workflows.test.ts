@@ -638,7 +638,10 @@ describe('review mode', () => {
       // Its window slot went to SKU-2 (concurrency 1), which is not flagged and finishes meanwhile.
       await until(async () => calls.manifests.some((manifest) => manifest.sku === 'SKU-2'), 'SKU-2 to finish while SKU-1 waits');
       expect((await handle.query(progressQuery)).inReview).toBe(1);
-      expect((await listReviewQueue(client, catalogId)).map((entry) => entry.sku)).toEqual(['SKU-1']);
+      // The queue comes from visibility (TrellisStage), which follows the asset's state within moments.
+      let queue: ReviewItem[] = [];
+      await until(async () => (queue = await listReviewQueue(client, catalogId)).length > 0, 'the queue to list SKU-1');
+      expect(queue.map((entry) => entry.sku)).toEqual(['SKU-1']);
       // In review mode every model is checked on its cheapest preset before the rest are made.
       expect(calls.extractBatches).toEqual([['fast'], ['fast'], ['balanced', 'quality']]);
 
