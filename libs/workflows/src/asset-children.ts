@@ -29,6 +29,7 @@ import {
   type Preset,
 } from '@trellis/contracts';
 import { catalogActivityOptions } from './activity-options';
+import { MAX_REVIEW_REGENERATIONS } from './asset-ledger';
 import type { CatalogWindow } from './catalog-window';
 import { convertAsset } from './convert-asset';
 import { retryBlockedSignal } from './messages';
@@ -38,6 +39,9 @@ const { writeAssetManifest, reconcileAssets } = proxyActivities<Activities>(cata
 
 /** How long a cancelled catalog waits for its running assets to record their cancellation. */
 const CANCEL_DRAIN_TIMEOUT = '10 minutes';
+
+/** The reconcile interval while every running asset waits for review. */
+const REVIEW_RECONCILE_SECONDS = 3600;
 
 /** Error codes of asset workflows that ended without writing their own manifest. */
 const UNREPORTED_ENDINGS = new Set(['workflow_timed_out', 'workflow_terminated']);
@@ -78,7 +82,7 @@ export class AssetChildren {
         workflowId: assetWorkflowId(this.input.catalogId, row.sku),
         args: [this.childInput(row, presets)],
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowExecutionTimeout: `${this.input.assetTimeoutSeconds} seconds`,
+        workflowExecutionTimeout: `${assetTimeoutSeconds(this.input)} seconds`,
         typedSearchAttributes: [
           { key: catalogIdKey, value: this.input.catalogId },
           { key: skuKey, value: row.sku },
@@ -113,11 +117,21 @@ export class AssetChildren {
     while (!ready()) {
       // With nothing running, only a signal (resume, cancel) can change anything: no timer needed.
       if (this.window.runningCount === 0) return void (await condition(ready));
-      if (await condition(ready, this.input.reconcileAfterSeconds * 1000)) return;
+      if (await condition(ready, this.reconcileIntervalMs())) return;
       for (const summary of await reconcileAssets(this.input.catalogId, this.window.runningAssets)) {
         await this.endedWithoutReport({ sku: summary.sku, row: summary.row, image: '' }, summary, summary.runId);
       }
     }
+  }
+
+  /**
+   * How long to wait for news before asking Temporal about assets that ended without reporting. When every
+   * running asset waits for a person (days, in review mode), at most hourly: each look adds events to the
+   * catalog's history, which does not continue as new once every row has started.
+   */
+  private reconcileIntervalMs(): number {
+    const allInReview = this.window.inReviewCount === this.window.runningCount;
+    return Math.max(this.input.reconcileAfterSeconds, allInReview ? REVIEW_RECONCILE_SECONDS : 0) * 1000;
   }
 
   /** Lets child starts and the writes started from child results finish: before continue-as-new and the report. */
@@ -200,6 +214,10 @@ export class AssetChildren {
     return `row ${row.row}, field presets: unknown preset ${unknown.join(', ')}; known: ${known}. Fix the row or add the preset with --presets-file.`;
   }
 
+  private get reviewing(): boolean {
+    return (this.input.review?.mode ?? 'off') !== 'off';
+  }
+
   private childInput(row: CatalogRow, presets: Preset[]): ConvertAssetInput {
     return {
       catalogId: this.input.catalogId,
@@ -213,12 +231,24 @@ export class AssetChildren {
       sampler: nonDefaultSampler(this.input.settings.sampler),
       presets,
       parentWorkflowId: workflowInfo().workflowId,
-      ...(this.input.notify?.assets ? { notify: this.input.notify } : {}),
+      // Per-asset webhooks: when finished (`--notify-assets`), and when a model starts waiting for review.
+      ...(this.input.notify && (this.input.notify.assets || this.reviewing) ? { notify: this.input.notify } : {}),
+      ...(this.reviewing ? { review: this.input.review } : {}),
       ...(this.input.settings.channels?.length ? { channels: this.input.settings.channels } : {}),
       ...(row.size ? { size: row.size } : {}),
       ...(this.input.finishTaskQueue ? { finishTaskQueue: this.input.finishTaskQueue } : {}),
     };
   }
+}
+
+/**
+ * How long an asset may run before it counts as stuck: in review mode its waits too, one per attempt (the
+ * first and each regenerate the ledger allows), each up to the catalog's review deadline.
+ */
+function assetTimeoutSeconds(input: ConvertCatalogParams): number {
+  const review = input.review;
+  if (!review || review.mode === 'off') return input.assetTimeoutSeconds;
+  return (1 + MAX_REVIEW_REGENERATIONS) * (input.assetTimeoutSeconds + review.deadlineHours * 3600);
 }
 
 type Ending = Pick<AssetSummary, 'status' | 'error'> & Partial<AssetSummary>;
