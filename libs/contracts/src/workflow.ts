@@ -325,9 +325,6 @@ export type CatalogRunState = z.infer<typeof CatalogRunState>;
 export const ResumeRequest = z.object({ maxCostUsd: z.number().positive().optional() });
 export type ResumeRequest = z.infer<typeof ResumeRequest>;
 
-export const AssetStageUpdate = z.object({ sku: Sku, stage: AssetStage, runId: z.string().optional() });
-export type AssetStageUpdate = z.infer<typeof AssetStageUpdate>;
-
 /** An asset whose service calls are refused (bad or revoked credentials): the catalog pauses itself. */
 /** An asset starts (`waiting`) or stops waiting for a review decision: the catalog frees or takes back its slot. */
 export const AssetReviewWait = z.object({ sku: Sku, runId: z.string().optional(), waiting: z.boolean() });

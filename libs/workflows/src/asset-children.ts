@@ -61,7 +61,7 @@ export class AssetChildren {
 
   /**
    * Starts the row's asset workflow without waiting for Temporal to confirm the start, so every free slot
-   * of the window is filled in one workflow task (settle() waits for the confirmations).
+   * of the window is filled in one workflow task (drainPending() waits for the confirmations).
    */
   begin(row: CatalogRow, estimatedCostUsd: number): void {
     this.track(this.start(row, estimatedCostUsd), 'could not start or record an asset');
@@ -135,7 +135,7 @@ export class AssetChildren {
   }
 
   /** Lets child starts and the writes started from child results finish: before continue-as-new and the report. */
-  async settle(): Promise<void> {
+  async drainPending(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
@@ -154,7 +154,7 @@ export class AssetChildren {
 
   /** Cancels every running asset and waits (bounded) for each to record its cancellation. */
   async cancelAll(): Promise<void> {
-    await this.settle(); // a child whose start is not confirmed yet could not be cancelled
+    await this.drainPending(); // a child whose start is not confirmed yet could not be cancelled
     const running = this.window.runningAssets;
     log.info('cancelling running assets', { catalogId: this.input.catalogId, count: running.length });
     await Promise.allSettled(

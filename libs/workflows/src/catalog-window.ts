@@ -6,7 +6,6 @@ import {
   noUsage,
   type AssetBlocked,
   type AssetReviewWait,
-  type AssetStageUpdate,
   type AssetSummary,
   type CatalogProgress,
   type CatalogRunState,
@@ -78,12 +77,6 @@ export class CatalogWindow {
     entry.runId = runId;
     if (entry.stage === 'queued') entry.stage = 'running';
     this.onChange();
-  }
-
-  /** From asset workflows of earlier versions; current ones keep their stage in a search attribute. */
-  setStage(update: AssetStageUpdate): void {
-    const entry = this.state.inFlight[update.sku];
-    if (entry && this.isCurrentRun(entry.runId, update.runId)) entry.stage = update.stage;
   }
 
   /**
@@ -204,7 +197,7 @@ export class CatalogWindow {
     };
   }
 
-  /** Reports without a run id (older workers, adopted children) are trusted; others must match. */
+  /** Reports without a run id (adopted children) are trusted; others must match. */
   private isCurrentRun(known: string | undefined, reported: string | undefined): boolean {
     return !known || !reported || known === reported;
   }

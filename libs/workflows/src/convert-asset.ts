@@ -34,7 +34,7 @@ import {
   type Preset,
   type RecordedReviewDecision,
 } from '@trellis/contracts';
-import { fileActivityOptions, finishActivityOptions, gpuJobOptions } from './activity-options';
+import { fileActivityOptions, finishActivityOptions, gpuJobOptions, serviceCheckOptions } from './activity-options';
 import { AssetLedger } from './asset-ledger';
 import { assetBlockedSignal, assetFinishedSignal, assetReviewWaitSignal, retryBlockedSignal, reviewDecisionUpdate, reviewItemQuery } from './messages';
 import { assetFinishedDelivery, reviewRequestedDelivery } from './notify-options';
@@ -42,6 +42,8 @@ import { sendWebhook } from './notify-webhook';
 import { stageKey } from './search-attributes';
 
 const files = proxyActivities<Activities>(fileActivityOptions);
+/** Calls the TRELLIS.2 service (no GPU): kept apart from `files` so the name says so. */
+const serviceChecks = proxyActivities<Activities>(serviceCheckOptions);
 const { generate, extractGlbs } = proxyActivities<Activities>(gpuJobOptions);
 
 /** Failure types meaning the service refused the worker's credentials: no retry can help until fixed. */
@@ -84,7 +86,7 @@ function registerHandlers(ledger: AssetLedger): void {
 async function prepare(input: ConvertAssetInput, ledger: AssetLedger): Promise<void> {
   markStage('preparing');
   const keepInputCopy = ledger.reviewMode !== 'off' ? { keepInputCopy: true } : {};
-  ledger.preparedWith(await files.prepareAsset({ ...ledger.generationInput(), presets: input.presets, ...keepInputCopy }));
+  ledger.preparedWith(await serviceChecks.prepareAsset({ ...ledger.generationInput(), presets: input.presets, ...keepInputCopy }));
 }
 
 /** A generation for the current attempt's seed. */

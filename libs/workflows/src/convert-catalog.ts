@@ -21,7 +21,6 @@ import type { Activities } from '@trellis/activities';
 import {
   ConvertCatalogInput,
   describeUsage,
-  withCurrentStateNames,
   type CatalogPage,
   type CatalogProgress,
   type CatalogResult,
@@ -39,7 +38,6 @@ import {
   assetBlockedSignal,
   assetFinishedSignal,
   assetReviewWaitSignal,
-  assetStageSignal,
   cancelSignal,
   pauseSignal,
   progressQuery,
@@ -60,8 +58,7 @@ const WARM_UP_ONLY_WITH_WORK = 'warm-up-only-with-work';
 export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: CatalogRunState): Promise<CatalogResult> {
   const input = ConvertCatalogInput.parse(rawInput);
   const publish = () => setCurrentDetails(describeProgress(window.progress()));
-  // A run carried from an earlier version counts under the former words (succeeded, skipped): renamed.
-  const state = carried ? { ...carried, finished: withCurrentStateNames(carried.finished) as CatalogRunState['finished'] } : initialRunState(input.maxCostUsd);
+  const state = carried ?? initialRunState(input.maxCostUsd);
   const window = new CatalogWindow(input.catalogId, state, input.concurrency + input.lookahead, publish);
   publish();
   const children = new AssetChildren(input, window);
@@ -69,7 +66,6 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
   setHandler(pauseSignal, () => window.pause());
   setHandler(resumeSignal, (request) => children.release(window.resume(request)));
   setHandler(cancelSignal, () => window.cancel());
-  setHandler(assetStageSignal, (update) => window.setStage(update)); // asset workflows of earlier versions
   setHandler(assetFinishedSignal, (summary) => void window.finish(summary));
   setHandler(assetBlockedSignal, (report) => window.block(report));
   setHandler(assetReviewWaitSignal, (report) => window.reviewWait(report));
@@ -88,7 +84,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
       window.rowStarted();
       startedThisRun += 1;
       if (!window.allStarted() && (startedThisRun >= input.continueAsNewAfter || workflowInfo().continueAsNewSuggested)) {
-        await Promise.all([warming, children.settle(), condition(allHandlersFinished)]);
+        await Promise.all([warming, children.drainPending(), condition(allHandlersFinished)]);
         return await continueAsNew<typeof convertCatalog>(rawInput, { ...window.state, runNumber: window.state.runNumber + 1 });
       }
     }
@@ -104,7 +100,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
     });
     throw error;
   }
-  await Promise.all([warming, children.settle()]);
+  await Promise.all([warming, children.drainPending()]);
   const result = await writeReport(input, window);
   if (input.notify) await sendWebhook(catalogFinishedDelivery(input.notify, result, workflowInfo().firstExecutionRunId, new Date(Date.now())));
   return result;
