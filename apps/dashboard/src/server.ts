@@ -54,6 +54,8 @@ const meshoptDecoderFile = require.resolve('meshoptimizer/decoder.cjs');
 const staticFiles: Record<string, string> = {
   '/': path.join(publicDir, 'index.html'),
   '/assets/app.js': path.join(publicDir, 'app.js'),
+  '/assets/dom.js': path.join(publicDir, 'dom.js'),
+  '/assets/review.js': path.join(publicDir, 'review.js'),
   '/assets/style.css': path.join(publicDir, 'style.css'),
   '/assets/viewer-config.js': path.join(publicDir, 'viewer-config.js'),
   '/assets/model-viewer.js': modelViewerFile,
