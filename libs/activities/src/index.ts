@@ -11,11 +11,13 @@ import { reconcileAssets, type RunningAsset } from './service/reconcile-assets';
 import { warmUp } from './service/warm-up';
 import { deliverWebhook } from './notify/deliver-webhook';
 import { finishChannels, type FinishChannelsInput } from './finishing/finish-channels';
+import { assessQuality, type AssessQualityInput } from './quality/assess-asset';
 
 export type { ExtractGlbsInput, ExtractGlbsResult } from './service/extract-glbs';
 export type { GenerateInput, GenerateResult } from './service/generate';
 export type { PrepareAssetInput, PrepareAssetResult, ReusableState } from './service/prepare-asset';
 export type { WarmUpResult } from './service/warm-up';
+export type { AssessQualityInput } from './quality/assess-asset';
 export { JobPhase, JobProgress, DEFAULT_HEARTBEAT_INTERVAL_MS } from './service/job-progress';
 export type { JobTiming } from './service/job-runner';
 export type { RunningAsset } from './service/reconcile-assets';
@@ -44,6 +46,8 @@ export function createActivities({ client, pollIntervalMs = 1000, heartbeatInter
     generate: (input: GenerateInput) => classifyingFailures(() => generate(client, timing, input)),
     /** Every preset the asset still needs from one state, in one service job (one GPU call). */
     extractGlbs: (input: ExtractGlbsInput) => classifyingFailures(() => extractGlbs(client, timing, input)),
+    /** The quality checks of the cheapest preset's GLB (libs/quality), on this worker: the files are here. */
+    assessQuality: (input: AssessQualityInput) => classifyingFailures(() => assessQuality(input)),
     writeAssetManifest: (manifest: AssetManifest, outDir: string) => writeManifest(manifest, outDir),
     writeCatalogReport,
     /** Whether any row of the run still needs the GPU (a rerun with every output made does not warm one up). */

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { builtInPresets, CatalogReport, type AssetManifest } from '@trellis/contracts';
+import { builtInPresets, CatalogReport, QualityReport, type AssetManifest } from '@trellis/contracts';
 import { describe, expect, it } from 'vitest';
 import { ManifestError, manifestPath, readManifest, writeCatalogReport, writeManifest } from '../src/files';
 import { tempDir, writeFiles } from './helpers';
@@ -120,6 +120,46 @@ describe('catalog report', () => {
     expect(lines[6]).toBe('6,VASE-5,not_converted,,,,,,,,,0.0,0.00');
     expect(lines).toHaveLength(9); // header + 7 rows + the empty string after the final CRLF
     expect(lines[8]).toBe('');
+  });
+
+  it('carries each row\'s quality verdict and review decisions into report.json and the csv columns', async () => {
+    const root = await tempDir();
+    const outDir = path.join(root, 'out');
+    await writeFiles(root, { 'catalog.csv': 'sku,image\nMUG-1,mug.png\nLAMP-2,lamp.png\nPOT-3,pot.png\n' });
+    const verdict = (score: number, failing: string[]) => ({ score, flagged: score < 0.5, failing });
+    const quality = (score: number, failing: string[]) => QualityReport.parse({
+      version: 1, ...verdict(score, failing), threshold: 0.5,
+      checks: {
+        silhouette: null, texture: null, size: null,
+        background: { name: 'background', score, maskSource: 'busy_border', busyBorderShare: 0.3 },
+        mesh: { name: 'mesh', score: 1, triangles: 1, vertices: 3, components: 1, floaterShare: 0, boundaryEdges: 3, boundaryEdgeShare: 1, boundaryLengthRatio: 0, degenerateTriangles: 0, degenerateShare: 0, extent: [1, 1, 0] },
+      },
+    });
+    const at = '2026-12-03T10:00:00.000Z';
+    await writeManifest(manifest({ sku: 'MUG-1', row: 1, quality: quality(0.9, []) }), outDir);
+    await writeManifest(
+      manifest({
+        sku: 'LAMP-2', row: 2, quality: quality(0.2, ['background']),
+        reviewDecisions: [
+          { decision: 'regenerate', reviewer: 'ana', decidedAt: at, attempt: 0, seed: 42, nextSeed: 7 },
+          { decision: 'approve', reviewer: 'deadline', decidedAt: at, attempt: 1, seed: 7 },
+        ],
+      }),
+      outDir,
+    );
+    await writeManifest(
+      manifest({ sku: 'POT-3', row: 3, status: 'failed', error: { code: 'review_rejected', message: 'rejected by bo: handle missing' }, reviewDecisions: [{ decision: 'reject', reviewer: 'bo', decidedAt: at, attempt: 0, seed: 42, reason: 'handle missing' }] }),
+      outDir,
+    );
+    const summary = await writeCatalogReport({ catalogId: 'demo', catalogPath: path.join(root, 'catalog.csv'), outDir });
+    const report = CatalogReport.parse(JSON.parse(await readFile(summary.reportJsonPath, 'utf8')));
+    expect(report.rows.map((row) => row.quality)).toEqual([verdict(0.9, []), verdict(0.2, ['background']), undefined]);
+    expect(report.rows[1]!.reviewDecisions?.map((decision) => decision.reviewer)).toEqual(['ana', 'deadline']);
+    const lines = (await readFile(summary.reportCsvPath, 'utf8')).split('\r\n');
+    expect(lines[0]).toBe('row,sku,status,error,preview_bytes,gpu_seconds,estimated_cost_usd,quality_score,quality_flagged,quality_failing,review');
+    expect(lines[1]).toBe('1,MUG-1,done,,,0.0,0.00,0.90,false,,');
+    expect(lines[2]).toBe('2,LAMP-2,done,,,0.0,0.00,0.20,true,background,regenerate by ana; approve by deadline');
+    expect(lines[3]).toBe('3,POT-3,failed,review_rejected: rejected by bo: handle missing,,0.0,0.00,,,,reject by bo (handle missing)');
   });
 
   it('handles a 10,000-row catalog', async () => {

@@ -11,3 +11,4 @@ export * from './sku-folder';
 export * from './notify-settings';
 export * from './webhook';
 export * from './review';
+export * from './quality';

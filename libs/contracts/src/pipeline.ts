@@ -56,6 +56,18 @@ export { PresetName } from './preset-name';
 export const Preset = z.object({ name: PresetName, settings: ExtractSettings });
 export type Preset = z.infer<typeof Preset>;
 
+/**
+ * The cheapest of a row's presets: fewest faces, then the smallest texture (first listed on a tie). Review
+ * mode extracts only this one before a person decides, and the quality checks look at its GLB.
+ */
+export function cheapestPreset(presets: readonly Preset[]): Preset {
+  if (presets.length === 0) throw new Error('a row has at least one preset');
+  return presets.reduce((best, preset) => {
+    const [a, b] = [preset.settings, best.settings];
+    return a.decimation_target < b.decimation_target || (a.decimation_target === b.decimation_target && a.texture_size < b.texture_size) ? preset : best;
+  });
+}
+
 /** The seed's GLB presets (UPSTREAM-FACTS): Quality ~30 MB, Balanced ~15 MB, Fast ~5 MB. */
 export const builtInPresets: Record<'fast' | 'balanced' | 'quality', ExtractSettings> = {
   fast: ExtractSettings.parse({ decimation_target: 100_000, texture_size: 1024 }),

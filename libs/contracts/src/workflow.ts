@@ -8,6 +8,8 @@ import { Usage } from './cost';
 import { PipelineType, Preset, PresetName, SamplerSettings, Seed } from './pipeline';
 import { skuFolderName } from './sku-folder';
 import { NotifySettings } from './notify-settings';
+import { QualityReport } from './quality';
+import { RecordedReviewDecision, ReviewSettings } from './review';
 
 export const TASK_QUEUE = 'trellis';
 /**
@@ -93,6 +95,8 @@ export const ConvertCatalogInput = z.object({
    * started; unset, the catalog's own task queue + "-finish".
    */
   finishTaskQueue: z.string().min(1).max(200).optional(),
+  /** Review mode (`--review`): which models wait for a person before their other presets and channels. Absent: off. */
+  review: ReviewSettings.optional(),
 });
 export type ConvertCatalogInput = z.input<typeof ConvertCatalogInput>;
 export type ConvertCatalogParams = z.output<typeof ConvertCatalogInput>;
@@ -130,6 +134,8 @@ export const ConvertAssetInput = z.object({
   /** The product's real-world size from the catalog's size columns. */
   size: ProductSize.optional(),
   finishTaskQueue: z.string().min(1).max(200).optional(),
+  /** Set only when the catalog's review mode is not off. */
+  review: ReviewSettings.optional(),
 });
 export type ConvertAssetInput = z.infer<typeof ConvertAssetInput>;
 
@@ -186,6 +192,10 @@ export const AssetManifest = AssetResult.extend({
   channels: z.record(ChannelName, ChannelFileReport).optional(),
   /** `poster.webp`: a frame of the preview, for `<model-viewer poster>` and listing pages. */
   poster: OutputFile.optional(),
+  /** The quality checks of the cheapest preset's GLB (libs/quality). */
+  quality: QualityReport.optional(),
+  /** Review decisions on this SKU, oldest first (review mode). */
+  reviewDecisions: z.array(RecordedReviewDecision).optional(),
 });
 export type AssetManifest = z.infer<typeof AssetManifest>;
 
@@ -225,6 +235,8 @@ export const CatalogProgress = z.object({
   /** The cost budget in force (null: none). */
   maxCostUsd: z.number().nullable().optional(),
   reportPath: z.string().optional(),
+  /** Running assets waiting for a person's review decision (they hold no window slot). */
+  inReview: z.number().int().min(0).optional(),
 });
 export type CatalogProgress = z.infer<typeof CatalogProgress>;
 
@@ -240,6 +252,9 @@ export const ReportRow = z.object({
   size: ProductSize.optional(),
   channels: z.record(ChannelName, ChannelFileReport).optional(),
   poster: OutputFile.optional(),
+  /** The quality checks' verdict (the manifest has every check's numbers). */
+  quality: QualityReport.pick({ score: true, flagged: true, failing: true }).optional(),
+  reviewDecisions: z.array(RecordedReviewDecision).optional(),
 });
 export type ReportRow = z.infer<typeof ReportRow>;
 
@@ -288,6 +303,8 @@ export const CatalogRunState = z.object({
       blocked: z.boolean().optional(),
       /** What the asset is expected to cost until it reports (for --max-cost). */
       estimatedCostUsd: z.number().min(0).optional(),
+      /** Waiting for a review decision: still running, but its window slot went to the next row. */
+      inReview: z.boolean().optional(),
     }),
   ),
   finished: FinishedCounts,
@@ -316,5 +333,9 @@ export const AssetStageUpdate = z.object({ sku: Sku, stage: AssetStage, runId: z
 export type AssetStageUpdate = z.infer<typeof AssetStageUpdate>;
 
 /** An asset whose service calls are refused (bad or revoked credentials): the catalog pauses itself. */
+/** An asset starts (`waiting`) or stops waiting for a review decision: the catalog frees or takes back its slot. */
+export const AssetReviewWait = z.object({ sku: Sku, runId: z.string().optional(), waiting: z.boolean() });
+export type AssetReviewWait = z.infer<typeof AssetReviewWait>;
+
 export const AssetBlocked = z.object({ sku: Sku, runId: z.string().optional(), code: z.string(), message: z.string() });
 export type AssetBlocked = z.infer<typeof AssetBlocked>;

@@ -29,6 +29,7 @@ import {
   type Preset,
 } from '@trellis/contracts';
 import { catalogActivityOptions } from './activity-options';
+import { MAX_REVIEW_REGENERATIONS } from './asset-ledger';
 import type { CatalogWindow } from './catalog-window';
 import { convertAsset } from './convert-asset';
 import { retryBlockedSignal } from './messages';
@@ -78,7 +79,7 @@ export class AssetChildren {
         workflowId: assetWorkflowId(this.input.catalogId, row.sku),
         args: [this.childInput(row, presets)],
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowExecutionTimeout: `${this.input.assetTimeoutSeconds} seconds`,
+        workflowExecutionTimeout: `${assetTimeoutSeconds(this.input)} seconds`,
         typedSearchAttributes: [
           { key: catalogIdKey, value: this.input.catalogId },
           { key: skuKey, value: row.sku },
@@ -200,6 +201,10 @@ export class AssetChildren {
     return `row ${row.row}, field presets: unknown preset ${unknown.join(', ')}; known: ${known}. Fix the row or add the preset with --presets-file.`;
   }
 
+  private get reviewing(): boolean {
+    return (this.input.review?.mode ?? 'off') !== 'off';
+  }
+
   private childInput(row: CatalogRow, presets: Preset[]): ConvertAssetInput {
     return {
       catalogId: this.input.catalogId,
@@ -213,12 +218,24 @@ export class AssetChildren {
       sampler: nonDefaultSampler(this.input.settings.sampler),
       presets,
       parentWorkflowId: workflowInfo().workflowId,
-      ...(this.input.notify?.assets ? { notify: this.input.notify } : {}),
+      // Per-asset webhooks: when finished (`--notify-assets`), and when a model starts waiting for review.
+      ...(this.input.notify && (this.input.notify.assets || this.reviewing) ? { notify: this.input.notify } : {}),
+      ...(this.reviewing ? { review: this.input.review } : {}),
       ...(this.input.settings.channels?.length ? { channels: this.input.settings.channels } : {}),
       ...(row.size ? { size: row.size } : {}),
       ...(this.input.finishTaskQueue ? { finishTaskQueue: this.input.finishTaskQueue } : {}),
     };
   }
+}
+
+/**
+ * How long an asset may run before it counts as stuck: in review mode its waits too, one per attempt (the
+ * first and each regenerate the ledger allows), each up to the catalog's review deadline.
+ */
+function assetTimeoutSeconds(input: ConvertCatalogParams): number {
+  const review = input.review;
+  if (!review || review.mode === 'off') return input.assetTimeoutSeconds;
+  return (1 + MAX_REVIEW_REGENERATIONS) * (input.assetTimeoutSeconds + review.deadlineHours * 3600);
 }
 
 type Ending = Pick<AssetSummary, 'status' | 'error'> & Partial<AssetSummary>;

@@ -5,6 +5,7 @@ import {
   addUsage,
   noUsage,
   type AssetBlocked,
+  type AssetReviewWait,
   type AssetStageUpdate,
   type AssetSummary,
   type CatalogProgress,
@@ -46,9 +47,14 @@ export class CatalogWindow {
     return Object.entries(this.state.inFlight).map(([sku, { row }]) => ({ sku, row }));
   }
 
-  /** Room for one more asset: not paused, not cancelling, fewer running than the window allows. */
+  /** Running assets that wait for a review decision: they hold no window slot. */
+  get inReviewCount(): number {
+    return Object.values(this.state.inFlight).filter((entry) => entry.inReview).length;
+  }
+
+  /** Room for one more asset: not paused, not cancelling, fewer working (running and not in review) than the window allows. */
   hasRoom(): boolean {
-    return this.state.cancelRequested || (!this.state.paused && this.runningCount < this.size);
+    return this.state.cancelRequested || (!this.state.paused && this.runningCount - this.inReviewCount < this.size);
   }
 
   /** All rows of the catalog have been started (or failed before starting). */
@@ -78,6 +84,18 @@ export class CatalogWindow {
   setStage(update: AssetStageUpdate): void {
     const entry = this.state.inFlight[update.sku];
     if (entry && this.isCurrentRun(entry.runId, update.runId)) entry.stage = update.stage;
+  }
+
+  /**
+   * An asset started or stopped waiting for review. Waiting, it gives its slot to the next row; decided, it
+   * takes a slot back at once, ahead of rows not started yet (new rows wait until the window has room again).
+   */
+  reviewWait(report: AssetReviewWait): void {
+    const entry = this.state.inFlight[report.sku];
+    if (!entry || !this.isCurrentRun(entry.runId, report.runId)) return;
+    if (report.waiting) entry.inReview = true;
+    else delete entry.inReview;
+    this.onChange();
   }
 
   /**
@@ -177,11 +195,12 @@ export class CatalogWindow {
       totalRows: state.totalRows,
       invalidRows: state.invalidRows,
       counts: this.counts(),
-      running: Object.entries(state.inFlight).map(([sku, { stage, blocked }]) => ({ sku, stage: blocked ? 'blocked' : stage })),
+      running: Object.entries(state.inFlight).map(([sku, { stage, blocked, inReview }]) => ({ sku, stage: blocked ? 'blocked' : inReview ? 'in_review' : stage })),
       usage: state.usage,
       runNumber: state.runNumber,
       ...(state.pauseReason ? { pauseReason: state.pauseReason } : {}),
       maxCostUsd: state.maxCostUsd,
+      inReview: this.inReviewCount,
     };
   }
 

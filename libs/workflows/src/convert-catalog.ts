@@ -38,6 +38,7 @@ import { sendWebhook } from './notify-webhook';
 import {
   assetBlockedSignal,
   assetFinishedSignal,
+  assetReviewWaitSignal,
   assetStageSignal,
   cancelSignal,
   pauseSignal,
@@ -71,6 +72,7 @@ export async function convertCatalog(rawInput: ConvertCatalogInput, carried?: Ca
   setHandler(assetStageSignal, (update) => window.setStage(update)); // asset workflows of earlier versions
   setHandler(assetFinishedSignal, (summary) => void window.finish(summary));
   setHandler(assetBlockedSignal, (report) => window.block(report));
+  setHandler(assetReviewWaitSignal, (report) => window.reviewWait(report));
   const rows = new CatalogRows(input, window);
   // Once per catalog, beside the first assets rather than before each: a cold GPU starts while they prepare.
   // Runs begun before the warm-up waited for the snapshot replay as they ran (warm-up first).
@@ -221,7 +223,7 @@ function describeProgress(progress: CatalogProgress): string {
   return [
     `**Catalog ${progress.catalogId}**: ${progress.status}, run ${progress.runNumber}`,
     `${counts.done} done, ${counts.reused} reused, ${counts.failed} failed, ${counts.cancelled} cancelled, ` +
-      `${counts.running} running, ${counts.waiting} waiting of ${progress.totalRows ?? '?'} rows` +
+      `${counts.running} running${progress.inReview ? ` (${progress.inReview} in review)` : ''}, ${counts.waiting} waiting of ${progress.totalRows ?? '?'} rows` +
       (progress.invalidRows ? ` (${progress.invalidRows} invalid rows, see the report)` : ''),
     describeUsage(progress.usage, 'none yet'),
     progress.pauseReason ?? '',

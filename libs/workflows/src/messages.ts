@@ -1,6 +1,6 @@
 // Signals and queries of the catalog workflow, defined once for the workflows, the CLI and the tests.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AssetBlocked, AssetStageUpdate, AssetSummary, CatalogProgress, RecordedReviewDecision, ResumeRequest, ReviewDecision, ReviewItem } from '@trellis/contracts';
+import type { AssetBlocked, AssetReviewWait, AssetStageUpdate, AssetSummary, CatalogProgress, RecordedReviewDecision, ResumeRequest, ReviewDecision, ReviewItem } from '@trellis/contracts';
 
 export const progressQuery = defineQuery<CatalogProgress>('progress');
 export const pauseSignal = defineSignal('pause');
@@ -20,3 +20,6 @@ export const retryBlockedSignal = defineSignal('retryBlocked');
 export const reviewDecisionUpdate = defineUpdate<RecordedReviewDecision, [ReviewDecision]>('reviewDecision');
 /** The waiting asset's queue entry; undefined when the asset is not waiting for review. */
 export const reviewItemQuery = defineQuery<ReviewItem | undefined>('reviewItem');
+
+/** Sent by an asset to its catalog when it starts or stops waiting for review: the window frees or takes back its slot. */
+export const assetReviewWaitSignal = defineSignal<[AssetReviewWait]>('assetReviewWait');

@@ -5,9 +5,11 @@ import type { ActivityOptions } from '@temporalio/workflow';
 import {
   assetWebhookId,
   catalogWebhookId,
+  reviewRequestedWebhookId,
   type AssetResult,
   type CatalogResult,
   type NotifySettings,
+  type ReviewItem,
   type WebhookDelivery,
 } from '@trellis/contracts';
 
@@ -69,5 +71,22 @@ export function assetFinishedDelivery(
       ...(result.preview ? { preview: result.preview } : {}),
       usage: result.usage,
     },
+  };
+}
+
+/** A model started waiting for review: its queue entry, with the catalog's output folder its paths are relative to. */
+export function reviewRequestedDelivery(
+  notify: Pick<NotifySettings, 'url'>,
+  outDir: string,
+  item: ReviewItem,
+  firstExecutionRunId: string,
+  occurredAt: Date,
+): WebhookDelivery {
+  return {
+    url: notify.url,
+    eventType: 'asset.review_requested',
+    webhookId: reviewRequestedWebhookId(item.catalogId, item.sku, firstExecutionRunId, item.attempt),
+    occurredAt: occurredAt.toISOString(),
+    payload: { ...item, catalogDir: `${outDir}/${item.catalogId}` },
   };
 }

@@ -27,10 +27,13 @@ import {
   type ConvertAssetInput,
   type ConvertCatalogInput,
   type OutputFile,
+  type QualityReport,
+  type ReviewItem,
 } from '@trellis/contracts';
 import { startDevServer, type DevServer } from '@trellis/devstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assetFinishedSignal, cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../src/messages';
+import { decideReview, getReviewItem, listReviewQueue, ReviewDecisionRefusedError } from '../src/review-client';
 
 const workflowsPath = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 let server: DevServer;
@@ -66,6 +69,19 @@ interface Script {
   credentials?: { revoked: boolean };
   /** Every output was made by an earlier run (a rerun): prepare finds them all, nothing needs the GPU. */
   everythingMade?: boolean;
+  /** SKUs whose models the quality checks flag (at the seeds listed, or at every seed when none is). */
+  flagged?: Record<string, number[] | 'every seed'>;
+}
+
+/** A quality report as libs/quality writes it: `score` overall, flagged below 0.5. */
+function qualityReport(score: number): QualityReport {
+  const background = { name: 'background' as const, score, maskSource: 'busy_border' as const, busyBorderShare: 0.1 };
+  const mesh = {
+    name: 'mesh' as const, score: 1, triangles: 10, vertices: 8, components: 1, floaterShare: 0, boundaryEdges: 0, boundaryEdgeShare: 0,
+    boundaryLengthRatio: 0, degenerateTriangles: 0, degenerateShare: 0, extent: [1, 1, 1] as [number, number, number],
+  };
+  const flagged = score < 0.5;
+  return { version: 1, score, flagged, threshold: 0.5, failing: flagged ? ['background'] : [], checks: { silhouette: null, background, texture: null, mesh, size: null } };
 }
 
 const gpuUsage = { gpuSeconds: 1, estimatedCostUsd: 0.02, costBasis: 'measured' as const };
@@ -75,7 +91,7 @@ const fileOf = (name: string): OutputFile => ({ file: name, bytes: 1, sha256: 'a
 const realActivities = createActivities({ client: new TrellisClient({ baseUrl: 'http://127.0.0.1:9', credentials: 'none' }) });
 
 function scriptedActivities(script: Script) {
-  const calls = { generate: [] as string[], extract: 0, extractBatches: [] as string[][], manifests: [] as AssetManifest[], reports: 0, warmUps: 0, snapshots: 0 };
+  const calls = { generate: [] as string[], quality: [] as string[], prepareSeeds: [] as number[], extract: 0, extractBatches: [] as string[][], manifests: [] as AssetManifest[], reports: 0, warmUps: 0, snapshots: 0 };
   let stateLosses = script.stateLosses ?? 0;
   const rows: CatalogRow[] = Array.from({ length: script.rows }, (_, index) => ({
     row: index + 1,
@@ -91,7 +107,8 @@ function scriptedActivities(script: Script) {
     async loadCatalogPage({ offset, limit }: { offset: number; limit: number }) {
       return { totalRows: rows.length, offset, rows: rows.slice(offset, offset + limit) };
     },
-    async prepareAsset(input: { sku: string; image: string }) {
+    async prepareAsset(input: { sku: string; image: string; seed: number }) {
+      calls.prepareSeeds.push(input.seed);
       if (script.unreadable?.includes(input.sku)) {
         throw ApplicationFailure.nonRetryable(`image ${input.image} is not a PNG, JPEG or WebP file`, 'image_unreadable');
       }
@@ -133,6 +150,12 @@ function scriptedActivities(script: Script) {
       // One call for all presets, priced like the presets it made (so budgets see the same cost per asset).
       const count = input.presets.length;
       return { files, usage: { ...gpuUsage, gpuSeconds: gpuUsage.gpuSeconds * count, estimatedCostUsd: gpuUsage.estimatedCostUsd * count } };
+    },
+    async assessQuality(input: { sku: string; glb: string }) {
+      calls.quality.push(`${input.sku}:${input.glb}`);
+      const seeds = script.flagged?.[input.sku];
+      const seed = Number(/@(\d+)$/.exec(calls.generate.filter((call) => call.startsWith(`${input.sku}@`)).at(-1) ?? '')?.[1]);
+      return qualityReport(seeds === 'every seed' || seeds?.includes(seed) ? 0.2 : 0.9);
     },
     async writeAssetManifest(manifest: AssetManifest) {
       calls.manifests.push(manifest);
@@ -555,5 +578,119 @@ describe('completion webhooks', () => {
       delete process.env[WEBHOOK_SECRET_ENV];
       await new Promise((resolve) => receiver.close(resolve));
     }
+  });
+});
+
+describe('review mode', () => {
+  const review = (mode: 'flagged' | 'all', deadlineHours = 24, onDeadline: 'approve' | 'reject' = 'reject') => ({ review: { mode, deadlineHours, onDeadline } });
+
+  /** Waits until the SKU's asset waits for review, and returns its queue entry. */
+  async function inReview(catalogId: string, sku: string): Promise<ReviewItem> {
+    let item: ReviewItem | undefined;
+    await until(async () => {
+      item = await getReviewItem(client, catalogId, sku).catch(() => undefined);
+      return item !== undefined;
+    }, `${sku} to wait for review`);
+    return item!;
+  }
+
+  it('a flagged SKU waits with only its cheapest preset, gives its slot to the next row, and approve releases the rest', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 2, flagged: { 'SKU-1': 'every seed' } });
+    const catalogId = newCatalogId();
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await client.workflow.start('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId, { concurrency: 1, ...review('flagged') })] });
+      const item = await inReview(catalogId, 'SKU-1');
+      expect(item).toMatchObject({ sku: 'SKU-1', attempt: 0, seed: 42, score: 0.2, flagged: true, failing: ['background'], preset: 'fast', files: { glb: 'SKU-1/fast.glb', preview: 'SKU-1/preview.mp4' }, history: [] });
+      // Its window slot went to SKU-2 (concurrency 1), which is not flagged and finishes meanwhile.
+      await until(async () => calls.manifests.some((manifest) => manifest.sku === 'SKU-2'), 'SKU-2 to finish while SKU-1 waits');
+      expect((await handle.query(progressQuery)).inReview).toBe(1);
+      expect((await listReviewQueue(client, catalogId)).map((entry) => entry.sku)).toEqual(['SKU-1']);
+      // In review mode every model is checked on its cheapest preset before the rest are made.
+      expect(calls.extractBatches).toEqual([['fast'], ['fast'], ['balanced', 'quality']]);
+
+      const recorded = await decideReview(client, catalogId, 'SKU-1', { decision: 'approve', reviewer: 'ana' });
+      expect(recorded).toMatchObject({ decision: 'approve', reviewer: 'ana', attempt: 0, seed: 42 });
+      expect((await handle.result()).counts).toMatchObject({ done: 2, failed: 0 });
+    });
+    expect(calls.extractBatches).toEqual([['fast'], ['fast'], ['balanced', 'quality'], ['balanced', 'quality']]);
+    expect(calls.generate).toEqual(['SKU-1@42', 'SKU-2@42']);
+    const manifest = calls.manifests.find((entry) => entry.sku === 'SKU-1')!;
+    expect(manifest).toMatchObject({ status: 'done', quality: { score: 0.2, flagged: true }, reviewDecisions: [{ decision: 'approve', reviewer: 'ana' }] });
+    expect(Object.keys(manifest.glbs).sort()).toEqual(['balanced', 'fast', 'quality']);
+  });
+
+  it('regenerate makes a new model with the new seed (one extra generation), checks it again, and keeps the first attempt\'s cost', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 1, flagged: { 'SKU-1': [42] } });
+    const catalogId = newCatalogId();
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await client.workflow.start('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId, review('flagged'))] });
+      await inReview(catalogId, 'SKU-1');
+      expect(await decideReview(client, catalogId, 'SKU-1', { decision: 'regenerate', reviewer: 'ana', seed: 7 })).toMatchObject({ decision: 'regenerate', seed: 42, nextSeed: 7 });
+      expect((await handle.result()).counts).toMatchObject({ done: 1 });
+    });
+    expect(calls.generate).toEqual(['SKU-1@42', 'SKU-1@7']);
+    expect(calls.prepareSeeds).toEqual([42, 7]);
+    expect(calls.quality).toHaveLength(2);
+    expect(calls.extractBatches).toEqual([['fast'], ['fast'], ['balanced', 'quality']]);
+    const manifest = calls.manifests[0]!;
+    expect(manifest).toMatchObject({ status: 'done', seed: 7, generateCalls: 2, quality: { flagged: false }, reviewDecisions: [{ decision: 'regenerate', reviewer: 'ana', nextSeed: 7 }] });
+    // Two generations and three extractions paid for: the rejected attempt's too.
+    expect(manifest.usage.gpuSeconds).toBe(2 + 1 + 1 + 2);
+  });
+
+  it('reject fails the SKU with the reviewer\'s reason; the catalog goes on', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 2, flagged: { 'SKU-1': 'every seed' } });
+    const catalogId = newCatalogId();
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await client.workflow.start('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId, review('flagged'))] });
+      await inReview(catalogId, 'SKU-1');
+      await decideReview(client, catalogId, 'SKU-1', { decision: 'reject', reviewer: 'bo', reason: 'the handle is missing' });
+      return handle.result();
+    });
+    expect(result.counts).toMatchObject({ done: 1, failed: 1 });
+    expect(calls.manifests.find((entry) => entry.sku === 'SKU-1')).toMatchObject({
+      status: 'failed',
+      error: { code: 'review_rejected', message: 'rejected by bo: the handle is missing' },
+      reviewDecisions: [{ decision: 'reject', reviewer: 'bo', reason: 'the handle is missing' }],
+    });
+    // Nothing beyond the cheapest preset was paid for the rejected SKU: only SKU-2 made the others.
+    expect(calls.extractBatches.filter((batch) => batch.includes('quality'))).toEqual([['balanced', 'quality']]);
+  });
+
+  it('a decision sent to an asset that is not waiting is refused, saying so, and changes nothing', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 1, generateDelayMs: 3000 });
+    const catalogId = newCatalogId();
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await client.workflow.start('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId, review('flagged'))] });
+      await until(async () => calls.generate.length === 1, 'the generation to start');
+      const refused = decideReview(client, catalogId, 'SKU-1', { decision: 'reject', reviewer: 'bo', reason: 'too early' });
+      await expect(refused).rejects.toBeInstanceOf(ReviewDecisionRefusedError);
+      await expect(refused).rejects.toThrow(/SKU-1 is not waiting for review/);
+      expect((await handle.result()).counts).toMatchObject({ done: 1 });
+    });
+    expect(calls.manifests[0]!.reviewDecisions).toBeUndefined();
+  });
+
+  it('the deadline applies the catalog\'s policy to a model nobody decided on', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 1 });
+    const catalogId = newCatalogId();
+    // `all`: even a model the checks pass waits; 2 seconds' deadline, then approved by policy.
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId, review('all', 2 / 3600, 'approve'))] }),
+    );
+    expect(result.counts).toMatchObject({ done: 1 });
+    expect(calls.manifests[0]).toMatchObject({ status: 'done', reviewDecisions: [{ decision: 'approve', reviewer: 'deadline' }] });
+  });
+
+  it('review off behaves as before: one extract job for every preset, checks after, nobody waits', async () => {
+    const { activities, calls } = scriptedActivities({ rows: 1, flagged: { 'SKU-1': 'every seed' } });
+    const catalogId = newCatalogId();
+    const result = await withWorker(activities, (taskQueue) =>
+      client.workflow.execute('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId)] }),
+    );
+    expect(result.counts).toMatchObject({ done: 1 });
+    expect(calls.extractBatches).toEqual([['fast', 'balanced', 'quality']]);
+    expect(calls.manifests[0]).toMatchObject({ quality: { flagged: true } });
+    expect(calls.manifests[0]!.reviewDecisions).toBeUndefined();
   });
 });

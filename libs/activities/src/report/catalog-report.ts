@@ -88,6 +88,8 @@ function reportRowOf(outDir: string, catalogId: string, row: CatalogRow): Report
       ...(manifest.size ? { size: manifest.size } : {}),
       ...(manifest.channels ? { channels: manifest.channels } : {}),
       ...(manifest.poster ? { poster: manifest.poster } : {}),
+      ...(manifest.quality ? { quality: { score: manifest.quality.score, flagged: manifest.quality.flagged, failing: manifest.quality.failing } } : {}),
+      ...(manifest.reviewDecisions?.length ? { reviewDecisions: manifest.reviewDecisions } : {}),
     };
   } catch (error) {
     // One damaged manifest is that row's problem, not the report's.

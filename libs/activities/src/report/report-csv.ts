@@ -15,6 +15,11 @@ export function reportCsv(rows: readonly ReportRow[]): string {
     'gpu_seconds',
     'estimated_cost_usd',
   ];
+  // Present when some row has them: the quality checks' verdict, and who decided what in review mode.
+  const withQuality = rows.some((row) => row.quality);
+  const withReview = rows.some((row) => row.reviewDecisions?.length);
+  if (withQuality) header.push('quality_score', 'quality_flagged', 'quality_failing');
+  if (withReview) header.push('review');
   const channels = channelColumnsOf(rows);
   header.push(...channelHeader(channels));
   const lines = [header.map(csvCell).join(',')];
@@ -29,12 +34,21 @@ export function reportCsv(rows: readonly ReportRow[]): string {
       // For people, like every other surface: tenths of a second, cents (report.json keeps full precision).
       row.usage.gpuSeconds.toFixed(1),
       row.usage.estimatedCostUsd.toFixed(2),
+      ...(withQuality ? [row.quality?.score.toFixed(2) ?? '', row.quality ? String(row.quality.flagged) : '', row.quality?.failing.join(' ') ?? ''] : []),
+      ...(withReview ? [reviewCell(row)] : []),
       ...channelCells(row, channels),
     ];
     lines.push(cells.map(csvCell).join(','));
   }
   // RFC 4180: CRLF after every record.
   return `${lines.join('\r\n')}\r\n`;
+}
+
+/** Who decided what, oldest first: `regenerate by ana; approve by deadline`; a reject adds its reason. */
+function reviewCell(row: ReportRow): string {
+  return (row.reviewDecisions ?? [])
+    .map(({ decision, reviewer, reason }) => `${decision} by ${reviewer}${reason ? ` (${reason})` : ''}`)
+    .join('; ');
 }
 
 /** Built-in presets first in their usual order (fast, balanced, quality), then custom ones by name. */

@@ -3,13 +3,18 @@
 import { cancellationSignal } from '@temporalio/activity';
 import { SamplerSettings, type ConvertAssetInput, type OutputFile, type Preset } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
-import { assetDir, catalogDirOf, findReusableOutput, inputHashOf, loadImage, readOutputRecord } from '../files';
+import path from 'node:path';
+import { assetDir, catalogDirOf, findReusableOutput, inputHashOf, loadImage, readOutputRecord, writeFileAtomic, type ImageMediaType } from '../files';
+import { readImageHeader } from '../images/image-header';
 import { serviceBackend } from './service-identity';
 
 export type PrepareAssetInput = Pick<
   ConvertAssetInput,
   'catalogId' | 'sku' | 'image' | 'catalogPath' | 'outDir' | 'seed' | 'pipelineType' | 'sampler' | 'presets'
->;
+> & {
+  /** Review mode: keep the photo as uploaded in the asset folder, so the reviewer sees exactly what went in. */
+  keepInputCopy?: boolean;
+};
 
 export interface ReusableState {
   stateId: string;
@@ -24,6 +29,8 @@ export interface PrepareAssetResult {
   reusablePreview?: OutputFile;
   /** A state a previous run left on the service, still within its expiry. */
   reusableState?: ReusableState;
+  /** The photo as uploaded, in the asset folder (`input.png`...), when asked to keep it. */
+  inputCopy?: string;
 }
 
 /** The preview's reuse record also remembers the state generation left on the service. */
@@ -49,13 +56,25 @@ export async function prepareAsset(client: TrellisClient, input: PrepareAssetInp
     if (reusable) reusableGlbs[preset.name] = reusable;
   }
   const reusable = await reusableGeneration(client, dir, generateHash, signal);
+  const inputCopy = input.keepInputCopy ? await keepInputCopy(dir, image.bytes) : undefined;
   return {
     imageSha256: image.sha256,
     generateHash,
     reusableGlbs,
     reusablePreview: reusable?.preview ?? (await findReusableOutput(dir, PREVIEW_RECORD, generateHash)),
     reusableState: reusable?.state,
+    ...(inputCopy ? { inputCopy } : {}),
   };
+}
+
+const EXTENSIONS: Record<ImageMediaType, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
+
+/** Writes the uploaded bytes as `input.<ext>` in the asset folder; returns the file name. */
+async function keepInputCopy(dir: string, bytes: Buffer): Promise<string> {
+  const header = readImageHeader(bytes);
+  const file = `input.${header.ok ? EXTENSIONS[header.mediaType] : 'img'}`;
+  await writeFileAtomic(path.join(dir, file), bytes);
+  return file;
 }
 
 export interface ReusableGeneration {
