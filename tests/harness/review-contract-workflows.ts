@@ -6,7 +6,9 @@
 // real workflows; this one only answers the messages the way the contract says.
 import { ApplicationFailure, condition, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { RecordedReviewDecision, ReviewDecision, ReviewItem } from '@trellis/contracts';
-import { reviewDecisionUpdate, reviewItemQuery, stageKey } from '@trellis/workflows/client';
+// The definitions themselves, not @trellis/workflows/client (which brings the Temporal client, refused in a bundle).
+import { reviewDecisionUpdate, reviewItemQuery } from '../../libs/workflows/src/messages';
+import { stageKey } from '../../libs/workflows/src/search-attributes';
 
 export interface ReviewContractInput {
   item: ReviewItem;

@@ -1,19 +1,13 @@
-// The review queue as the dashboard serves it: the catalog's assets waiting `in_review` (found in
-// visibility by their TrellisStage, then asked for their queue entry with the asset's `reviewItem`
-// query), and decisions sent as the asset's `reviewDecision` update. Only the server holds the Temporal
-// client; the page sends what it decided and on which attempt, never who it is.
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+// The review queue as the dashboard serves it, on the client module the CLI uses too
+// (@trellis/workflows/client review-client: the in_review listing, the asset's reviewItem query, the
+// reviewDecision update). Added here, for a page: the URLs of each item's files, the attempt the reviewer
+// looked at (a decision meant for attempt 0 never lands on attempt 1), refusals worded for the page with a
+// code, and bulk approve limited to what the page showed. Only the server holds the Temporal client; the
+// page sends what it decided and on which attempt, never who it is.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import {
-  CatalogId,
-  RecordedReviewDecision,
-  ReviewDecision,
-  ReviewItem,
-  Sku,
-  assetWorkflowId,
-  searchAttributeNames,
-} from '@trellis/contracts';
-import { reviewDecisionUpdate, reviewItemQuery, visibilityLiteral } from '@trellis/workflows/client';
+import { CatalogId, RecordedReviewDecision, ReviewDecision, ReviewItem, Sku } from '@trellis/contracts';
+import { ReviewDecisionRefusedError, decideReview, getReviewItem, listReviewQueue as listWaiting } from '@trellis/workflows/client';
 
 /** One item as the page shows it: the queue entry and the URLs of its files (served by /files/). */
 export const ReviewQueueEntry = ReviewItem.extend({
@@ -66,48 +60,16 @@ export class DecisionRefused extends Error {
   }
 }
 
-/** A query needs a worker (the waiting asset is replayed to answer it); without one the page still answers. */
-const QUERY_DEADLINE_MS = 3000;
-const MAX_QUEUED = 500;
-const QUERY_CONCURRENCY = 8;
+/** A query needs a worker (the waiting asset is replayed to answer it); without one the page must still answer. */
+const QUERY_DEADLINE_MS = 5000;
 
 /** `/files/<catalog>/<path relative to the catalog folder>`, one encoded URL segment per path segment. */
 export const catalogFileUrl = (catalogId: string, relative: string) =>
   `/files/${[catalogId, ...relative.split('/').filter((segment) => segment !== '')].map(encodeURIComponent).join('/')}`;
 
-async function mapLimited<T, R>(items: T[], limit: number, each: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const run = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await each(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
-  return results;
-}
-
-async function queryItem(client: Client, workflowId: string): Promise<ReviewItem | undefined> {
-  const answer = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowId).query(reviewItemQuery));
-  return answer === undefined || answer === null ? undefined : ReviewItem.parse(answer);
-}
-
-/** The catalog's waiting models, worst score first (then row). An asset decided a moment ago is not listed. */
-export async function listReviewQueue(client: Client, catalogId: string): Promise<ReviewItem[]> {
-  const query =
-    `WorkflowType = 'convertAsset' AND ExecutionStatus = 'Running' AND ${searchAttributeNames.catalogId} = ${visibilityLiteral(catalogId)}` +
-    ` AND ${searchAttributeNames.stage} = 'in_review'`;
-  const workflowIds: string[] = [];
-  for await (const execution of client.workflow.list({ query, pageSize: 100 })) {
-    workflowIds.push(execution.workflowId);
-    if (workflowIds.length >= MAX_QUEUED) break;
-  }
-  // Visibility lags the workflows by a moment: the query is the asset's own word on whether it waits.
-  const items = await mapLimited([...new Set(workflowIds)], QUERY_CONCURRENCY, (workflowId) => queryItem(client, workflowId).catch(() => undefined));
-  return items
-    .filter((item): item is ReviewItem => item !== undefined && item.catalogId === catalogId)
-    .sort((a, b) => a.score - b.score || a.row - b.row || a.sku.localeCompare(b.sku));
+/** The catalog's waiting models, worst score first (the review client's order). */
+export function listReviewQueue(client: Client, catalogId: string): Promise<ReviewItem[]> {
+  return client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => listWaiting(client, catalogId));
 }
 
 export function withUrls(item: ReviewItem): ReviewQueueEntry {
@@ -130,13 +92,11 @@ const asDecision = (request: DecisionRequest, reviewer: string): ReviewDecision 
  * than the one the reviewer saw (someone decided first), or the workflow itself refused it.
  */
 export async function sendDecision(client: Client, catalogId: string, sku: string, request: DecisionRequest, reviewer: string): Promise<RecordedReviewDecision> {
-  const workflowId = assetWorkflowId(catalogId, sku);
   let waiting: ReviewItem | undefined;
   try {
-    waiting = await queryItem(client, workflowId);
+    waiting = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => getReviewItem(client, catalogId, sku));
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new DecisionRefused('not_waiting', `${sku} is not in catalog ${catalogId}`, 404);
-    // A query on a workflow that has ended still answers (from its history); a failure here is no answer.
     throw error;
   }
   if (!waiting) throw new DecisionRefused('not_waiting', `${sku} is not waiting for review any more (decided, past its deadline, or finished)`);
@@ -144,19 +104,18 @@ export async function sendDecision(client: Client, catalogId: string, sku: strin
     throw new DecisionRefused('already_decided', `${sku}'s attempt ${request.attempt} was already decided; attempt ${waiting.attempt} is waiting now`);
   }
   try {
-    const recorded = await client.workflow.getHandle(workflowId).executeUpdate(reviewDecisionUpdate, { args: [asDecision(request, reviewer)] });
-    return RecordedReviewDecision.parse(recorded);
+    return await decideReview(client, catalogId, sku, asDecision(request, reviewer));
   } catch (error) {
-    if (error instanceof WorkflowUpdateFailedError) {
-      const why = (error.cause as Error | undefined)?.message ?? error.message;
-      throw new DecisionRefused(/already/i.test(why) ? 'already_decided' : /not waiting|no longer/i.test(why) ? 'not_waiting' : 'refused', `${sku}: ${why}`);
+    // Between the query and the update another decision (or the deadline) may have come first.
+    if (error instanceof ReviewDecisionRefusedError) {
+      throw new DecisionRefused(/not waiting/i.test(error.message) ? 'not_waiting' : 'refused', error.message);
     }
     if (error instanceof WorkflowNotFoundError) throw new DecisionRefused('not_waiting', `${sku} is not waiting for review any more (its workflow ended)`);
     throw error;
   }
 }
 
-/** Approves, one asset at a time in a few lanes, each shown item still waiting at its attempt and scoring at least minScore. */
+/** Approves, one asset after the other, each shown item still waiting at its attempt and scoring at least minScore. */
 export async function approveAbove(client: Client, catalogId: string, request: BulkApproveRequest, reviewer: string): Promise<BulkApproveAnswer> {
   const waiting = new Map((await listReviewQueue(client, catalogId)).map((item) => [item.sku, item]));
   const answer: BulkApproveAnswer = { approved: [], skipped: [] };
@@ -168,12 +127,13 @@ export async function approveAbove(client: Client, catalogId: string, request: B
     else return true;
     return false;
   });
-  await mapLimited(chosen, 4, async ({ sku, attempt }) => {
+  for (const { sku, attempt } of chosen) {
     try {
       answer.approved.push({ sku, recorded: await sendDecision(client, catalogId, sku, { decision: 'approve', attempt }, reviewer) });
     } catch (error) {
-      answer.skipped.push({ sku, error: (error as Error).message });
+      if (!(error instanceof DecisionRefused)) throw error;
+      answer.skipped.push({ sku, error: error.message });
     }
-  });
+  }
   return BulkApproveAnswer.parse(answer);
 }
