@@ -21,7 +21,8 @@ async function whoIs(rules: AccessRules, headers: Record<string, string>, header
     const access = decideAccess(request, new URL(request.url ?? '/', 'http://x.invalid'), rules);
     if (!access.allowed) return void response.writeHead(access.status).end(access.message);
     try {
-      response.writeHead(200).end(reviewerOf(request, access, headerRule));
+      const name = reviewerOf(request, access, headerRule);
+      response.writeHead(200).end(name);
     } catch (error) {
       response.writeHead(400).end((error as Error).message);
     }
