@@ -82,6 +82,18 @@ async function modelOnScreen(page: Page, sku: string, timeout = 60_000) {
   );
 }
 
+/** The model after the shown one has loaded in the hidden slot: a reviewer has looked at this one for a moment. */
+async function nextLoaded(page: Page, sku: string) {
+  await page.waitForFunction(
+    (expected) => {
+      const slot = document.querySelector('.slot[data-shown="false"]');
+      return slot?.dataset.sku === expected && slot.querySelector('model-viewer')?.loaded === true;
+    },
+    sku,
+    { timeout: 60_000 },
+  );
+}
+
 beforeAll(async () => {
   browser = await launchChromium();
   stack = await FaultStack.start('review-ui');
@@ -139,6 +151,7 @@ describe('review queue in chromium on the real workflows', () => {
     expect(order[0]).toBe('BUSY-3');
     expect(await page.locator('.queue li[data-sku="BUSY-3"]').getAttribute('class')).toBe('flagged');
     await modelOnScreen(page, 'BUSY-3');
+    await nextLoaded(page, order[1]!);
     expect(await page.locator('.current .failing').textContent()).toContain('background');
     expect(await page.locator('.reviewer').textContent()).toBe('deciding as bo');
     // The photo and the preview of the current model are the asset's own files, served by the dashboard.
@@ -155,6 +168,7 @@ describe('review queue in chromium on the real workflows', () => {
     await page.keyboard.press('Enter');
     expect(await page.locator('.slot[data-shown="true"]').getAttribute('data-sku')).toBe(toRegenerate);
     await modelOnScreen(page, toRegenerate);
+    await nextLoaded(page, toApprove);
     // R: a new attempt with a new seed.
     const seedBefore = Number((await page.locator('.current .facts').textContent())?.match(/seed (\d+)/)?.[1]);
     expect(Number.isInteger(seedBefore)).toBe(true);

@@ -186,10 +186,17 @@ export function showReview(view, catalogId, routeToken) {
       candidate.root.setAttribute('aria-hidden', String(i !== slot));
     });
     paintFacts(item);
-    // Prefetch: the next one (or the previous when this is the last) loads into the hidden slot now.
-    const following = items[index + 1] ?? items[index - 1];
-    if (following && slots[1 - slot].key !== keyOf(following)) slots[1 - slot].show(following);
     paintQueue();
+    // Prefetch: the next one (or the previous when this is the last) loads into the hidden slot, once the
+    // shown one has been drawn: decoding a model and its textures would otherwise hold up this frame.
+    const following = items[index + 1] ?? items[index - 1];
+    if (following && slots[1 - slot].key !== keyOf(following)) {
+      const hidden = slots[1 - slot];
+      const wanted = keyOf(following);
+      void twoFrames().then(() => {
+        if (live() && currentKey === key && hidden.key !== wanted && waiting().some((candidate) => keyOf(candidate) === wanted)) hidden.show(following);
+      });
+    }
   }
 
   /** Marks the key press, then the moment the next item's model and photo are on screen. @param {string} sku */

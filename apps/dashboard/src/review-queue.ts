@@ -4,7 +4,7 @@
 // looked at (a decision meant for attempt 0 never lands on attempt 1), refusals worded for the page with a
 // code, and bulk approve limited to what the page showed. Only the server holds the Temporal client; the
 // page sends what it decided and on which attempt, never who it is.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { CatalogId, RecordedReviewDecision, ReviewDecision, ReviewItem, Sku } from '@trellis/contracts';
 import { ReviewDecisionRefusedError, decideReview, getReviewItem, listReviewQueue as listWaiting } from '@trellis/workflows/client';
@@ -67,9 +67,26 @@ const QUERY_DEADLINE_MS = 5000;
 export const catalogFileUrl = (catalogId: string, relative: string) =>
   `/files/${[catalogId, ...relative.split('/').filter((segment) => segment !== '')].map(encodeURIComponent).join('/')}`;
 
+/** No worker answered a waiting asset's query in time: the page says so (503) and polls again. */
+export class ReviewQueueUnavailable extends Error {}
+
+/** gRPC's DEADLINE_EXCEEDED (a status code fixed by the gRPC spec; the dashboard does not depend on grpc-js itself). */
+const GRPC_DEADLINE_EXCEEDED = 4;
+const unanswered = (error: unknown) =>
+  error instanceof ServiceError && isGrpcServiceError(error.cause) && error.cause.code === GRPC_DEADLINE_EXCEEDED;
+
+async function withinQueryDeadline<T>(client: Client, call: () => Promise<T>): Promise<T> {
+  try {
+    return await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, call);
+  } catch (error) {
+    if (unanswered(error)) throw new ReviewQueueUnavailable(`no worker answered the waiting models' queries within ${QUERY_DEADLINE_MS / 1000} s: is a worker running?`);
+    throw error;
+  }
+}
+
 /** The catalog's waiting models, worst score first (the review client's order). */
 export function listReviewQueue(client: Client, catalogId: string): Promise<ReviewItem[]> {
-  return client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => listWaiting(client, catalogId));
+  return withinQueryDeadline(client, () => listWaiting(client, catalogId));
 }
 
 export function withUrls(item: ReviewItem): ReviewQueueEntry {
@@ -94,7 +111,7 @@ const asDecision = (request: DecisionRequest, reviewer: string): ReviewDecision 
 export async function sendDecision(client: Client, catalogId: string, sku: string, request: DecisionRequest, reviewer: string): Promise<RecordedReviewDecision> {
   let waiting: ReviewItem | undefined;
   try {
-    waiting = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => getReviewItem(client, catalogId, sku));
+    waiting = await withinQueryDeadline(client, () => getReviewItem(client, catalogId, sku));
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new DecisionRefused('not_waiting', `${sku} is not in catalog ${catalogId}`, 404);
     throw error;

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { CatalogId, Sku } from '@trellis/contracts';
 import { ReviewerUnknownError, checkBinding, decideAccess, reviewerOf, type AccessDecision, type NamedToken, type ReviewerHeaderRule } from './access';
 import { catalogDetail, listCatalogs, pathsRelativeTo } from './catalog-data';
-import { BulkApproveRequest, DecisionRefused, DecisionRequest, ReviewQueue, approveAbove, listReviewQueue, sendDecision, withUrls } from './review-queue';
+import { BulkApproveRequest, DecisionRefused, DecisionRequest, ReviewQueue, ReviewQueueUnavailable, approveAbove, listReviewQueue, sendDecision, withUrls } from './review-queue';
 import { UnsafePathError, resolveInside } from './safe-path';
 import { MAX_UPLOAD_BYTES, TryRequest, UploadError, startTryOneImage, type StartCatalog } from './try-one-image';
 
@@ -237,7 +237,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return void response.end();
     }
     route(request, response, url, access).catch((error: unknown) => {
-      const status = error instanceof UploadError || error instanceof BadRequest || error instanceof ReviewerUnknownError ? 400 : 500;
+      const status =
+        error instanceof UploadError || error instanceof BadRequest || error instanceof ReviewerUnknownError ? 400 : error instanceof ReviewQueueUnavailable ? 503 : 500;
       if (status === 500) console.error('dashboard:', error);
       if (!response.headersSent) sendJson(response, status, { error: pathsRelativeTo(outDir, (error as Error).message) });
       else response.destroy();
