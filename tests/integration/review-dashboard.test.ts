@@ -219,7 +219,7 @@ describe('review queue in chromium on the real workflows', () => {
     const bySku = Object.fromEntries(report.rows.map((row) => [row.sku, row.reviewDecisions?.map((d) => `${d.decision} by ${d.reviewer}`)]));
     expect(bySku).toEqual({ 'BUSY-3': ['reject by bo'], [toApprove]: ['approve by bo'], [toRegenerate]: ['regenerate by bo', 'approve by bo'] });
 
-    const timings = (await page.evaluate(() => window.reviewTimings)) as Array<{ sku: string; ms: number; prefetched: boolean }>;
+    const timings = (await page.evaluate(() => window.reviewTimings)) as Array<{ sku: string; ms: number; frameMs: number; prefetched: boolean }>;
     const cold = await page.evaluate(async (url) => {
       const samples: number[] = [];
       for (let i = 0; i < 3; i += 1) {
@@ -238,7 +238,7 @@ describe('review queue in chromium on the real workflows', () => {
     }, `/files/${CATALOG}/${toApprove}/fast.glb`);
     const glbBytes = fs.statSync(path.join(outDir, CATALOG, toApprove, 'fast.glb')).size;
     console.log(
-      `review key -> next model on screen: ${timings.map((t) => `${t.sku} ${t.ms.toFixed(1)} ms${t.prefetched ? '' : ' (not prefetched)'}`).join(', ')}; ` +
+      `review key -> next model on screen: ${timings.map((t) => `${t.sku} ${t.ms.toFixed(1)} ms (page drawn ${t.frameMs.toFixed(1)} ms)${t.prefetched ? '' : ' (not prefetched)'}`).join(', ')}; ` +
         `cold load of a ${(glbBytes / 1024).toFixed(0)} kB model in the same page: ${cold.map((ms) => `${ms.toFixed(1)} ms`).join(', ')}`,
     );
     // One per decision that left a next model (reject, regenerate); the last approve left an empty queue.

@@ -18,7 +18,7 @@ const keyOf = (item) => `${item.sku}@${item.attempt}`;
 /** A regenerated model may be written under the same name: the attempt in the URL makes it a new file to the viewer. @param {string} url @param {Item} item */
 const attemptUrl = (url, item) => `${url}?attempt=${item.attempt}`;
 
-/** @type {Array<{ sku: string, ms: number, prefetched: boolean }>} */
+/** Per decision: key press to the next SKU's page drawn (`frameMs`) and to its model decoded and drawn (`ms`). @type {Array<{ sku: string, ms: number, frameMs: number, prefetched: boolean }>} */
 const timings = [];
 /** @type {any} */ (window).reviewTimings = timings;
 
@@ -32,7 +32,7 @@ function makeSlot() {
     // Eager: the hidden slot loads its model before it is shown (model-viewer otherwise waits until visible).
     el('model-viewer', { 'camera-controls': '', 'auto-rotate': '', 'auto-rotate-delay': '0', loading: 'eager', 'shadow-intensity': '0', 'interaction-prompt': 'none' })
   );
-  const video = /** @type {HTMLVideoElement} */ (el('video', { muted: '', loop: '', autoplay: '', playsinline: '', preload: 'auto' }));
+  const video = /** @type {HTMLVideoElement} */ (el('video', { muted: '', loop: '', playsinline: '', preload: 'auto' }));
   video.muted = true;
   const root = el('div', { class: 'slot', 'aria-hidden': 'true' }, [
     el('figure', {}, [photo, el('figcaption', {}, ['input photo'])]),
@@ -184,6 +184,10 @@ export function showReview(view, catalogId, routeToken) {
     slots.forEach((candidate, i) => {
       candidate.root.dataset.shown = String(i === slot);
       candidate.root.setAttribute('aria-hidden', String(i !== slot));
+      // Only the shown preview plays: decoding a hidden video costs the frames the shown model needs.
+      const video = /** @type {HTMLVideoElement} */ (candidate.root.querySelector('video'));
+      if (i === slot) void video.play().catch(() => undefined);
+      else video.pause();
     });
     paintFacts(item);
     paintQueue();
@@ -203,12 +207,14 @@ export function showReview(view, catalogId, routeToken) {
   async function measureShown(sku, mark) {
     const slot = slots[shownSlot];
     const prefetched = slot.ready();
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    const frameMs = performance.now() - performance.getEntriesByName(`review-key-${mark}`)[0].startTime;
     while (!slot.ready() && live() && slot.item?.sku === sku) await new Promise((resolve) => setTimeout(resolve, 5));
     await twoFrames();
     if (slot.item?.sku !== sku) return;
     performance.mark(`review-shown-${mark}`);
     const measure = performance.measure(`review-next-${mark}`, `review-key-${mark}`, `review-shown-${mark}`);
-    timings.push({ sku, ms: measure.duration, prefetched });
+    timings.push({ sku, ms: measure.duration, frameMs, prefetched });
     slot.root.dataset.readyFor = sku;
   }
 
