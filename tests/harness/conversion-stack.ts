@@ -41,6 +41,10 @@ export interface ConversionStack {
   workflowBundle: WorkflowBundleWithSourceMap;
   taskQueue: string;
   workDir: string;
+  /** Stops the worker (as a killed worker process would leave its workflows: nothing runs them). */
+  stopWorker(): Promise<void>;
+  /** A new worker on the same task queue: picks up every workflow where it stopped. */
+  startWorker(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,16 +57,23 @@ export async function startConversionStack(name: string, options: { latencyScale
   const workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: silentLogger });
   const workerConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const taskQueue = `trellis-${name}`;
-  const worker: Worker = await createTrellisWorker({
-    connection: workerConnection,
-    namespace: inject('temporalNamespace'),
-    service: trellis,
-    taskQueue,
-    workflowBundle,
-    pollIntervalMs: 100,
-    shutdownGraceTime: '2 seconds',
-  });
-  const running = worker.run();
+  const newWorker = (): Promise<Worker> =>
+    createTrellisWorker({
+      connection: workerConnection,
+      namespace: inject('temporalNamespace'),
+      service: trellis,
+      taskQueue,
+      workflowBundle,
+      pollIntervalMs: 100,
+      shutdownGraceTime: '2 seconds',
+    });
+  let worker: Worker | undefined = await newWorker();
+  let running = worker.run();
+  const stopWorker = async () => {
+    worker?.shutdown();
+    worker = undefined;
+    await running;
+  };
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const client = new Client({ connection, namespace: inject('temporalNamespace') });
   return {
@@ -72,9 +83,14 @@ export async function startConversionStack(name: string, options: { latencyScale
     workflowBundle,
     taskQueue,
     workDir,
+    stopWorker,
+    async startWorker() {
+      await stopWorker();
+      worker = await newWorker();
+      running = worker.run();
+    },
     async stop() {
-      worker.shutdown();
-      await running;
+      await stopWorker();
       await workerConnection.close();
       await connection.close();
       await service.stop();

@@ -3,6 +3,7 @@
 //   const client = new Client({ connection: await Connection.connect() });
 //   const handle = await startCatalogConversion(client, { catalogId: 'spring', catalogPath, outDir, settings });
 //   const result = await handle.result();
+//   // with `review: { mode: 'flagged' }` in the input: await listReviewQueue(client, 'spring'), decideReview(...)
 import {
   WorkflowExecutionAlreadyStartedError,
   type Client,
@@ -110,3 +111,5 @@ export async function readCatalogReport(outDir: string, catalogId: string): Prom
 }
 
 export { ConvertCatalogInput, type CatalogProgress, type CatalogReport, type CatalogResult };
+/** Review mode (`review: { mode: 'flagged' }` in the input): the queue and the decisions, as `trellis review` uses them. */
+export { approveReviewsAbove, decideReview, getReviewItem, listReviewQueue, ReviewDecisionRefusedError } from '@trellis/workflows/client';

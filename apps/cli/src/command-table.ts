@@ -5,6 +5,7 @@ import { convertCommand, convertOptions, convertUsage } from './commands/convert
 import { dashboardCommand, dashboardOptions, dashboardUsage } from './commands/dashboard';
 import { estimateCommand, estimateOptions, estimateUsage } from './commands/estimate';
 import { demoCommand, demoOptions, demoUsage, devCommand, devUsage, untilInterrupted } from './commands/local';
+import { reviewCommand, reviewOptions, reviewUsage } from './commands/review';
 import { catalogCommandOptions, catalogCommandUsage, controlCommand, reportCommand, statusCommand } from './commands/manage';
 
 export interface CommandEntry {
@@ -60,6 +61,13 @@ export const commands: Record<string, CommandEntry> = {
     usage: catalogCommandUsage.cancel,
     options: catalogCommandOptions.cancel,
     run: (args) => controlCommand('cancel', args),
+  },
+  review: {
+    synopsis: 'review <catalog-id> [--list] [--approve SKU]',
+    summary: 'the models waiting for a person (--review), and the decisions on them',
+    usage: reviewUsage,
+    options: reviewOptions,
+    run: reviewCommand,
   },
   report: {
     synopsis: 'report <catalog-id> [--out DIR] [--json]',

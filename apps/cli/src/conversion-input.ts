@@ -21,6 +21,10 @@ import {
   type NamedChannel,
   type CatalogRowProblem,
   type ConvertCatalogParams,
+  DEFAULT_REVIEW_MODE,
+  ReviewDeadlinePolicy,
+  ReviewMode,
+  ReviewSettings,
 } from '@trellis/contracts';
 import { readCatalog } from '@trellis/activities/files';
 import { z } from 'zod';
@@ -45,6 +49,12 @@ export interface ConversionFlags {
   maxCost?: string;
   /** Channel files to make per SKU: built-in (web, shopify, google, amazon) or the presets file's. */
   channels?: string;
+  /** Review mode: off (default), flagged, all. */
+  review?: string;
+  /** Hours an asset waits for a review decision before the policy decides. */
+  reviewDeadline?: string;
+  /** approve | reject: what the deadline decides. */
+  reviewOnDeadline?: string;
 }
 
 export interface PreparedConversion {
@@ -133,6 +143,7 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
     flags.maxCost,
     `--max-cost must be a positive amount in USD, e.g. --max-cost 25 (got "${flags.maxCost}").`,
   );
+  const review = reviewSettingsOf(flags);
   const catalog = await readCatalog(catalogPath, catalogOptions);
   const problems = [...catalog.problems];
   let validRows = 0;
@@ -166,11 +177,34 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
     ...(lookahead === undefined ? {} : { lookahead }),
     ...(Object.keys(catalogOptions).length > 0 ? { catalog: catalogOptions } : {}),
     ...(maxCostUsd === undefined ? {} : { maxCostUsd }),
+    ...(review ? { review } : {}),
   });
   if (!input.success) {
     throw new UsageError(input.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
   }
   return { input: input.data, validRows, problems, rows: catalog.rows };
+}
+
+/** --review, --review-deadline, --review-on-deadline; undefined when review is off and nothing else was asked. */
+export function reviewSettingsOf(flags: Pick<ConversionFlags, 'review' | 'reviewDeadline' | 'reviewOnDeadline'>): ReviewSettings | undefined {
+  const mode = parseFlag(ReviewMode, flags.review ?? DEFAULT_REVIEW_MODE, `--review "${flags.review}" is not one of ${ReviewMode.options.join(', ')}.`);
+  if (mode === 'off') {
+    if (flags.reviewDeadline !== undefined || flags.reviewOnDeadline !== undefined) {
+      throw new UsageError('--review-deadline and --review-on-deadline apply in review mode: add --review flagged (or all).');
+    }
+    return undefined;
+  }
+  const deadlineHours = flags.reviewDeadline === undefined ? undefined : parseFlag(
+    ReviewSettings.shape.deadlineHours,
+    Number(flags.reviewDeadline),
+    `--review-deadline must be a number of hours above 0, at most ${90 * 24} (got "${flags.reviewDeadline}").`,
+  );
+  const onDeadline = flags.reviewOnDeadline === undefined ? undefined : parseFlag(
+    ReviewDeadlinePolicy,
+    flags.reviewOnDeadline,
+    `--review-on-deadline "${flags.reviewOnDeadline}" is not one of ${ReviewDeadlinePolicy.options.join(', ')}.`,
+  );
+  return ReviewSettings.parse({ mode, ...(deadlineHours === undefined ? {} : { deadlineHours }), ...(onDeadline ? { onDeadline } : {}) });
 }
 
 /** --channels against the built-ins and the presets file's own channel profiles. */

@@ -20,6 +20,7 @@ export function formatProgress(progress: CatalogProgress): string {
     `[${bar}] ${finished}/${progress.totalRows ?? '?'} ${runPhaseOf(progress.status, finished, progress.totalRows)}` +
     ` | done ${counts.done} reused ${counts.reused} failed ${counts.failed}` +
     (counts.cancelled ? ` cancelled ${counts.cancelled}` : '') +
+    (progress.inReview ? ` in review ${progress.inReview} (\`trellis review ${progress.catalogId}\`)` : '') +
     ` | ${describeUsage(progress.usage, 'none yet')}` +
     (running ? ` | ${running}${more}` : '') +
     (progress.pauseReason ? `\n${progress.pauseReason}` : '')

@@ -7,7 +7,7 @@ import { runCli } from './helpers';
 
 describe('help', () => {
   it('`trellis --help` lists every command of the table', () => {
-    expect(Object.keys(commands).sort()).toEqual(['cancel', 'convert', 'dashboard', 'demo', 'dev', 'estimate', 'pause', 'report', 'resume', 'status']);
+    expect(Object.keys(commands).sort()).toEqual(['cancel', 'convert', 'dashboard', 'demo', 'dev', 'estimate', 'pause', 'report', 'resume', 'review', 'status']);
     for (const [name, entry] of Object.entries(commands)) {
       expect(generalUsage, name).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
       expect(entry.synopsis.startsWith(name), name).toBe(true);

@@ -1,5 +1,6 @@
 // Everything that touches the world, as Temporal activities. The worker builds them once with its
 // service client (credentials stay in the worker's environment); workflows import only the type.
+import { cancellationSignal } from '@temporalio/activity';
 import type { AssetManifest, ConvertAssetInput, WebhookDelivery } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
 import { catalogNeedsGpu, loadCatalogPage, snapshotCatalog, writeCatalogReport, writeManifest, type LoadCatalogPageInput, type SnapshotCatalogInput, type WorkContext } from './files';
@@ -47,7 +48,7 @@ export function createActivities({ client, pollIntervalMs = 1000, heartbeatInter
     /** Every preset the asset still needs from one state, in one service job (one GPU call). */
     extractGlbs: (input: ExtractGlbsInput) => classifyingFailures(() => extractGlbs(client, timing, input)),
     /** The quality checks of the cheapest preset's GLB (libs/quality), on this worker: the files are here. */
-    assessQuality: (input: AssessQualityInput) => classifyingFailures(() => assessQuality(input)),
+    assessQuality: (input: AssessQualityInput) => classifyingFailures(() => assessQuality(input, cancellationSignal())),
     writeAssetManifest: (manifest: AssetManifest, outDir: string) => writeManifest(manifest, outDir),
     writeCatalogReport,
     /** Whether any row of the run still needs the GPU (a rerun with every output made does not warm one up). */

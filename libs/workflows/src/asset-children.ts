@@ -40,6 +40,9 @@ const { writeAssetManifest, reconcileAssets } = proxyActivities<Activities>(cata
 /** How long a cancelled catalog waits for its running assets to record their cancellation. */
 const CANCEL_DRAIN_TIMEOUT = '10 minutes';
 
+/** The reconcile interval while every running asset waits for review. */
+const REVIEW_RECONCILE_SECONDS = 3600;
+
 /** Error codes of asset workflows that ended without writing their own manifest. */
 const UNREPORTED_ENDINGS = new Set(['workflow_timed_out', 'workflow_terminated']);
 
@@ -114,11 +117,21 @@ export class AssetChildren {
     while (!ready()) {
       // With nothing running, only a signal (resume, cancel) can change anything: no timer needed.
       if (this.window.runningCount === 0) return void (await condition(ready));
-      if (await condition(ready, this.input.reconcileAfterSeconds * 1000)) return;
+      if (await condition(ready, this.reconcileIntervalMs())) return;
       for (const summary of await reconcileAssets(this.input.catalogId, this.window.runningAssets)) {
         await this.endedWithoutReport({ sku: summary.sku, row: summary.row, image: '' }, summary, summary.runId);
       }
     }
+  }
+
+  /**
+   * How long to wait for news before asking Temporal about assets that ended without reporting. When every
+   * running asset waits for a person (days, in review mode), at most hourly: each look adds events to the
+   * catalog's history, which does not continue as new once every row has started.
+   */
+  private reconcileIntervalMs(): number {
+    const allInReview = this.window.inReviewCount === this.window.runningCount;
+    return Math.max(this.input.reconcileAfterSeconds, allInReview ? REVIEW_RECONCILE_SECONDS : 0) * 1000;
   }
 
   /** Lets child starts and the writes started from child results finish: before continue-as-new and the report. */

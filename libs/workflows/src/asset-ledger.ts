@@ -122,6 +122,11 @@ export class AssetLedger {
     this.qualityUnchecked = report === undefined;
   }
 
+  channelFilesMade(result: { channels: AssetManifest['channels']; poster?: OutputFile }): void {
+    this.channels = result.channels;
+    this.poster = result.poster;
+  }
+
   /** Whether this attempt's model waits for a person: every one in `all` mode, flagged ones in `flagged`. */
   needsReview(): boolean {
     if (this.reviewMode === 'all') return true;
@@ -199,7 +204,11 @@ export class AssetLedger {
     this.attempt += 1;
     this.seed = seed;
     for (const name of Object.keys(this.glbs)) delete this.glbs[name];
-    Object.assign(this, { preview: undefined, stateId: undefined, prepared: undefined, quality: undefined, qualityUnchecked: false });
+    this.preview = undefined;
+    this.stateId = undefined;
+    this.prepared = undefined;
+    this.quality = undefined;
+    this.qualityUnchecked = false;
     this.regeneratedForLostState = false;
   }
 

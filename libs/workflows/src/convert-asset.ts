@@ -70,7 +70,8 @@ export async function convertAsset(input: ConvertAssetInput): Promise<AssetSumma
 function registerHandlers(ledger: AssetLedger): void {
   setHandler(retryBlockedSignal, () => void (ledger.releases += 1));
   setHandler(reviewItemQuery, () => ledger.reviewItem());
-  setHandler(reviewDecisionUpdate, (decision) => ledger.decide(decision, Date.now()), {
+  // The validator refuses what the handler would not record; the handler records the parsed (trimmed) decision.
+  setHandler(reviewDecisionUpdate, (decision) => ledger.decide(ReviewDecision.parse(decision), Date.now()), {
     validator: (decision) => {
       const parsed = ReviewDecision.safeParse(decision);
       if (!parsed.success) throw new Error(`not a review decision: ${parsed.error.issues[0]?.message}`);
@@ -193,7 +194,7 @@ async function finish(input: ConvertAssetInput, ledger: AssetLedger, status: Ass
   // Checked once per model: in review mode before the decision; otherwise once the GLBs exist.
   if (made && !ledger.quality && !ledger.qualityUnchecked) await checkQuality(input, ledger);
   // Channel files once the GLBs exist (made or reused); a failure here fails the asset like any step.
-  if (made && input.channels?.length) Object.assign(ledger, await makeChannelFiles(input, ledger.glbs, ledger.preview));
+  if (made && input.channels?.length) ledger.channelFilesMade(await makeChannelFiles(input, ledger.glbs, ledger.preview));
   const summary = ledger.summary(status, error, workflowInfo().firstExecutionRunId);
   // Even when cancelled, record what happened and tell the parent.
   await CancellationScope.nonCancellable(async () => {

@@ -21,6 +21,7 @@ import {
   resolvePresets,
   SamplerSettings,
   WEBHOOK_SECRET_ENV,
+  WebhookBody,
   type AssetManifest,
   type CatalogProgress,
   type CatalogRow,
@@ -574,6 +575,39 @@ describe('completion webhooks', () => {
       const verifier = new Webhook(secret);
       const events = received.map(({ headers, body }) => (verifier.verify(body, headers) as { type: string }).type);
       expect(events.sort()).toEqual(['asset.finished', 'asset.finished', 'catalog.finished']);
+    } finally {
+      delete process.env[WEBHOOK_SECRET_ENV];
+      await new Promise((resolve) => receiver.close(resolve));
+    }
+  });
+
+  it('a model that starts waiting for review posts a signed asset.review_requested with its queue entry', async () => {
+    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    process.env[WEBHOOK_SECRET_ENV] = secret;
+    const received: Array<{ headers: Record<string, string>; body: string }> = [];
+    const receiver = http.createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      received.push({ headers: request.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') });
+      response.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    try {
+      const { activities } = scriptedActivities({ rows: 1, flagged: { 'SKU-1': 'every seed' } });
+      const catalogId = newCatalogId();
+      const review = { mode: 'flagged' as const, deadlineHours: 24, onDeadline: 'reject' as const };
+      await withWorker({ ...activities, deliverWebhook }, async (taskQueue) => {
+        await client.workflow.start('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId, { notify: { url }, review })] });
+        await until(async () => received.length === 1, 'the review request');
+        await decideReview(client, catalogId, 'SKU-1', { decision: 'approve', reviewer: 'ana' });
+        await until(async () => received.length === 2, 'the catalog webhook');
+      });
+      const verifier = new Webhook(secret);
+      const [request, finished] = received.map(({ headers, body }) => WebhookBody.parse(verifier.verify(body, headers)));
+      expect(request).toMatchObject({ type: 'asset.review_requested', data: { catalogId, sku: 'SKU-1', flagged: true, files: { glb: 'SKU-1/fast.glb' }, catalogDir: `/out/${catalogId}` } });
+      // Without --notify-assets, no asset.finished: only the review request and the catalog's end.
+      expect(finished?.type).toBe('catalog.finished');
     } finally {
       delete process.env[WEBHOOK_SECRET_ENV];
       await new Promise((resolve) => receiver.close(resolve));

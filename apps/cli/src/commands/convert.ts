@@ -29,6 +29,10 @@ export const convertUsage = `trellis convert <catalog> --out DIR [options]
   --concurrency N      assets at once; match your GPU containers (Modal max_containers), default 4
   --lookahead N        rows started beyond --concurrency, so a container finds its next job queued
                        (only when max_containers caps the containers at --concurrency), default 0
+  --review MODE        off (default) | flagged | all: models wait for a person (\`trellis review\`) after
+                       their cheapest preset and quality checks; flagged: only those the checks flag
+  --review-deadline H  hours a model waits before the policy decides (default 168, 7 days)
+  --review-on-deadline approve | reject (default): what the deadline decides
   --no-wait            start and return; watch with \`trellis status <catalog-id>\`
   --json               print the result (or the started ids) as JSON
 ${notifyUsage}`;
@@ -70,6 +74,9 @@ export const convertOptions = {
   concurrency: { type: 'string' },
   lookahead: { type: 'string' },
   'max-cost': { type: 'string' },
+  review: { type: 'string' },
+  'review-deadline': { type: 'string' },
+  'review-on-deadline': { type: 'string' },
   'no-wait': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   ...notifyOptions,
@@ -88,6 +95,9 @@ export function parseConversionArgs(args: string[]): { flags: ConversionFlags; w
       concurrency: values.concurrency,
       lookahead: values.lookahead,
       maxCost: values['max-cost'],
+      review: values.review,
+      reviewDeadline: values['review-deadline'],
+      reviewOnDeadline: values['review-on-deadline'],
     },
     wait: !values['no-wait'],
     json: values.json,

@@ -4,7 +4,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { cancellationSignal } from '@temporalio/activity';
 import { type ConvertAssetInput, type QualityReport } from '@trellis/contracts';
 import { assessModel, GlbReadError, PhotoDecodeError, PreviewDecodeError } from '@trellis/quality';
 import { assetDir, catalogDirOf, loadImage } from '../files';
@@ -18,10 +17,11 @@ export type AssessQualityInput = Pick<ConvertAssetInput, 'catalogId' | 'sku' | '
 /** Failures that say the model or its inputs cannot be read: retrying reads the same bytes. */
 const UNREADABLE = [GlbReadError, PhotoDecodeError, PreviewDecodeError];
 
-export async function assessQuality(input: AssessQualityInput): Promise<QualityReport> {
+/** `signal`: the activity's cancellation (index.ts passes it), so a cancelled asset stops a slow download. */
+export async function assessQuality(input: AssessQualityInput, signal?: AbortSignal): Promise<QualityReport> {
   const dir = assetDir(input.outDir, input.catalogId, input.sku);
   const [photo, glb, previewMp4] = await Promise.all([
-    loadImage(input.image, catalogDirOf(input.catalogPath), { signal: cancellationSignal() }),
+    loadImage(input.image, catalogDirOf(input.catalogPath), { signal }),
     readFile(inFolder(dir, input.glb)),
     readFile(inFolder(dir, input.preview)),
   ]);
