@@ -9,12 +9,15 @@
 // same page. Screenshots go to out/test-artifacts/dashboard/.
 import fs from 'node:fs';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCatalogReport, startCatalogConversion } from '@trellis/cli';
-import { AssetManifest } from '@trellis/contracts';
+import { AssetManifest, assetWorkflowId, type ReviewItem } from '@trellis/contracts';
 import { startDashboard, type Dashboard } from '@trellis/dashboard';
-import { readServiceStats } from '@trellis/devstack';
+import { readServiceStats, repoRoot } from '@trellis/devstack';
+import { catalogIdKey, skuKey } from '@trellis/workflows/client';
 import { manifestPath } from '@trellis/activities/files';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
 import { artifactsDir, launchChromium } from '../../apps/cli/test/browser';
@@ -246,4 +249,73 @@ describe('review queue in chromium on the real workflows', () => {
     expect(problems).toEqual([]);
     await page.close();
   }, 600_000);
+  it('key press to the next model: with the prefetch and without, same page, the real models just made', async () => {
+    // The models, photos and previews the first test made, each queued again by the test-only workflow that
+    // answers the review contract (tests/harness/review-contract-workflows.ts): six SKUs per arm, the same
+    // files in the same order, a reviewer's look of 1.5 s before each key press in both arms.
+    const sources = fs
+      .readdirSync(path.join(outDir, CATALOG))
+      .filter((sku) => ['fast.glb', 'preview.mp4'].every((file) => fs.existsSync(path.join(outDir, CATALOG, sku, file))));
+    expect(sources.length).toBeGreaterThanOrEqual(2);
+    const address = (stack.client.connection as Connection).options.address;
+    const workerConnection = await NativeConnection.connect({ address });
+    const worker = await Worker.create({
+      connection: workerConnection,
+      taskQueue: 'review-ab',
+      workflowsPath: path.join(repoRoot, 'tests', 'harness', 'review-contract-workflows.ts'),
+    });
+    const running = worker.run();
+    const results: Record<string, Array<{ sku: string; ms: number; frameMs: number; prefetched: boolean }>> = {};
+    try {
+      for (const arm of ['on', 'off'] as const) {
+        const catalogId = `review-ab-${arm}`;
+        for (let i = 0; i < 6; i += 1) {
+          const sku = `AB-${i + 1}`;
+          const source = path.join(outDir, CATALOG, sources[i % sources.length]!);
+          const dir = path.join(outDir, catalogId, sku);
+          fs.mkdirSync(dir, { recursive: true });
+          const photo = fs.readdirSync(source).find((name) => name.startsWith('input.'));
+          for (const file of ['fast.glb', 'preview.mp4', ...(photo ? [photo] : [])]) fs.copyFileSync(path.join(source, file), path.join(dir, file));
+          const now = new Date();
+          const item: ReviewItem = {
+            catalogId, sku, row: i + 1, attempt: 0, seed: 42, score: (i + 1) / 10, flagged: i < 4, failing: [], preset: 'fast',
+            files: { glb: `${sku}/fast.glb`, preview: `${sku}/preview.mp4`, ...(photo ? { image: `${sku}/${photo}` } : {}) },
+            waitingSince: now.toISOString(), deadline: new Date(now.getTime() + 3600_000).toISOString(), onDeadline: 'reject', history: [],
+          };
+          await stack.client.workflow.start('convertAsset', {
+            workflowId: assetWorkflowId(catalogId, sku),
+            taskQueue: 'review-ab',
+            args: [{ item }],
+            typedSearchAttributes: [{ key: catalogIdKey, value: catalogId }, { key: skuKey, value: sku }],
+          });
+        }
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        await page.goto(`${dashboard.url}?token=${BO_TOKEN}&prefetch=${arm === 'on' ? 1 : 0}#/catalog/${catalogId}/review`);
+        await expect.poll(() => page.locator('.queue li').count(), { timeout: 30_000 }).toBe(6);
+        for (let i = 1; i <= 5; i += 1) {
+          await modelOnScreen(page, `AB-${i}`);
+          if (arm === 'on') await nextLoaded(page, `AB-${i + 1}`);
+          await page.waitForTimeout(1500);
+          await page.keyboard.press('a');
+        }
+        await modelOnScreen(page, 'AB-6');
+        results[arm] = await page.evaluate(() => window.reviewTimings);
+        await page.close();
+      }
+    } finally {
+      worker.shutdown();
+      await running;
+      await workerConnection.close();
+    }
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    const line = (arm: string) => results[arm]!.map((t) => `${t.ms.toFixed(0)}`).join(', ');
+    const on = median(results.on!.map((t) => t.ms));
+    const off = median(results.off!.map((t) => t.ms));
+    console.log(
+      `key -> next model drawn, ms: prefetch ${line('on')} (median ${on.toFixed(0)}; page drawn median ${median(results.on!.map((t) => t.frameMs)).toFixed(0)}); ` +
+        `no prefetch ${line('off')} (median ${off.toFixed(0)}); prefetch / none = x${(on / off).toFixed(2)}`,
+    );
+    expect(results.on!.map((t) => t.prefetched)).toEqual([true, true, true, true, true]);
+    expect(results.off!.map((t) => t.prefetched)).toEqual([false, false, false, false, false]);
+  }, 300_000);
 });

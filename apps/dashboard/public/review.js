@@ -76,6 +76,8 @@ const twoFrames = () => new Promise((resolve) => requestAnimationFrame(() => req
  */
 export function showReview(view, catalogId, routeToken) {
   const myRoute = routeToken();
+  // `?prefetch=0` turns the prefetch off: the baseline the browser test measures the prefetch against.
+  const prefetch = new URLSearchParams(location.search).get('prefetch') !== '0';
   const live = () => routeToken() === myRoute;
   const encoded = encodeURIComponent(catalogId);
   const api = `/api/catalogs/${encoded}/review`;
@@ -194,7 +196,7 @@ export function showReview(view, catalogId, routeToken) {
     // Prefetch: the next one (or the previous when this is the last) loads into the hidden slot, once the
     // shown one has been drawn: decoding a model and its textures would otherwise hold up this frame.
     const following = items[index + 1] ?? items[index - 1];
-    if (following && slots[1 - slot].key !== keyOf(following)) {
+    if (prefetch && following && slots[1 - slot].key !== keyOf(following)) {
       const hidden = slots[1 - slot];
       const wanted = keyOf(following);
       void twoFrames().then(() => {
@@ -207,10 +209,12 @@ export function showReview(view, catalogId, routeToken) {
   async function measureShown(sku, mark) {
     const slot = slots[shownSlot];
     const prefetched = slot.ready();
+    // rAF callbacks run before their frame is painted: the frame after the first holds the swapped page,
+    // the frame after the model is ready holds the model (for a prefetched one, the same two frames).
     await new Promise((resolve) => requestAnimationFrame(resolve));
     const frameMs = performance.now() - performance.getEntriesByName(`review-key-${mark}`)[0].startTime;
     while (!slot.ready() && live() && slot.item?.sku === sku) await new Promise((resolve) => setTimeout(resolve, 5));
-    await twoFrames();
+    await new Promise((resolve) => requestAnimationFrame(resolve));
     if (slot.item?.sku !== sku) return;
     performance.mark(`review-shown-${mark}`);
     const measure = performance.measure(`review-next-${mark}`, `review-key-${mark}`, `review-shown-${mark}`);
