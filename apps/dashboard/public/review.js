@@ -30,7 +30,7 @@ function makeSlot() {
   const photo = /** @type {HTMLImageElement} */ (el('img', { class: 'photo', alt: '' }));
   const viewer = /** @type {HTMLElement & { loaded?: boolean }} */ (
     // Eager: the hidden slot loads its model before it is shown (model-viewer otherwise waits until visible).
-    el('model-viewer', { 'camera-controls': '', 'auto-rotate': '', 'auto-rotate-delay': '0', loading: 'eager', 'shadow-intensity': '0', 'interaction-prompt': 'none' })
+    el('model-viewer', { 'camera-controls': '', 'auto-rotate-delay': '0', loading: 'eager', 'shadow-intensity': '0', 'interaction-prompt': 'none' })
   );
   const video = /** @type {HTMLVideoElement} */ (el('video', { muted: '', loop: '', playsinline: '', preload: 'auto' }));
   video.muted = true;
@@ -186,10 +186,12 @@ export function showReview(view, catalogId, routeToken) {
     slots.forEach((candidate, i) => {
       candidate.root.dataset.shown = String(i === slot);
       candidate.root.setAttribute('aria-hidden', String(i !== slot));
-      // Only the shown preview plays: decoding a hidden video costs the frames the shown model needs.
+      // Only the shown slot moves: a hidden video decoding, or a hidden model turning, costs the frames the
+      // shown one needs (a still model-viewer draws once and then idles).
       const video = /** @type {HTMLVideoElement} */ (candidate.root.querySelector('video'));
       if (i === slot) void video.play().catch(() => undefined);
       else video.pause();
+      candidate.root.querySelector('model-viewer')?.toggleAttribute('auto-rotate', i === slot);
     });
     paintFacts(item);
     paintQueue();
