@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startCatalogConversion } from '@trellis/cli';
-import { AssetManifest, CatalogReport, skuFolderName, type CatalogResult, type ReviewItem } from '@trellis/contracts';
+import { temporal } from '@temporalio/proto';
+import { AssetManifest, CatalogReport, assetWorkflowId, skuFolderName, type CatalogResult, type ReviewItem } from '@trellis/contracts';
 import { decideReview, getReviewItem, listReviewQueue } from '@trellis/workflows/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
@@ -42,6 +43,36 @@ async function waitingAt(catalogId: string, sku: string, attempt: number, timeou
   throw new Error(`${sku} did not wait for review at attempt ${attempt}`);
 }
 
+/** Seconds from each activity's start to its completion, added up by activity type (from the history's own timestamps). */
+function activitySecondsByType(history: temporal.api.history.v1.IHistory): Record<string, number> {
+  const typeOf = new Map<number, string>();
+  const startedAt = new Map<number, number>();
+  const seconds: Record<string, number> = {};
+  const at = (event: temporal.api.history.v1.IHistoryEvent) => Number(event.eventTime?.seconds ?? 0) + (event.eventTime?.nanos ?? 0) / 1e9;
+  for (const event of history.events ?? []) {
+    const id = Number(event.eventId);
+    if (event.activityTaskScheduledEventAttributes) typeOf.set(id, event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    if (event.activityTaskStartedEventAttributes) startedAt.set(Number(event.activityTaskStartedEventAttributes.scheduledEventId), at(event));
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed) {
+      const scheduled = Number(completed.scheduledEventId);
+      const type = typeOf.get(scheduled) ?? '?';
+      seconds[type] = (seconds[type] ?? 0) + at(event) - (startedAt.get(scheduled) ?? at(event));
+    }
+  }
+  return seconds;
+}
+
+async function eventually<T>(read: () => Promise<T>, ready: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!ready(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    value = await read();
+  }
+  return value;
+}
+
 function manifestOf(catalogDir: string, sku: string): AssetManifest {
   return AssetManifest.parse(JSON.parse(fs.readFileSync(path.join(catalogDir, skuFolderName(sku), 'manifest.json'), 'utf8')));
 }
@@ -70,7 +101,8 @@ describe('review mode on the real service', { timeout: 240_000 }, () => {
     const second = await waitingAt('review-story', 'BUSY-1', 1);
     expect(second).toMatchObject({ seed: 1234, history: [{ decision: 'regenerate', reviewer: 'ana', seed: 42, nextSeed: 1234 }] });
     expect(stack.trellis.generateSubmits - generationsBefore).toBe(1);
-    expect((await listReviewQueue(stack.client, 'review-story')).map((item) => item.sku)).toEqual(['BUSY-1']);
+    // The queue comes from visibility (TrellisStage), which follows the asset's own state within moments.
+    expect(await eventually(async () => (await listReviewQueue(stack.client, 'review-story')).map((item) => item.sku), (skus) => skus.length > 0)).toEqual(['BUSY-1']);
 
     await decideReview(stack.client, 'review-story', 'BUSY-1', { decision: 'approve', reviewer: 'bo' });
     const result: CatalogResult = await handle.result();
@@ -82,6 +114,13 @@ describe('review mode on the real service', { timeout: 240_000 }, () => {
     const report = CatalogReport.parse(JSON.parse(fs.readFileSync(result.reportJsonPath, 'utf8')));
     expect(report.rows.find((row) => row.sku === 'BUSY-1')?.quality?.flagged).toBe(true);
     expect(fs.readFileSync(result.reportCsvPath, 'utf8')).toContain('regenerate by ana; approve by bo');
+    // Two attempts, a wait and a decision each: the asset's history stays small (one attempt without review is ~13 KB).
+    const history = await stack.client.workflow.getHandle(assetWorkflowId('review-story', 'BUSY-1')).fetchHistory();
+    const historyBytes = temporal.api.history.v1.History.encode(history).finish().byteLength;
+    console.log(`history bytes of a reviewed, regenerated, approved asset: ${historyBytes}`);
+    const seconds = activitySecondsByType(history);
+    console.log(`activity seconds of that asset: ${JSON.stringify(seconds)}; checks / generations = ${(seconds.assessQuality! / seconds.generate!).toFixed(3)}`);
+    expect(historyBytes).toBeLessThan(32 * 1024);
   });
 
   it('a worker stopped while assets wait loses no decision: one sent before and one sent while it is down both take effect', async () => {

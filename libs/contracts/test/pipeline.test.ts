@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   builtInPresets,
+  cheapestPreset,
   DEFAULT_PRESET_NAMES,
   ExtractSettings,
   MAX_DECIMATION_TARGET,
@@ -160,5 +161,14 @@ describe('Seed', () => {
     expect(Seed.safeParse(MAX_SEED + 1).success).toBe(false);
     expect(Seed.safeParse(-1).success).toBe(false);
     expect(Seed.safeParse(1.5).success).toBe(false);
+  });
+});
+
+describe('cheapestPreset', () => {
+  it('is the preset with the fewest faces, then the smallest texture, wherever it is listed', () => {
+    expect(cheapestPreset(resolvePresets(['quality', 'balanced', 'fast'])).name).toBe('fast');
+    const thumb = { name: 'thumb', settings: { ...builtInPresets.fast, texture_size: 512 as const } };
+    expect(cheapestPreset([...resolvePresets(['fast']), thumb]).name).toBe('thumb');
+    expect(() => cheapestPreset([])).toThrow();
   });
 });

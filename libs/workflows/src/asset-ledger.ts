@@ -47,7 +47,10 @@ export class AssetLedger {
   /** 0 for the first generation, +1 per review regenerate. */
   attempt = 0;
   seed: number;
-  /** A lost state was regenerated (same seed) in this attempt: a second loss fails the asset. */
+  /**
+   * A lost state was regenerated (same seed) since the attempt began or its last review wait ended: a second
+   * loss fails the asset. A wait of days outlives the service's state TTL, so the state may be lost after it too.
+   */
   regeneratedForLostState = false;
   quality: QualityReport | undefined;
   /** Whether the checks ran but could not read the model (it then waits for a person in review mode). */
@@ -193,6 +196,7 @@ export class AssetLedger {
     if (!decision) throw new Error('no review decision to take');
     this.pending = undefined;
     this.waiting = undefined;
+    this.regeneratedForLostState = false;
     return decision;
   }
 

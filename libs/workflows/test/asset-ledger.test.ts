@@ -66,10 +66,15 @@ describe('AssetLedger', () => {
     expect(ledger.everythingReused()).toBe(false);
   });
 
-  it('regenerates a lost state once per attempt', () => {
+  it('regenerates a lost state once per attempt, and once more after a review wait (it may outlive the state)', () => {
     const ledger = generatedLedger();
     expect(ledger.stateLost()).toBe(true);
     expect(ledger.stateId).toBeUndefined();
+    expect(ledger.stateLost()).toBe(false);
+    ledger.startWaiting(T0);
+    ledger.decide({ decision: 'approve', reviewer: 'ana' }, T0);
+    ledger.takeDecision();
+    expect(ledger.stateLost()).toBe(true);
     expect(ledger.stateLost()).toBe(false);
     ledger.nextAttempt(7);
     expect(ledger.stateLost()).toBe(true);

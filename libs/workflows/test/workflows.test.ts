@@ -58,7 +58,7 @@ afterAll(async () => {
 
 interface Script {
   rows: number;
-  /** extractGlbs answers state_not_found this many times before succeeding. */
+  /** extractGlbs answers state_not_found this many times before succeeding (a test may raise it mid-run). */
   stateLosses?: number;
   /** SKUs whose image cannot be read. */
   unreadable?: string[];
@@ -93,7 +93,6 @@ const realActivities = createActivities({ client: new TrellisClient({ baseUrl: '
 
 function scriptedActivities(script: Script) {
   const calls = { generate: [] as string[], quality: [] as string[], prepareSeeds: [] as number[], extract: 0, extractBatches: [] as string[][], manifests: [] as AssetManifest[], reports: 0, warmUps: 0, snapshots: 0 };
-  let stateLosses = script.stateLosses ?? 0;
   const rows: CatalogRow[] = Array.from({ length: script.rows }, (_, index) => ({
     row: index + 1,
     sku: `SKU-${index + 1}`,
@@ -143,8 +142,8 @@ function scriptedActivities(script: Script) {
       }
       calls.extract += 1;
       calls.extractBatches.push(input.presets.map((preset) => preset.name));
-      if (stateLosses > 0) {
-        stateLosses -= 1;
+      if ((script.stateLosses ?? 0) > 0) {
+        script.stateLosses! -= 1;
         throw ApplicationFailure.nonRetryable('state st_… expired', 'state_not_found');
       }
       const files = Object.fromEntries(input.presets.map((preset) => [preset.name, fileOf(`${preset.name}.glb`)]));
@@ -638,7 +637,10 @@ describe('review mode', () => {
       // Its window slot went to SKU-2 (concurrency 1), which is not flagged and finishes meanwhile.
       await until(async () => calls.manifests.some((manifest) => manifest.sku === 'SKU-2'), 'SKU-2 to finish while SKU-1 waits');
       expect((await handle.query(progressQuery)).inReview).toBe(1);
-      expect((await listReviewQueue(client, catalogId)).map((entry) => entry.sku)).toEqual(['SKU-1']);
+      // The queue comes from visibility (TrellisStage), which follows the asset's state within moments.
+      let queue: ReviewItem[] = [];
+      await until(async () => (queue = await listReviewQueue(client, catalogId)).length > 0, 'the queue to list SKU-1');
+      expect(queue.map((entry) => entry.sku)).toEqual(['SKU-1']);
       // In review mode every model is checked on its cheapest preset before the rest are made.
       expect(calls.extractBatches).toEqual([['fast'], ['fast'], ['balanced', 'quality']]);
 
@@ -670,6 +672,22 @@ describe('review mode', () => {
     expect(manifest).toMatchObject({ status: 'done', seed: 7, generateCalls: 2, quality: { flagged: false }, reviewDecisions: [{ decision: 'regenerate', reviewer: 'ana', nextSeed: 7 }] });
     // Two generations and three extractions paid for: the rejected attempt's too.
     expect(manifest.usage.gpuSeconds).toBe(2 + 1 + 1 + 2);
+  });
+
+  it('approve after the state expired during the wait regenerates it once with the same seed, then makes the rest', async () => {
+    const script: Script = { rows: 1, flagged: { 'SKU-1': 'every seed' } };
+    const { activities, calls } = scriptedActivities(script);
+    const catalogId = newCatalogId();
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await client.workflow.start('convertCatalog', { taskQueue, workflowId: `catalog/${catalogId}`, args: [catalogInput(catalogId, review('flagged'))] });
+      await inReview(catalogId, 'SKU-1');
+      script.stateLosses = 1; // the service's TTL passed while the model waited
+      await decideReview(client, catalogId, 'SKU-1', { decision: 'approve', reviewer: 'ana' });
+      expect((await handle.result()).counts).toMatchObject({ done: 1 });
+    });
+    expect(calls.generate).toEqual(['SKU-1@42', 'SKU-1@42']);
+    expect(calls.extractBatches).toEqual([['fast'], ['balanced', 'quality'], ['balanced', 'quality']]);
+    expect(calls.manifests[0]).toMatchObject({ status: 'done', seed: 42, generateCalls: 2 });
   });
 
   it('reject fails the SKU with the reviewer\'s reason; the catalog goes on', async () => {
