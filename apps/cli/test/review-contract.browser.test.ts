@@ -126,7 +126,7 @@ async function modelOnScreen(page: Page, sku: string) {
       return slot?.dataset.sku === expected && viewer?.loaded === true;
     },
     sku,
-    { timeout: 30_000 },
+    { timeout: 60_000 },
   );
 }
 
