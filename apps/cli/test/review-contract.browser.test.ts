@@ -170,7 +170,9 @@ describe('review page (contract workflows) in chromium', () => {
     await expect.poll(() => page.locator('.log .recorded').first().textContent()).toMatch(/^LAMP-2: regenerate recorded by alice/);
 
     // X, a reason, Enter: CHAIR-3 is rejected and its workflow fails with the reason.
+    expect(await page.locator('.reason').isVisible()).toBe(false);
     await page.keyboard.press('x');
+    expect(await page.locator('.reason').isVisible()).toBe(true);
     await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('reason');
     await page.keyboard.type('the lamp shade is missing');
     await page.keyboard.press('Enter');
