@@ -1,27 +1,16 @@
 // @ts-check
-// The dashboard page: plain ES module, no build step. Hash routes: #/ (catalogs), #/catalog/<id>, #/try.
+// The dashboard page: plain ES module, no build step. Hash routes: #/ (catalogs), #/catalog/<id>,
+// #/catalog/<id>/review (review.js), #/try.
 // Views poll the server's JSON every second while shown and patch the DOM in place (keyed by catalog id
 // and SKU), so a model turning in a viewer is not reloaded by the next poll.
+
+import { el, getJson } from './dom.js';
+import { showReview } from './review.js';
 
 const POLL_MS = 1000;
 const view = /** @type {HTMLElement} */ (document.getElementById('view'));
 let pollTimer = 0;
 let routeToken = 0;
-
-/** @param {string} tag @param {Record<string, string>} [attrs] @param {(Node | string)[]} [children] */
-function el(tag, attrs = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  node.append(...children);
-  return node;
-}
-
-/** @param {string} url */
-async function getJson(url) {
-  const response = await fetch(url, { cache: 'no-store' });
-  if (!response.ok) throw new Error(`${url}: ${response.status} ${(await response.json().catch(() => ({}))).error ?? ''}`);
-  return response.json();
-}
 
 const bytes = (/** @type {number} */ n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1024))} kB`);
 /** A word as a CSS class: "some failed" -> "some-failed". @param {string} word */
@@ -179,7 +168,8 @@ function paintChannels(sku, viewer, files) {
 
 /** @param {string} catalogId */
 function showCatalog(catalogId) {
-  const header = el('section', { class: 'panel', 'data-catalog': catalogId }, [el('h1', {}, [catalogId]), summaryBox()]);
+  const reviewLink = el('a', { class: 'review-link', href: `#/catalog/${encodeURIComponent(catalogId)}/review` }, ['Review queue']);
+  const header = el('section', { class: 'panel', 'data-catalog': catalogId }, [el('div', { class: 'row' }, [el('h1', {}, [catalogId]), reviewLink]), summaryBox()]);
   const filter = /** @type {HTMLSelectElement} */ (el('select', { name: 'status', 'aria-label': 'filter by status' }, [el('option', { value: '' }, ['all states'])]));
   const grid = el('div', { class: 'grid' });
   view.replaceChildren(header, el('div', { class: 'toolbar' }, [el('label', {}, ['Show ', filter]), el('span', { class: 'numbers shown' })]), grid);
@@ -197,6 +187,8 @@ function showCatalog(catalogId) {
   poll(async () => {
     const detail = await getJson(`/api/catalogs/${encodeURIComponent(catalogId)}`);
     paintSummary(header, detail);
+    reviewLink.dataset.waiting = String(detail.reviewWaiting);
+    reviewLink.textContent = detail.reviewWaiting ? `Review queue: ${detail.reviewWaiting} waiting` : 'Review queue (none waiting)';
     // The filter offers the states SKUs are in now (none stale); a choice no SKU is in any more resets to all.
     const statuses = [...new Set(detail.skus.map((/** @type {any} */ s) => s.status))].sort();
     const offered = [...filter.options].slice(1).map((option) => option.value);
@@ -253,8 +245,10 @@ function route() {
   routeToken += 1;
   window.clearTimeout(pollTimer);
   const hash = location.hash || '#/';
-  const catalog = /^#\/catalog\/(.+)$/.exec(hash);
-  if (catalog) showCatalog(decodeURIComponent(catalog[1]));
+  const review = /^#\/catalog\/([^/]+)\/review$/.exec(hash);
+  const catalog = /^#\/catalog\/([^/]+)$/.exec(hash);
+  if (review) showReview(view, decodeURIComponent(review[1]), () => routeToken);
+  else if (catalog) showCatalog(decodeURIComponent(catalog[1]));
   else if (hash === '#/try') void showTry();
   else showCatalogs();
 }

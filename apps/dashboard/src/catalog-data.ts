@@ -81,6 +81,8 @@ export interface ChannelView {
 
 export interface CatalogDetail extends CatalogSummary {
   skus: SkuView[];
+  /** Assets waiting for a person's decision (stage `in_review`): the review queue's length, for its link. */
+  reviewWaiting: number;
 }
 
 const emptyCounts = (): StatusCounts => ({ waiting: 0, running: 0, done: 0, reused: 0, failed: 0, cancelled: 0 });
@@ -338,10 +340,13 @@ export async function catalogDetail(client: Client, outDir: string, catalogId: s
   if (!CatalogId.safeParse(catalogId).success) return undefined;
   const summary = await findCatalog(client, outDir, catalogId);
   if (!summary) return undefined;
-  if (summary.live) return { ...summary, skus: await liveSkus(client, outDir, catalogId, summary.running) };
+  if (summary.live) {
+    const skus = await liveSkus(client, outDir, catalogId, summary.running);
+    return { ...summary, skus, reviewWaiting: skus.filter((sku) => sku.status === 'running' && sku.stage === 'in_review').length };
+  }
   const report = await readJson(catalogReportPaths(outDir, catalogId).json, CatalogReport);
   // Ended without a report (terminated, failed): what Temporal and the manifests still say.
-  if (!report) return { ...summary, skus: await liveSkus(client, outDir, catalogId, []) };
+  if (!report) return { ...summary, skus: await liveSkus(client, outDir, catalogId, []), reviewWaiting: 0 };
   const skus: SkuView[] = report.rows.map((row) => ({
     sku: row.sku,
     row: row.row,
@@ -351,5 +356,5 @@ export async function catalogDetail(client: Client, outDir: string, catalogId: s
     preview: row.preview ? link(catalogId, row.sku, row.preview) : undefined,
     ...finishedViews(catalogId, row.sku, row),
   }));
-  return { ...summary, skus };
+  return { ...summary, skus, reviewWaiting: 0 };
 }

@@ -9,8 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import type { Client } from '@temporalio/client';
 import { DEFAULT_PIPELINE_TYPE, DEFAULT_PRESET_NAMES, PipelineType, builtInPresets } from '@trellis/contracts';
-import { checkBinding, decideAccess } from './access';
+import { z } from 'zod';
+import { CatalogId, Sku } from '@trellis/contracts';
+import { ReviewerUnknownError, checkBinding, decideAccess, reviewerOf, type AccessDecision, type NamedToken, type ReviewerHeaderRule } from './access';
 import { catalogDetail, listCatalogs, pathsRelativeTo } from './catalog-data';
+import { BulkApproveRequest, DecisionRefused, DecisionRequest, ReviewQueue, ReviewQueueUnavailable, approveAbove, listReviewQueue, sendDecision, withUrls } from './review-queue';
 import { UnsafePathError, resolveInside } from './safe-path';
 import { MAX_UPLOAD_BYTES, TryRequest, UploadError, startTryOneImage, type StartCatalog } from './try-one-image';
 
@@ -22,8 +25,12 @@ export interface DashboardOptions {
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
-  /** Required when `host` is not a loopback address. */
+  /** Required when `host` is not a loopback address (or `namedTokens`). Decisions sent with it are recorded as "shared token". */
   token?: string;
+  /** Tokens that name their holder: a reviewer's decisions are recorded under their name. */
+  namedTokens?: NamedToken[];
+  /** A header naming the reviewer, believed only on connections from the trusted proxy addresses. */
+  reviewerHeader?: ReviewerHeaderRule;
 }
 
 export interface Dashboard {
@@ -47,6 +54,8 @@ const meshoptDecoderFile = require.resolve('meshoptimizer/decoder.cjs');
 const staticFiles: Record<string, string> = {
   '/': path.join(publicDir, 'index.html'),
   '/assets/app.js': path.join(publicDir, 'app.js'),
+  '/assets/dom.js': path.join(publicDir, 'dom.js'),
+  '/assets/review.js': path.join(publicDir, 'review.js'),
   '/assets/style.css': path.join(publicDir, 'style.css'),
   '/assets/viewer-config.js': path.join(publicDir, 'viewer-config.js'),
   '/assets/model-viewer.js': modelViewerFile,
@@ -98,6 +107,36 @@ async function sendFile(response: ServerResponse, file: string, download: boolea
   await new Promise<void>((resolve, reject) => createReadStream(file).on('error', reject).on('end', resolve).pipe(response));
 }
 
+/** A JSON body too large or not JSON, or a route's input its schema refuses: answered 400 with the reason. */
+class BadRequest extends Error {}
+
+const issuesText = (error: z.ZodError) => error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
+
+/** Only the dashboard's own page may change anything (no cross-site form or fetch posts). */
+function crossOrigin(request: IncomingMessage): boolean {
+  const origin = request.headers.origin;
+  return origin !== undefined && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`;
+}
+
+const MAX_JSON_BYTES = 256 * 1024;
+
+/**
+ * A JSON body read and checked against its schema. `Content-Type: application/json` is required: a
+ * cross-site form cannot send it without a CORS preflight, which this server never answers.
+ */
+async function readJsonBody<T>(request: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+  if ((request.headers['content-type'] ?? '').split(';')[0]!.trim() !== 'application/json') throw new BadRequest('send the body as Content-Type: application/json');
+  let value: unknown;
+  try {
+    value = JSON.parse((await readBody(request, MAX_JSON_BYTES)).toString('utf8'));
+  } catch (error) {
+    throw new BadRequest(error instanceof UploadError ? error.message : 'the body is not JSON');
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new BadRequest(issuesText(parsed.error));
+  return parsed.data;
+}
+
 async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -111,12 +150,37 @@ async function readBody(request: IncomingMessage, limit: number): Promise<Buffer
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const host = options.host ?? '127.0.0.1';
-  checkBinding(host, options.token);
+  checkBinding(host, options.token, options.namedTokens);
   const outDir = path.resolve(options.outDir);
   await fs.mkdir(outDir, { recursive: true });
   const { client } = options;
 
-  async function route(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+  /** The review queue's routes: GET the queue, POST a decision on one SKU, POST "approve all at or above S". */
+  async function reviewRoute(request: IncomingMessage, response: ServerResponse, access: AccessDecision & { allowed: true }, catalogId: string, rest: string): Promise<void> {
+    if (!CatalogId.safeParse(catalogId).success) return sendJson(response, 404, { error: 'no such catalog' });
+    if (request.method === 'GET' && rest === '') {
+      const items = await listReviewQueue(client, catalogId);
+      return sendJson(response, 200, ReviewQueue.parse({ catalogId, reviewer: reviewerOf(request, access, options.reviewerHeader), items: items.map(withUrls) }));
+    }
+    if (request.method !== 'POST') return sendJson(response, 405, { error: 'not found' });
+    if (crossOrigin(request)) return sendJson(response, 403, { error: 'cross-origin requests may not send review decisions' });
+    const reviewer = reviewerOf(request, access, options.reviewerHeader);
+    if (rest === '/approve-above') {
+      return sendJson(response, 200, await approveAbove(client, catalogId, await readJsonBody(request, BulkApproveRequest), reviewer));
+    }
+    const skuMatch = /^\/items\/([^/]+)$/.exec(rest);
+    const sku = skuMatch ? Sku.safeParse(decodeURIComponent(skuMatch[1]!)) : undefined;
+    if (!sku?.success) return sendJson(response, 404, { error: 'not found' });
+    const decision = await readJsonBody(request, DecisionRequest);
+    try {
+      return sendJson(response, 200, await sendDecision(client, catalogId, sku.data, decision, reviewer));
+    } catch (error) {
+      if (error instanceof DecisionRefused) return sendJson(response, error.status, { error: error.message, code: error.code });
+      throw error;
+    }
+  }
+
+  async function route(request: IncomingMessage, response: ServerResponse, url: URL, access: AccessDecision & { allowed: true }): Promise<void> {
     const { pathname } = url;
     if (request.method === 'GET' && staticFiles[pathname]) return sendFile(response, staticFiles[pathname], false);
     if (request.method === 'GET' && pathname === '/api/options') {
@@ -128,17 +192,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       });
     }
     if (request.method === 'GET' && pathname === '/api/catalogs') return sendJson(response, 200, await listCatalogs(client, outDir));
+    const reviewMatch = /^\/api\/catalogs\/([^/]+)\/review(\/.*)?$/.exec(pathname);
+    if (reviewMatch) return reviewRoute(request, response, access, decodeURIComponent(reviewMatch[1]!), reviewMatch[2] ?? '');
     const catalogMatch = /^\/api\/catalogs\/([^/]+)$/.exec(pathname);
     if (request.method === 'GET' && catalogMatch) {
       const detail = await catalogDetail(client, outDir, decodeURIComponent(catalogMatch[1]!));
       return detail ? sendJson(response, 200, detail) : sendJson(response, 404, { error: 'no such catalog' });
     }
     if (request.method === 'POST' && pathname === '/api/try') {
-      // Only the dashboard's own page may start work (no cross-site form or fetch posts).
-      const origin = request.headers.origin;
-      if (origin !== undefined && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`) {
-        return sendJson(response, 403, { error: 'cross-origin requests may not start conversions' });
-      }
+      if (crossOrigin(request)) return sendJson(response, 403, { error: 'cross-origin requests may not start conversions' });
       const parsed = TryRequest.safeParse({
         pipeline: url.searchParams.get('pipeline') ?? DEFAULT_PIPELINE_TYPE,
         presets: (url.searchParams.get('presets') ?? 'fast').split(',').filter(Boolean),
@@ -166,7 +228,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://dashboard.invalid');
-    const access = decideAccess(request, url, options.token);
+    const access = decideAccess(request, url, { token: options.token, namedTokens: options.namedTokens });
     if (!access.allowed) return sendJson(response, access.status, { error: access.message });
     if (access.setCookie) {
       // Drop the token from the address bar (and from history) once it is a cookie.
@@ -174,8 +236,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       response.writeHead(303, { 'Set-Cookie': access.setCookie, Location: `${url.pathname}${url.search}` });
       return void response.end();
     }
-    route(request, response, url).catch((error: unknown) => {
-      const status = error instanceof UploadError ? 400 : 500;
+    route(request, response, url, access).catch((error: unknown) => {
+      const status =
+        error instanceof UploadError || error instanceof BadRequest || error instanceof ReviewerUnknownError ? 400 : error instanceof ReviewQueueUnavailable ? 503 : 500;
       if (status === 500) console.error('dashboard:', error);
       if (!response.headersSent) sendJson(response, status, { error: pathsRelativeTo(outDir, (error as Error).message) });
       else response.destroy();
