@@ -1,4 +1,6 @@
-// Second half of set-up (see setup.mjs): the gpu-modal Python environment and the Temporal CLI.
+// Second half of set-up (see setup.mjs): the gpu-modal Python environment and the Temporal CLI; with
+// --tests (what `npm test` passes) also what only the tests need: the Temporal server and its schema tool
+// (the PostgreSQL cluster tests) and Debian's PostgreSQL. The demo's set-up does not wait for those.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -6,7 +8,11 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   TEMPORAL_CLI_GO_PACKAGE,
+  buildTemporalServer,
+  findPostgresBinDir,
   findTemporalCli,
+  findTemporalServerBuild,
+  pinnedTemporalServerVersion,
   goBuildDir,
   goIsRecentEnough,
   goVersion,
@@ -16,6 +22,7 @@ import {
 } from '@trellis/devstack';
 
 const quiet = process.argv.includes('--quiet');
+const forTests = process.argv.includes('--tests');
 const say = (message: string) => console.log(`setup: ${message}`);
 
 const PYTHON_CANDIDATES = ['python3.11', 'python3.12', 'python3.13', 'python3.10', 'python3'];
@@ -116,6 +123,52 @@ async function setUpTemporalCli(): Promise<void> {
   say(`Temporal CLI ready: ${cli.path}`);
 }
 
+/**
+ * The Temporal server and its SQL schema tool at the version docker-compose.temporal.yml pins, built
+ * with Go into the user cache (once per version; a few minutes cold, see docs/measurements.md).
+ */
+function setUpTemporalServer(): void {
+  const version = pinnedTemporalServerVersion();
+  const existing = findTemporalServerBuild(version);
+  if (existing) {
+    if (!quiet) say(`Temporal server ${version} for the cluster tests: ${existing.dir}`);
+    return;
+  }
+  const go = goVersion();
+  if (!goIsRecentEnough(go)) {
+    say(`the Temporal server ${version} needs Go >= 1.25 to build (${go ? `found ${go.join('.')}` : 'Go is not installed'}); the PostgreSQL cluster tests will fail until it is built.`);
+    return;
+  }
+  const started = Date.now();
+  say(`building the Temporal server ${version} and its SQL schema tool for the cluster tests (once per machine) ...`);
+  const build = buildTemporalServer(version, undefined, say);
+  say(`Temporal server ready: ${build.dir} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
+
+/**
+ * Debian's PostgreSQL for the cluster tests (each test starts its own throw-away server with initdb; the
+ * package's own cluster is not used). Installed with apt-get when running as root, as CI does.
+ */
+function setUpPostgres(): void {
+  const existing = findPostgresBinDir();
+  if (existing) {
+    if (!quiet) say(`PostgreSQL for the cluster tests: ${existing}`);
+    return;
+  }
+  if (process.getuid?.() !== 0) {
+    say('PostgreSQL is missing; the cluster tests need it: sudo apt-get install -y postgresql');
+    return;
+  }
+  say('installing PostgreSQL for the cluster tests (apt-get, once) ...');
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'postgresql'], { stdio: 'inherit', env });
+  } catch (error) {
+    say(`could not install PostgreSQL (${(error as Error).message}); the cluster tests will fail until \`apt-get install postgresql\` works.`);
+  }
+}
+
 const CHROMIUM = '/usr/bin/chromium';
 
 /**
@@ -147,6 +200,10 @@ try {
   setUpPython();
   await setUpTemporalCli();
   setUpChromium();
+  if (forTests) {
+    setUpTemporalServer();
+    setUpPostgres();
+  }
 } catch (error) {
   console.error(`setup failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
