@@ -6,13 +6,16 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   TEMPORAL_CLI_GO_PACKAGE,
+  VERSITYGW_GO_PACKAGE,
   findTemporalCli,
+  findVersitygw,
   goBuildDir,
   goIsRecentEnough,
   goVersion,
   gpuModalDir,
   pythonVenvDir,
   sdkDownloadDir,
+  versitygwBuildDir,
 } from '@trellis/devstack';
 
 const quiet = process.argv.includes('--quiet');
@@ -116,6 +119,28 @@ async function setUpTemporalCli(): Promise<void> {
   say(`Temporal CLI ready: ${cli.path}`);
 }
 
+/**
+ * The S3-compatible server the object-storage tests run against (versitygw, posix backend): built with Go
+ * like the Temporal CLI, once per machine, into the user cache. Without Go the S3 tests fail with the
+ * instruction; the rest of the suite does not need it.
+ */
+function setUpVersitygw(): void {
+  const existing = findVersitygw();
+  if (existing) {
+    if (!quiet) say(`versitygw (S3 test server): ${existing}`);
+    return;
+  }
+  const go = goVersion();
+  if (!goIsRecentEnough(go)) {
+    say('Go >= 1.25 is missing, so versitygw (the S3 test server) cannot be built; the object-storage tests will fail. Install Go, or set VERSITYGW to a versitygw binary.');
+    return;
+  }
+  say(`building versitygw (S3 test server): go install ${VERSITYGW_GO_PACKAGE} into ${versitygwBuildDir}`);
+  fs.mkdirSync(versitygwBuildDir, { recursive: true });
+  execFileSync('go', ['install', VERSITYGW_GO_PACKAGE], { stdio: 'inherit', env: { ...process.env, GOBIN: versitygwBuildDir } });
+  say(`versitygw ready: ${findVersitygw() ?? '(not found after the build; see above)'}`);
+}
+
 const CHROMIUM = '/usr/bin/chromium';
 
 /**
@@ -146,6 +171,7 @@ function setUpChromium(): void {
 try {
   setUpPython();
   await setUpTemporalCli();
+  setUpVersitygw();
   setUpChromium();
 } catch (error) {
   console.error(`setup failed: ${error instanceof Error ? error.message : String(error)}`);
