@@ -6,12 +6,12 @@
 // file; the next complete write of the same target does, and `list` never shows temp files.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkedStream, sha256Hex } from './hashing';
-import { OutputConflictError, type ObjectInfo, type OutputStore, type PutOptions, type PutResult, type PutStreamOptions, type StreamBody } from './output-store';
+import { OutputConflictError, type LocalCopy, type ObjectInfo, type OutputStore, type PutOptions, type PutResult, type PutStreamOptions, type StreamBody } from './output-store';
 import { checkedKey } from './store-key';
 
 const TEMP_NAME = /^\..+\.\d+-[0-9a-f]{12}\.tmp$/;
@@ -76,6 +76,20 @@ export class LocalFolderStore implements OutputStore {
     return readFile(this.pathOf(key)).catch(undefinedWhenMissing);
   }
 
+  async getRange(key: string, start: number, end: number): Promise<Buffer | undefined> {
+    const handle = await open(this.pathOf(key), 'r').catch(undefinedWhenMissing);
+    if (!handle) return undefined;
+    try {
+      const size = (await handle.stat()).size;
+      const from = Math.min(start, size);
+      const buffer = Buffer.alloc(Math.max(0, Math.min(end, size) - from));
+      if (buffer.length > 0) await handle.read(buffer, 0, buffer.length, from);
+      return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
   async head(key: string): Promise<ObjectInfo | undefined> {
     const filePath = this.pathOf(key);
     const hash = createHash('sha256');
@@ -90,6 +104,12 @@ export class LocalFolderStore implements OutputStore {
       return undefinedWhenMissing(error);
     }
     return { key, bytes, sha256: hash.digest('hex') };
+  }
+
+  async localCopy(key: string): Promise<LocalCopy | undefined> {
+    const filePath = this.pathOf(key);
+    const info = await stat(filePath).catch(undefinedWhenMissing);
+    return info?.isFile() ? { path: filePath, release: async () => {} } : undefined;
   }
 
   async *list(folderKey: string): AsyncIterable<ObjectInfo> {
@@ -113,8 +133,14 @@ export class LocalFolderStore implements OutputStore {
     return undefined;
   }
 
+  /** Removes the file and the folders it leaves empty (an object store has no empty folders either). */
   async delete(key: string): Promise<void> {
-    await rm(this.pathOf(key), { force: true });
+    const filePath = this.pathOf(key);
+    await rm(filePath, { force: true });
+    for (let folder = path.dirname(filePath); folder !== this.root && folder.startsWith(this.root); folder = path.dirname(folder)) {
+      const removed = await rmdir(folder).then(() => true, () => false);
+      if (!removed) break;
+    }
   }
 
   private pathOf(key: string): string {

@@ -35,6 +35,11 @@ export interface PutStreamOptions extends PutOptions {
   signal?: AbortSignal;
 }
 
+export interface LocalCopy {
+  path: string;
+  release(): Promise<void>;
+}
+
 export type StreamBody = ReadableStream<Uint8Array> | NodeJS.ReadableStream | AsyncIterable<Uint8Array>;
 
 export interface OutputStore {
@@ -50,7 +55,14 @@ export interface OutputStore {
   getStream(key: string): Promise<Readable | undefined>;
   /** A small object (manifest, record, report) whole, or undefined when there is none. */
   getBytes(key: string): Promise<Buffer | undefined>;
+  /** Bytes [start, end) of an object (clamped to its size), or undefined when there is none. */
+  getRange(key: string, start: number, end: number): Promise<Buffer | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
+  /**
+   * The object as a local file, for tools that only read files (ffmpeg): the file itself for a local
+   * folder, a private temp copy for object storage. `release` removes the copy; undefined when there is none.
+   */
+  localCopy(key: string): Promise<LocalCopy | undefined>;
   /** Every object under the folder `folderKey/` (all of the store for ''), sha256 not included. */
   list(folderKey: string): AsyncIterable<ObjectInfo>;
   /** A short-lived GET URL that needs no credential, or undefined for stores that cannot make one. */

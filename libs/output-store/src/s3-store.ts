@@ -11,6 +11,11 @@
 // which `head` reads back. A process killed mid-upload leaves only an incomplete multipart upload: never
 // visible as an object, cleaned by the bucket's lifecycle rule (docs/operators.md).
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
@@ -25,7 +30,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { checkedStream } from './hashing';
-import { OutputConflictError, type ObjectInfo, type OutputStore, type PutOptions, type PutResult, type PutStreamOptions, type StreamBody } from './output-store';
+import { OutputConflictError, type LocalCopy, type ObjectInfo, type OutputStore, type PutOptions, type PutResult, type PutStreamOptions, type StreamBody } from './output-store';
 import { checkedKey } from './store-key';
 
 /** lib-storage's minimum part size: memory per upload is about partSize x (queueSize + 1). */
@@ -168,6 +173,19 @@ export class S3Store implements OutputStore {
     }
   }
 
+  async getRange(key: string, start: number, end: number): Promise<Buffer | undefined> {
+    if (end <= start) return (await this.head(key)) === undefined ? undefined : Buffer.alloc(0);
+    try {
+      const answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Range: `bytes=${start}-${end - 1}` }));
+      return Buffer.from(await (answer.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      // A range that starts past the end (416): nothing there, as a local read would say.
+      if (statusOf(error) === 416) return Buffer.alloc(0);
+      throw error;
+    }
+  }
+
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const answer = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ChecksumMode: 'ENABLED' }));
@@ -178,6 +196,21 @@ export class S3Store implements OutputStore {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  async localCopy(key: string): Promise<LocalCopy | undefined> {
+    const body = await this.getStream(key);
+    if (body === undefined) return undefined;
+    const folder = await mkdtemp(path.join(tmpdir(), 'trellis-copy-'));
+    const filePath = path.join(folder, path.posix.basename(key));
+    const release = () => rm(folder, { recursive: true, force: true });
+    try {
+      await pipeline(body, createWriteStream(filePath, { flags: 'wx', mode: 0o600 }));
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    return { path: filePath, release };
   }
 
   async *list(folderKey: string): AsyncIterable<ObjectInfo> {

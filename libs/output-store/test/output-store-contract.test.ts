@@ -1,7 +1,7 @@
 // The OutputStore contract, run against both implementations with the same tests: the local folder and
 // S3 (a real versitygw over a temp folder, never a mock).
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -68,6 +68,15 @@ describe.each(implementations)('OutputStore contract: %s', (name, makeStore) => 
     expect((await readAll((await store.getStream('cat-1/chair/manifest.json'))!)).toString('utf8')).toBe(text);
   });
 
+  it('reads byte ranges, clamped to the object', async () => {
+    const store = makeStore();
+    await store.putBytes('cat-1/.trellis/rows.jsonl', '0123456789');
+    expect((await store.getRange('cat-1/.trellis/rows.jsonl', 2, 5))?.toString()).toBe('234');
+    expect((await store.getRange('cat-1/.trellis/rows.jsonl', 8, 100))?.toString()).toBe('89');
+    expect((await store.getRange('cat-1/.trellis/rows.jsonl', 20, 30))?.toString()).toBe('');
+    expect(await store.getRange('cat-1/.trellis/none', 0, 3)).toBeUndefined();
+  });
+
   it('answers undefined for what is not there', async () => {
     const store = makeStore();
     expect(await store.getBytes('cat-1/none/manifest.json')).toBeUndefined();
@@ -109,6 +118,22 @@ describe.each(implementations)('OutputStore contract: %s', (name, makeStore) => 
     if (name.startsWith('S3')) expect(await incompleteUploads()).toBe(0);
   });
 
+  it('an abort stops the write, leaves nothing, and rethrows the caller\'s reason', async () => {
+    const store = makeStore();
+    const controller = new AbortController();
+    const reason = new Error('cancelled by Temporal');
+    const endless = new ReadableStream<Uint8Array>({
+      pull: async (streamController) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        streamController.enqueue(new Uint8Array(256 * 1024));
+      },
+    });
+    setTimeout(() => controller.abort(reason), 300);
+    await expect(store.putStream('cat-1/x.glb', endless, { signal: controller.signal })).rejects.toBe(reason);
+    expect(await collect(store.list(''))).toEqual([]);
+    if (name.startsWith('S3')) expect(await incompleteUploads()).toBe(0);
+  });
+
   it('replaces by default, atomically', async () => {
     const store = makeStore();
     await store.putBytes('cat-1/report.json', 'first');
@@ -139,6 +164,16 @@ describe.each(implementations)('OutputStore contract: %s', (name, makeStore) => 
     expect(await collect(store.list('cat-1'))).toEqual(['cat-1/a/manifest.json', 'cat-1/b/.trellis/preview.json', 'cat-1/report.csv']);
     expect(await collect(store.list('cat-1/b'))).toEqual(['cat-1/b/.trellis/preview.json']);
     expect(await collect(store.list(''))).toHaveLength(4);
+  });
+
+  it('gives a local file copy for tools that read files, and nothing for what is not there', async () => {
+    const store = makeStore();
+    await store.putBytes('cat-1/chair/preview.mp4', 'video bytes');
+    const copy = (await store.localCopy('cat-1/chair/preview.mp4'))!;
+    expect(await readFile(copy.path, 'utf8')).toBe('video bytes');
+    await copy.release();
+    expect(await store.localCopy('cat-1/none/preview.mp4')).toBeUndefined();
+    expect(await store.head('cat-1/chair/preview.mp4')).toBeDefined(); // releasing a copy never touches the store
   });
 
   it('deletes', async () => {
