@@ -1,6 +1,6 @@
 // Second half of set-up (see setup.mjs): the gpu-modal Python environment and the Temporal CLI; with
-// --tests (what `npm test` passes) also what only the tests need: the Temporal server and its schema tool
-// (the PostgreSQL cluster tests) and Debian's PostgreSQL. The demo's set-up does not wait for those.
+// --tests (what `npm test` passes) also what only the tests need: versitygw (the S3 tests), the Temporal
+// server and its schema tool and Debian's PostgreSQL (the cluster tests). The demo's set-up skips those.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -8,10 +8,12 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   TEMPORAL_CLI_GO_PACKAGE,
+  VERSITYGW_GO_PACKAGE,
   buildTemporalServer,
   findPostgresBinDir,
   findTemporalCli,
   findTemporalServerBuild,
+  findVersitygw,
   pinnedTemporalServerVersion,
   goBuildDir,
   goIsRecentEnough,
@@ -19,6 +21,7 @@ import {
   gpuModalDir,
   pythonVenvDir,
   sdkDownloadDir,
+  versitygwBuildDir,
 } from '@trellis/devstack';
 
 const quiet = process.argv.includes('--quiet');
@@ -124,6 +127,28 @@ async function setUpTemporalCli(): Promise<void> {
 }
 
 /**
+ * The S3-compatible server the object-storage tests run against (versitygw, posix backend): built with Go
+ * like the Temporal CLI, once per machine, into the user cache. Without Go the S3 tests fail with the
+ * instruction; the rest of the suite does not need it.
+ */
+function setUpVersitygw(): void {
+  const existing = findVersitygw();
+  if (existing) {
+    if (!quiet) say(`versitygw (S3 test server): ${existing}`);
+    return;
+  }
+  const go = goVersion();
+  if (!goIsRecentEnough(go)) {
+    say('Go >= 1.25 is missing, so versitygw (the S3 test server) cannot be built; the object-storage tests will fail. Install Go, or set VERSITYGW to a versitygw binary.');
+    return;
+  }
+  say(`building versitygw (S3 test server): go install ${VERSITYGW_GO_PACKAGE} into ${versitygwBuildDir}`);
+  fs.mkdirSync(versitygwBuildDir, { recursive: true });
+  execFileSync('go', ['install', VERSITYGW_GO_PACKAGE], { stdio: 'inherit', env: { ...process.env, GOBIN: versitygwBuildDir } });
+  say(`versitygw ready: ${findVersitygw() ?? '(not found after the build; see above)'}`);
+}
+
+/**
  * The Temporal server and its SQL schema tool at the version docker-compose.temporal.yml pins, built
  * with Go into the user cache (once per version; a few minutes cold, see docs/measurements.md).
  */
@@ -201,6 +226,7 @@ try {
   await setUpTemporalCli();
   setUpChromium();
   if (forTests) {
+    setUpVersitygw();
     setUpTemporalServer();
     setUpPostgres();
   }

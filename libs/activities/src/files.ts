@@ -26,11 +26,27 @@ export {
   SERVICE_MAX_IMAGE_SIDE_PX,
 } from './images/prepare-upload';
 
-export { ChecksumMismatchError, sha256File, writeFileAtomic, writeStreamAtomic, type WriteStreamOptions } from './outputs/atomic-write';
+export { ChecksumMismatchError, OutputConflictError, openOutputStore, sha256Hex, type OutputStore } from '@trellis/output-store';
 export { canonicalJson, inputHashOf } from './outputs/input-hash';
-export { ManifestError, readManifest, readManifestSync, writeManifest } from './outputs/manifest';
-export { assetDir, assetFolderName, catalogReportPaths, glbPath, manifestPath, OutputPathError, previewPath } from './outputs/output-layout';
-export { findReusableOutput, OutputRecord, outputRecordPath, readOutputRecord, writeOutputRecord } from './outputs/output-records';
+export { ManifestError, readManifest, writeManifest } from './outputs/manifest';
+export {
+  assetDir,
+  assetFolderName,
+  assetKey,
+  assetPlace,
+  catalogKey,
+  catalogReportKeys,
+  catalogReportPaths,
+  glbKey,
+  glbPath,
+  manifestKey,
+  manifestPath,
+  OutputPathError,
+  previewKey,
+  previewPath,
+  type AssetPlace,
+} from './outputs/output-layout';
+export { findReusableOutput, OutputRecord, outputRecordKey, readOutputRecord, writeOutputRecord } from './outputs/output-records';
 
 export { writeCatalogReport, type CatalogReportArgs, type CatalogReportSummary } from './report/catalog-report';
 export { catalogNeedsGpu, catalogWorkOf, presetsOfRow, remainingWorkOf, type CatalogWork, type RowWork, type WorkContext } from './outputs/remaining-work';

@@ -3,7 +3,7 @@
 import { cancellationSignal } from '@temporalio/activity';
 import { SamplerSettings, type ConvertAssetInput, type OutputFile, type Preset } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
-import { assetDir, catalogDirOf, findReusableOutput, inputHashOf, loadImage, readOutputRecord } from '../files';
+import { assetPlace, catalogDirOf, findReusableOutput, inputHashOf, loadImage, readOutputRecord, type AssetPlace } from '../files';
 import { serviceBackend } from './service-identity';
 
 export type PrepareAssetInput = Pick<
@@ -42,7 +42,7 @@ export async function prepareAsset(client: TrellisClient, input: PrepareAssetInp
     sampler: SamplerSettings.parse(input.sampler ?? {}),
     backend,
   });
-  const dir = assetDir(input.outDir, input.catalogId, input.sku);
+  const dir = assetPlace(input.outDir, input.catalogId, input.sku);
   const reusableGlbs: Record<string, OutputFile> = {};
   for (const preset of input.presets) {
     const reusable = await findReusableOutput(dir, preset.name, presetHashOf(generateHash, preset));
@@ -71,7 +71,7 @@ export interface ReusableGeneration {
  */
 export async function reusableGeneration(
   client: TrellisClient,
-  dir: string,
+  dir: AssetPlace,
   generateHash: string,
   signal?: AbortSignal,
 ): Promise<ReusableGeneration | undefined> {
@@ -88,7 +88,7 @@ export function presetHashOf(generateHash: string, preset: Preset): string {
 }
 
 /** The state recorded with the preview, unless it expires within a minute (slack for the calls that use it). */
-async function recordedState(dir: string): Promise<ReusableState | undefined> {
+async function recordedState(dir: AssetPlace): Promise<ReusableState | undefined> {
   const extra = (await readOutputRecord(dir, PREVIEW_RECORD))?.extra ?? {};
   const stateId = typeof extra.stateId === 'string' ? extra.stateId : undefined;
   const expiresAt = typeof extra.stateExpiresAt === 'string' ? extra.stateExpiresAt : null;
