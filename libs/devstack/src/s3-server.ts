@@ -62,7 +62,7 @@ const REGION = 'us-east-1';
 export async function startS3Server(options: S3ServerOptions): Promise<S3Server> {
   const binary = findVersitygw();
   if (!binary) {
-    throw new LocalStackError('versitygw (the S3-compatible test server) is not set up. Run `npm run setup` (builds it with Go, once), or set VERSITYGW to a versitygw binary.');
+    throw new LocalStackError('versitygw (the S3-compatible test server) is not set up. Run `node scripts/setup.mjs --tests` (what `npm test` runs; builds it with Go, once), or set VERSITYGW to a versitygw binary.');
   }
   const port = options.port ?? (await getFreePort());
   const dataDir = options.dataDir ?? path.join(options.workDir, `s3-data-${port}`);
