@@ -1,5 +1,6 @@
 // The production topology on one machine: the self-hosted Temporal cluster of docker-compose.temporal.yml
-// (PostgreSQL-backed, see @trellis/devstack's temporal-cluster), the local service, and N workers, each
+// (PostgreSQL-backed, see @trellis/devstack's temporal-cluster), an S3-compatible server (versitygw) with
+// one bucket, the local service, and N workers, each
 // `npm run worker`'s entry in a process of its own whose cwd, HOME and TMPDIR are an empty folder of its
 // own, configured only through its environment (nothing inherited from this process but PATH): what N
 // machines sharing no disk would be.
@@ -12,10 +13,12 @@ import {
   repoRoot,
   spawnGuarded,
   startLocalService,
+  startS3Server,
   startTemporalCluster,
   waitUntilReady,
   type LocalService,
   type ManagedProcess,
+  type S3Server,
   type TemporalCluster,
 } from '@trellis/devstack';
 import { WORKER_MEMORY_ENV, WORKER_NODE_FLAGS, workflowsPath } from '@trellis/worker';
@@ -31,8 +34,8 @@ export interface ClusterStackOptions {
   gpuWorkers?: number;
   latencyScale?: number;
   backend?: 'relief' | 'wait';
-  /** Extra environment every worker gets (the out store's settings, e.g. AWS_* for s3://). */
-  workerEnv?: Record<string, string>;
+  /** The bucket made on the S3 server at start-up. */
+  bucket: string;
 }
 
 export interface ClusterWorker {
@@ -47,6 +50,7 @@ export class ClusterStack {
     readonly workDir: string,
     readonly taskQueue: string,
     readonly cluster: TemporalCluster,
+    readonly s3: S3Server,
     readonly service: LocalService,
     readonly workers: ClusterWorker[],
     private connection: Connection,
@@ -57,7 +61,9 @@ export class ClusterStack {
     const workDir = fs.mkdtempSync(path.join(inject('workDir'), `${name}-`));
     const taskQueue = `cluster-${name}`;
     const cluster = await startTemporalCluster({ workDir: path.join(workDir, 'cluster'), namespace: `trellis-${name}` });
+    let s3: S3Server | undefined;
     try {
+      s3 = await startS3Server({ workDir, buckets: [options.bucket] });
       const service = await startLocalService({
         workDir,
         gpuWorkers: options.gpuWorkers,
@@ -68,19 +74,20 @@ export class ClusterStack {
       const workers: ClusterWorker[] = [];
       const connection = await Connection.connect({ address: cluster.address });
       const client = new Client({ connection, namespace: cluster.namespace });
-      const stack = new ClusterStack(workDir, taskQueue, cluster, service, workers, connection, client);
+      const stack = new ClusterStack(workDir, taskQueue, cluster, s3, service, workers, connection, client);
       // One at a time: three cold tsx starts at once on a 2-core machine only make each slower.
       for (let index = 1; index <= options.workers; index += 1) {
-        workers.push(await stack.startWorker(`worker-${index}`, bundle, options.workerEnv ?? {}));
+        workers.push(await stack.startWorker(`worker-${index}`, bundle));
       }
       return stack;
     } catch (error) {
+      await s3?.stop();
       await cluster.stop();
       throw error;
     }
   }
 
-  private async startWorker(name: string, bundle: string, extraEnv: Record<string, string>): Promise<ClusterWorker> {
+  private async startWorker(name: string, bundle: string): Promise<ClusterWorker> {
     const dir = path.join(this.workDir, name);
     fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true, mode: 0o700 });
     fs.chmodSync(dir, 0o700);
@@ -104,7 +111,8 @@ export class ClusterStack {
         TRELLIS2_API_URL: this.service.url,
         TRELLIS2_MODAL_KEY: this.service.credentials.modalKey,
         TRELLIS2_MODAL_SECRET: this.service.credentials.modalSecret,
-        ...extraEnv,
+        // The standard AWS chain's variables: endpoint, region and credentials of the S3 server.
+        ...this.s3.env(),
       },
     });
     await waitUntilReady(
@@ -137,6 +145,7 @@ export class ClusterStack {
     await Promise.all(this.workers.map((worker) => worker.process.stop()));
     await this.connection.close().catch(() => undefined);
     await this.service.stop();
+    await this.s3.stop();
     await this.cluster.stop();
   }
 }

@@ -1,16 +1,19 @@
 // The topology production runs: Temporal on PostgreSQL (docker-compose.temporal.yml, run for real),
-// three workers as separate processes that share no folder, and the catalog converted while one worker
-// is killed with kill -9 and the Temporal server is killed and restarted. Every SKU's outputs must be
-// there exactly once with the service's sha256, the service must have run no extra GPU job, the report
-// must equal an undisturbed run's, and the dashboard must serve a GLB from the outputs.
+// three workers as separate processes that share no folder, outputs in S3-compatible object storage
+// (versitygw), and the catalog converted into s3:// while one worker is killed with kill -9 and the
+// Temporal server is killed and restarted. Every SKU's outputs must be in the bucket exactly once with
+// the service's sha256, no multipart upload may be left incomplete, the service must have run no extra
+// GPU job, and the report must equal the one a run into a local folder writes.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { getCatalogHandle, getCatalogProgress, readCatalogReport, startCatalogConversion } from '@trellis/cli';
-import { type CatalogReport } from '@trellis/contracts';
-import { assetDir } from '@trellis/activities/files';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { getCatalogHandle, getCatalogProgress, startCatalogConversion } from '@trellis/cli';
+import { CatalogReport, assetWorkflowId } from '@trellis/contracts';
+import { assetKey, catalogKey, catalogReportKeys, openOutputStore } from '@trellis/activities/files';
 import { startDashboard } from '@trellis/dashboard';
 import { readServiceStats, resetServiceStats } from '@trellis/devstack';
+import { createS3Client } from '@trellis/output-store';
 import { TrellisClient } from '@trellis/trellis-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileUrl } from '../../apps/dashboard/src/catalog-data';
@@ -25,6 +28,8 @@ const PRESETS = {
   small: { decimation_target: 5_000, texture_size: 512 },
 } as const;
 const CONCURRENCY = 4;
+const BUCKET = 'trellis-out';
+const S3_OUT = `s3://${BUCKET}/shops/topology`;
 
 let stack: ClusterStack;
 let catalogPath: string;
@@ -32,7 +37,9 @@ let presetsFile: string;
 
 beforeAll(async () => {
   const started = Date.now();
-  stack = await ClusterStack.start('topology', { workers: 3, gpuWorkers: CONCURRENCY, latencyScale: 0.1, backend: 'wait' });
+  stack = await ClusterStack.start('topology', { workers: 3, gpuWorkers: CONCURRENCY, latencyScale: 0.1, backend: 'wait', bucket: BUCKET });
+  // This process reads the bucket as the workers write it: through the standard AWS variables.
+  Object.assign(process.env, stack.s3.env());
   console.log(`topology: cluster, service and 3 workers up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   await new TrellisClient({ baseUrl: stack.service.url, credentials: stack.service.credentials }).warmup();
   const catalogDir = path.join(stack.workDir, 'catalog');
@@ -55,75 +62,126 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
   }
 }
 
-async function startRun(catalogId: string, outDir: string): Promise<void> {
+async function startRun(catalogId: string, out: string): Promise<void> {
   await resetServiceStats(stack.service);
   const prepared = await prepareConversion({
     catalog: catalogPath,
-    out: outDir,
+    out: path.join(stack.workDir, 'unused-out'),
     catalogId,
     presets: Object.keys(PRESETS).join(','),
     presetsFile,
     pipeline: '512',
   });
-  await startCatalogConversion(stack.client, { ...prepared.input, concurrency: CONCURRENCY }, { taskQueue: stack.taskQueue });
+  // The out location as the workflow input carries it: a folder path or s3://bucket/prefix.
+  const input = { ...prepared.input, outDir: out, concurrency: CONCURRENCY };
+  await startCatalogConversion(stack.client, input, { taskQueue: stack.taskQueue });
 }
 
-function filesUnder(dir: string): string[] {
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)));
+async function readReport(out: string, catalogId: string): Promise<CatalogReport> {
+  const bytes = await openOutputStore(out).getBytes(catalogReportKeys(catalogId).json);
+  expect(bytes, `report of ${catalogId} in ${out}`).toBeDefined();
+  return CatalogReport.parse(JSON.parse(bytes!.toString('utf8')));
 }
 
-const sha256Of = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+/** Every object under a catalog's folder of the store, as key → sha256 of its bytes. */
+async function objectsOf(out: string, catalogId: string): Promise<Map<string, string>> {
+  const store = openOutputStore(out);
+  const objects = new Map<string, string>();
+  for await (const { key } of store.list(catalogKey(catalogId))) {
+    const bytes = await store.getBytes(key);
+    objects.set(key, createHash('sha256').update(bytes!).digest('hex'));
+  }
+  return objects;
+}
 
 /**
- * What must be equal between two runs of one catalog: everything but its id, its folder, its clock and
- * the seconds the backend measured itself working (a stopwatch reading, not an output: the GPU seconds
- * billed and the cost stay compared).
+ * The activities the faults made Temporal retry, from the asset workflows' histories: type, attempt and
+ * the failure before it (a kill -9 shows as a timeout of the killed worker's activities). Printed.
+ */
+async function retriedActivities(catalogId: string): Promise<string[]> {
+  const retried: string[] = [];
+  for (const sku of SKUS) {
+    const history = await stack.client.workflow.getHandle(assetWorkflowId(catalogId, sku)).fetchHistory();
+    const types = new Map<string, string>();
+    for (const event of history.events ?? []) {
+      const scheduled = event.activityTaskScheduledEventAttributes;
+      if (scheduled) types.set(String(event.eventId), scheduled.activityType?.name ?? '?');
+      const started = event.activityTaskStartedEventAttributes;
+      if (started && (started.attempt ?? 1) > 1) {
+        const failure = started.lastFailure?.timeoutFailureInfo?.timeoutType ?? started.lastFailure?.message ?? 'unknown';
+        retried.push(`${sku} ${types.get(String(started.scheduledEventId)) ?? '?'} attempt ${started.attempt} after ${failure}`);
+      }
+    }
+  }
+  return retried;
+}
+
+/**
+ * What must be equal between two runs of one catalog: everything but its id, its out location, its
+ * clock and the seconds the backend measured itself working (a stopwatch reading, not an output: the
+ * GPU seconds billed and the cost stay compared).
  */
 function comparable(report: CatalogReport): unknown {
   const { catalogId: _id, outDir: _out, generatedAt: _at, ...rest } = report;
   return JSON.parse(JSON.stringify(rest, (key, value: unknown) => (key === 'backendSeconds' ? undefined : value)));
 }
 
-async function expectEveryOutputOnce(catalogId: string, outDir: string, report: CatalogReport): Promise<void> {
+async function expectEveryOutputOnce(out: string, catalogId: string, report: CatalogReport): Promise<void> {
   expect(report.counts).toMatchObject({ done: SKUS.length });
+  const objects = await objectsOf(out, catalogId);
   for (const sku of SKUS) {
-    const dir = assetDir(outDir, catalogId, sku);
-    const outputs = filesUnder(dir).filter((file) => !file.startsWith('.trellis'));
+    const folder = assetKey(catalogId, sku);
+    const outputs = [...objects.keys()]
+      .filter((key) => key.startsWith(`${folder}/`))
+      .map((key) => key.slice(folder.length + 1))
+      .filter((name) => !name.startsWith('.trellis'));
     expect(outputs.sort(), sku).toEqual(['manifest.json', 'preview.mp4', ...Object.keys(PRESETS).map((name) => `${name}.glb`)].sort());
     const row = report.rows.find((candidate) => candidate.sku === sku)!;
-    for (const [preset, glb] of Object.entries(row.glbs)) {
-      expect(sha256Of(path.join(dir, glb.file)), `${sku} ${preset}`).toBe(glb.sha256);
-    }
-    expect(sha256Of(path.join(dir, row.preview!.file)), `${sku} preview`).toBe(row.preview!.sha256);
+    for (const [preset, glb] of Object.entries(row.glbs)) expect(objects.get(`${folder}/${glb.file}`), `${sku} ${preset}`).toBe(glb.sha256);
+    expect(objects.get(`${folder}/${row.preview!.file}`), `${sku} preview`).toBe(row.preview!.sha256);
   }
-  expect(filesUnder(path.join(outDir, catalogId)).filter((file) => file.endsWith('.tmp'))).toEqual([]);
+  expect([...objects.keys()].filter((key) => key.endsWith('.tmp'))).toEqual([]);
   const stats = await readServiceStats(stack.service);
   expect(stats.work_runs).toMatchObject({ generate: SKUS.length, extract_glb: SKUS.length });
   expect(stats.jobs_created).toMatchObject({ generate: SKUS.length, extract_glb: SKUS.length });
   expect(stats.presets_extracted).toBe(SKUS.length * Object.keys(PRESETS).length);
 }
 
-describe('three workers sharing no disk, on Temporal with PostgreSQL', () => {
-  let baseline: CatalogReport;
-  const outDir = () => path.join(stack.workDir, 'out');
+describe('three workers sharing no disk, on Temporal with PostgreSQL, writing to S3', () => {
+  let localReport: CatalogReport;
+  const localOut = () => path.join(stack.workDir, 'local-out');
 
-  it('an undisturbed run (the baseline)', async () => {
+  it('a run into a local folder, undisturbed (the report to match)', async () => {
     const started = Date.now();
-    await startRun('topology-baseline', outDir());
-    const result = await getCatalogHandle(stack.client, 'topology-baseline').result();
+    await startRun('topology-local', localOut());
+    const result = await getCatalogHandle(stack.client, 'topology-local').result();
     expect(result.status).toBe('completed');
-    baseline = await readCatalogReport(outDir(), 'topology-baseline');
-    await expectEveryOutputOnce('topology-baseline', outDir(), baseline);
-    console.log(`topology: baseline ${SKUS.length} SKUs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    localReport = await readReport(localOut(), 'topology-local');
+    await expectEveryOutputOnce(localOut(), 'topology-local', localReport);
+    console.log(`topology: local run, ${SKUS.length} SKUs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    // The dashboard serves a GLB of it with the service's sha256.
+    const dashboard = await startDashboard({
+      client: stack.client,
+      outDir: localOut(),
+      startCatalog: async () => {
+        throw new Error('this test starts no catalog from the dashboard');
+      },
+    });
+    try {
+      const row = localReport.rows[0]!;
+      const response = await fetch(new URL(fileUrl('topology-local', row.sku, row.glbs.tiny!.file), dashboard.url));
+      expect(response.status).toBe(200);
+      expect(createHash('sha256').update(Buffer.from(await response.arrayBuffer())).digest('hex')).toBe(row.glbs.tiny!.sha256);
+    } finally {
+      await dashboard.close();
+    }
   }, 600_000);
 
-  it('a worker killed with kill -9 and the Temporal server killed and restarted mid-run: every output once, 0 extra GPU jobs, the same report', async () => {
-    const catalogId = 'topology-faults';
+  it('into s3:// with a worker killed (kill -9) and the Temporal server killed and restarted mid-run: every object once, none incomplete, 0 extra GPU jobs, the local run\'s report', async () => {
+    const catalogId = 'topology-s3';
     const started = Date.now();
-    await startRun(catalogId, outDir());
+    await startRun(catalogId, S3_OUT);
     await until('two SKUs done', async () => (await getCatalogProgress(stack.client, catalogId)).counts.done >= 2);
     await stack.crashWorker(0);
     console.log(`topology: worker-1 killed (kill -9) at ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -132,28 +190,19 @@ describe('three workers sharing no disk, on Temporal with PostgreSQL', () => {
     console.log(`topology: Temporal server killed and restarted at ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const result = await getCatalogHandle(stack.client, catalogId).result();
     expect(result.status).toBe('completed');
-    const report = await readCatalogReport(outDir(), catalogId);
-    await expectEveryOutputOnce(catalogId, outDir(), report);
-    expect(comparable(report)).toEqual(comparable(baseline));
-    // The two workers left did the rest: both polled, and the killed one never came back.
-    expect(stack.workers[0]!.process.hasExited()).toBe(true);
-    console.log(`topology: faulted run ${SKUS.length} SKUs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-
-    const dashboard = await startDashboard({
-      client: stack.client,
-      outDir: outDir(),
-      startCatalog: async () => {
-        throw new Error('this test starts no catalog from the dashboard');
-      },
-    });
-    try {
-      const row = report.rows.find((candidate) => candidate.sku === SKUS[0])!;
-      const response = await fetch(new URL(fileUrl(catalogId, row.sku, row.glbs.tiny!.file), dashboard.url));
-      expect(response.status).toBe(200);
-      const body = Buffer.from(await response.arrayBuffer());
-      expect(createHash('sha256').update(body).digest('hex')).toBe(row.glbs.tiny!.sha256);
-    } finally {
-      await dashboard.close();
+    console.log(`topology: s3 run with the faults, ${SKUS.length} SKUs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`topology: retried activities: ${JSON.stringify(await retriedActivities(catalogId))}`);
+    const report = await readReport(S3_OUT, catalogId);
+    await expectEveryOutputOnce(S3_OUT, catalogId, report);
+    expect(comparable(report)).toEqual(comparable(localReport));
+    const uploads = await createS3Client(stack.s3.env()).send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
+    expect(uploads.Uploads ?? []).toEqual([]);
+    // No output went to a worker's own folder outside its temp dir (where a killed worker may leave a
+    // scratch copy: that is its machine's, never an output).
+    for (const worker of stack.workers) {
+      const names = fs.readdirSync(worker.dir, { recursive: true }).map(String).filter((name) => !name.startsWith('tmp'));
+      expect(names.filter((name) => name.endsWith('.glb') || name.endsWith('.mp4')), worker.name).toEqual([]);
     }
+    expect(stack.workers[0]!.process.hasExited()).toBe(true);
   }, 900_000);
 });
