@@ -8,7 +8,8 @@ import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { readCatalogReport, startCatalogConversion } from '@trellis/cli';
 import { assetWorkflowId, catalogWorkflowId, type CatalogReport, type CatalogResult } from '@trellis/contracts';
 import { readServiceStats, resetServiceStats, startS3Server, type S3Server } from '@trellis/devstack';
-import { createS3Client, openOutputStore } from '@trellis/output-store';
+import { startDashboard } from '@trellis/dashboard';
+import { createS3Client, openOutputStore, sha256Hex } from '@trellis/output-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
 import { writeCatalog } from '../harness/catalogs';
@@ -107,6 +108,24 @@ describe('outputs in s3://', () => {
     for (const text of [history, assetHistory]) {
       expect(text).not.toContain(s3.credentials.secretAccessKey);
       expect(text).not.toContain(s3.credentials.accessKeyId);
+    }
+  });
+
+  it('the dashboard serves a GLB and the report from the bucket, and the page gets no store credential', async () => {
+    const dashboard = await startDashboard({ client: stack.client, outDir: 's3://outputs/team/runs', startCatalog: async () => {} });
+    try {
+      const glb = await fetch(`${dashboard.url}files/same-catalog-s3/S3-MUG/fast.glb`);
+      expect(glb.status).toBe(200);
+      expect(glb.headers.get('content-type')).toBe('model/gltf-binary');
+      const bytes = Buffer.from(await glb.arrayBuffer());
+      const manifest = remote.report.rows.find((row) => row.sku === 'S3-MUG')!;
+      expect(sha256Hex(bytes)).toBe(manifest.glbs.fast!.sha256);
+      expect((await fetch(`${dashboard.url}files/same-catalog-s3/.trellis/inputs/catalog.csv`)).status).toBe(404);
+      const detail = await (await fetch(`${dashboard.url}api/catalogs/same-catalog-s3`)).text();
+      expect(detail).toContain('S3-MUG');
+      for (const secret of [s3.credentials.secretAccessKey, s3.credentials.accessKeyId, 'X-Amz-Signature']) expect(detail).not.toContain(secret);
+    } finally {
+      await dashboard.close();
     }
   });
 
