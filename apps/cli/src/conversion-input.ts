@@ -22,7 +22,8 @@ import {
   type CatalogRowProblem,
   type ConvertCatalogParams,
 } from '@trellis/contracts';
-import { readCatalog } from '@trellis/activities/files';
+import { readCatalog, withCatalogFile } from '@trellis/activities/files';
+import { isS3Location, parseOutLocation } from '@trellis/output-store';
 import { z } from 'zod';
 
 export interface ConversionFlags {
@@ -93,8 +94,9 @@ async function readPresetsFile(file: string): Promise<PresetsFile> {
 }
 
 export async function prepareConversion(flags: ConversionFlags): Promise<PreparedConversion> {
-  const catalogPath = path.resolve(flags.catalog);
-  const outDir = path.resolve(flags.out);
+  // Local paths are made absolute (workers may run elsewhere); s3:// locations are checked and kept as given.
+  const catalogPath = outLocationOf(flags.catalog, '--catalog');
+  const outDir = outLocationOf(flags.out, '--out');
   const catalogId = parseFlag(
     CatalogId,
     flags.catalogId ?? catalogIdFromPath(catalogPath),
@@ -133,7 +135,7 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
     flags.maxCost,
     `--max-cost must be a positive amount in USD, e.g. --max-cost 25 (got "${flags.maxCost}").`,
   );
-  const catalog = await readCatalog(catalogPath, catalogOptions);
+  const catalog = await withCatalogFile(catalogPath, (file) => readCatalog(file, catalogOptions));
   const problems = [...catalog.problems];
   let validRows = 0;
   // Rows may name presets of their own; unknown names are caught here and again in the workflow.
@@ -171,6 +173,16 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
     throw new UsageError(input.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
   }
   return { input: input.data, validRows, problems, rows: catalog.rows };
+}
+
+/** A folder path (made absolute) or an s3://bucket/prefix location (checked, kept as given). */
+export function outLocationOf(value: string, flag: string): string {
+  try {
+    const parsed = parseOutLocation(value);
+    return parsed.kind === 'local' ? parsed.root : isS3Location(value) ? value.replace(/\/+$/, '') : value;
+  } catch (error) {
+    throw new UsageError(`${flag}: ${(error as Error).message}`);
+  }
 }
 
 /** --channels against the built-ins and the presets file's own channel profiles. */

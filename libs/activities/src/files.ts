@@ -1,9 +1,10 @@
 // The file side of the activities: catalogs in, images checked, outputs written atomically and reused,
 // manifests and reports. Plain async functions; `index.ts` wraps the ones workflows call as activities.
 export { CatalogFileError } from './catalog/catalog-file-error';
-export { catalogDirOf, catalogFormatOf } from './catalog/catalog-location';
+export { catalogDirOf, catalogFormatOf, catalogSha256Of, resolveCatalogInput, withCatalogFile } from './catalog/catalog-location';
+export { needsStaging, stageCatalogInputs, type StagedInputs, type StageInputsArgs } from './catalog/stage-inputs';
 export { catalogReadStats, readCatalog, type CatalogContents } from './catalog/read-catalog';
-export { loadCatalogPage, readSnapshot, snapshotCatalog, trellisDirOf, type LoadCatalogPageInput, type SnapshotCatalogInput, type SnapshotMeta } from './catalog/catalog-snapshot';
+export { loadCatalogPage, readSnapshot, snapshotCatalog, trellisDirOf, trellisKeyOf, type LoadCatalogPageInput, type SnapshotCatalogInput, type SnapshotMeta } from './catalog/catalog-snapshot';
 export { columnKey, mapColumns, type ColumnMapping } from './catalog/column-mapping';
 export { catalogImageExtensions } from './catalog/read-folder-rows';
 

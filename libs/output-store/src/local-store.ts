@@ -6,7 +6,7 @@
 // file; the next complete write of the same target does, and `list` never shows temp files.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -67,13 +67,25 @@ export class LocalFolderStore implements OutputStore {
   }
 
   async getStream(key: string): Promise<Readable | undefined> {
-    const filePath = this.pathOf(key);
-    const handle = await open(filePath, 'r').catch(undefinedWhenMissing);
+    const filePath = await this.readablePath(key);
+    const handle = filePath === undefined ? undefined : await open(filePath, 'r').catch(undefinedWhenMissing);
     return handle?.createReadStream();
   }
 
   async getBytes(key: string): Promise<Buffer | undefined> {
-    return readFile(this.pathOf(key)).catch(undefinedWhenMissing);
+    const filePath = await this.readablePath(key);
+    return filePath === undefined ? undefined : readFile(filePath).catch(undefinedWhenMissing);
+  }
+
+  /**
+   * The file of a key for reading, resolved through symlinks: a link that leads out of the out folder
+   * reads as nothing, so no name in it can expose another file of the machine.
+   */
+  private async readablePath(key: string): Promise<string | undefined> {
+    const filePath = this.pathOf(key);
+    const [realRoot, real] = await Promise.all([realpath(this.root).catch(() => undefined), realpath(filePath).catch(() => undefined)]);
+    if (realRoot === undefined || real === undefined || !real.startsWith(realRoot + path.sep)) return undefined;
+    return real;
   }
 
   async getRange(key: string, start: number, end: number): Promise<Buffer | undefined> {
@@ -127,6 +139,12 @@ export class LocalFolderStore implements OutputStore {
         }
       }
     }
+  }
+
+  async listFolders(folderKey: string): Promise<string[]> {
+    const folder = folderKey === '' ? this.root : this.pathOf(folderKey);
+    const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+    return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
   }
 
   async presignedGetUrl(): Promise<string | undefined> {

@@ -65,6 +65,8 @@ export interface OutputStore {
   localCopy(key: string): Promise<LocalCopy | undefined>;
   /** Every object under the folder `folderKey/` (all of the store for ''), sha256 not included. */
   list(folderKey: string): AsyncIterable<ObjectInfo>;
+  /** The names of the folders directly under `folderKey/` (of the store's top for ''), sorted. */
+  listFolders(folderKey: string): Promise<string[]>;
   /** A short-lived GET URL that needs no credential, or undefined for stores that cannot make one. */
   presignedGetUrl(key: string, options?: { expiresInSeconds?: number; contentType?: string }): Promise<string | undefined>;
   /** Removes the object if there is one. */

@@ -227,6 +227,22 @@ export class S3Store implements OutputStore {
     } while (token !== undefined);
   }
 
+  async listFolders(folderKey: string): Promise<string[]> {
+    const rootPrefix = this.prefix === '' ? '' : `${this.prefix}/`;
+    const prefix = folderKey === '' ? rootPrefix : `${this.objectKey(folderKey)}/`;
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
+      for (const common of page.CommonPrefixes ?? []) {
+        const name = common.Prefix?.slice(prefix.length).replace(/\/$/, '');
+        if (name) names.push(name);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return names.sort();
+  }
+
   async presignedGetUrl(key: string, options: { expiresInSeconds?: number; contentType?: string } = {}): Promise<string> {
     const command = new GetObjectCommand({
       Bucket: this.bucket,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -91,6 +91,15 @@ describe('local folder store: atomic writes', () => {
     await storeAt(dir).putBytes('f', 'abc');
     await writeFile(path.join(dir, 'f'), 'abd');
     expect(await storeAt(dir).head('f')).toEqual({ key: 'f', bytes: 3, sha256: sha256('abd') });
+  });
+
+  it('reads nothing through a symlink that leads out of the folder', async () => {
+    const dir = await tempDir();
+    const outside = await tempDir();
+    await writeFile(path.join(outside, 'secret.txt'), 'not for the page');
+    await symlink(path.join(outside, 'secret.txt'), path.join(dir, 'link.glb'));
+    expect(await storeAt(dir).getBytes('link.glb')).toBeUndefined();
+    expect(await storeAt(dir).getStream('link.glb')).toBeUndefined();
   });
 
   it('list never shows temp files of writes in progress', async () => {

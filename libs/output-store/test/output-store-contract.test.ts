@@ -164,6 +164,9 @@ describe.each(implementations)('OutputStore contract: %s', (name, makeStore) => 
     expect(await collect(store.list('cat-1'))).toEqual(['cat-1/a/manifest.json', 'cat-1/b/.trellis/preview.json', 'cat-1/report.csv']);
     expect(await collect(store.list('cat-1/b'))).toEqual(['cat-1/b/.trellis/preview.json']);
     expect(await collect(store.list(''))).toHaveLength(4);
+    expect(await store.listFolders('')).toEqual(['cat-1', 'cat-10']);
+    expect(await store.listFolders('cat-1')).toEqual(['a', 'b']);
+    expect(await store.listFolders('cat-2')).toEqual([]);
   });
 
   it('gives a local file copy for tools that read files, and nothing for what is not there', async () => {
