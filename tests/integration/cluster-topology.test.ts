@@ -3,14 +3,15 @@
 // (versitygw), and the catalog converted into s3:// while one worker is killed with kill -9 and the
 // Temporal server is killed and restarted. Every SKU's outputs must be in the bucket exactly once with
 // the service's sha256, no multipart upload may be left incomplete, the service must have run no extra
-// GPU job, and the report must equal the one a run into a local folder writes.
+// GPU job, the report must equal the one a run into a local folder writes, and the dashboard must serve a
+// GLB from the bucket.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import { getCatalogHandle, getCatalogProgress, startCatalogConversion } from '@trellis/cli';
+import { getCatalogHandle, getCatalogProgress, readCatalogReport, startCatalogConversion } from '@trellis/cli';
 import { CatalogReport, assetWorkflowId } from '@trellis/contracts';
-import { assetKey, catalogKey, catalogReportKeys, openOutputStore } from '@trellis/activities/files';
+import { assetKey, catalogKey, openOutputStore } from '@trellis/activities/files';
 import { startDashboard } from '@trellis/dashboard';
 import { readServiceStats, resetServiceStats } from '@trellis/devstack';
 import { createS3Client } from '@trellis/output-store';
@@ -62,25 +63,18 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
   }
 }
 
+/** As `trellis convert` does: a local catalog is staged into an s3:// out, so the workers read it from there. */
 async function startRun(catalogId: string, out: string): Promise<void> {
   await resetServiceStats(stack.service);
   const prepared = await prepareConversion({
     catalog: catalogPath,
-    out: path.join(stack.workDir, 'unused-out'),
+    out,
     catalogId,
     presets: Object.keys(PRESETS).join(','),
     presetsFile,
     pipeline: '512',
   });
-  // The out location as the workflow input carries it: a folder path or s3://bucket/prefix.
-  const input = { ...prepared.input, outDir: out, concurrency: CONCURRENCY };
-  await startCatalogConversion(stack.client, input, { taskQueue: stack.taskQueue });
-}
-
-async function readReport(out: string, catalogId: string): Promise<CatalogReport> {
-  const bytes = await openOutputStore(out).getBytes(catalogReportKeys(catalogId).json);
-  expect(bytes, `report of ${catalogId} in ${out}`).toBeDefined();
-  return CatalogReport.parse(JSON.parse(bytes!.toString('utf8')));
+  await startCatalogConversion(stack.client, { ...prepared.input, concurrency: CONCURRENCY }, { taskQueue: stack.taskQueue });
 }
 
 /** Every object under a catalog's folder of the store, as key → sha256 of its bytes. */
@@ -98,6 +92,8 @@ async function objectsOf(out: string, catalogId: string): Promise<Map<string, st
  * The activities the faults made Temporal retry, from the asset workflows' histories: type, attempt and
  * the failure before it (a kill -9 shows as a timeout of the killed worker's activities). Printed.
  */
+const TIMEOUT_NAMES: Record<number, string> = { 1: 'start-to-close', 2: 'schedule-to-start', 3: 'schedule-to-close', 4: 'heartbeat' };
+
 async function retriedActivities(catalogId: string): Promise<string[]> {
   const retried: string[] = [];
   for (const sku of SKUS) {
@@ -108,7 +104,8 @@ async function retriedActivities(catalogId: string): Promise<string[]> {
       if (scheduled) types.set(String(event.eventId), scheduled.activityType?.name ?? '?');
       const started = event.activityTaskStartedEventAttributes;
       if (started && (started.attempt ?? 1) > 1) {
-        const failure = started.lastFailure?.timeoutFailureInfo?.timeoutType ?? started.lastFailure?.message ?? 'unknown';
+        const timeout = started.lastFailure?.timeoutFailureInfo?.timeoutType;
+        const failure = timeout !== undefined && timeout !== null ? `${TIMEOUT_NAMES[timeout] ?? timeout} timeout` : (started.lastFailure?.message ?? 'unknown');
         retried.push(`${sku} ${types.get(String(started.scheduledEventId)) ?? '?'} attempt ${started.attempt} after ${failure}`);
       }
     }
@@ -117,12 +114,13 @@ async function retriedActivities(catalogId: string): Promise<string[]> {
 }
 
 /**
- * What must be equal between two runs of one catalog: everything but its id, its out location, its
- * clock and the seconds the backend measured itself working (a stopwatch reading, not an output: the
+ * What must be equal between two runs of one catalog: everything but its id, its out location, where
+ * its catalog was read, its clock and the seconds the backend measured itself working (a stopwatch reading, not an output: the
  * GPU seconds billed and the cost stay compared).
  */
 function comparable(report: CatalogReport): unknown {
-  const { catalogId: _id, outDir: _out, generatedAt: _at, ...rest } = report;
+  // catalogPath: the s3 run reads the catalog staged into the bucket, the local run the file itself.
+  const { catalogId: _id, outDir: _out, generatedAt: _at, catalogPath: _catalog, ...rest } = report;
   return JSON.parse(JSON.stringify(rest, (key, value: unknown) => (key === 'backendSeconds' ? undefined : value)));
 }
 
@@ -156,26 +154,10 @@ describe('three workers sharing no disk, on Temporal with PostgreSQL, writing to
     await startRun('topology-local', localOut());
     const result = await getCatalogHandle(stack.client, 'topology-local').result();
     expect(result.status).toBe('completed');
-    localReport = await readReport(localOut(), 'topology-local');
+    localReport = await readCatalogReport(localOut(), 'topology-local');
     await expectEveryOutputOnce(localOut(), 'topology-local', localReport);
     console.log(`topology: local run, ${SKUS.length} SKUs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-    // The dashboard serves a GLB of it with the service's sha256.
-    const dashboard = await startDashboard({
-      client: stack.client,
-      outDir: localOut(),
-      startCatalog: async () => {
-        throw new Error('this test starts no catalog from the dashboard');
-      },
-    });
-    try {
-      const row = localReport.rows[0]!;
-      const response = await fetch(new URL(fileUrl('topology-local', row.sku, row.glbs.tiny!.file), dashboard.url));
-      expect(response.status).toBe(200);
-      expect(createHash('sha256').update(Buffer.from(await response.arrayBuffer())).digest('hex')).toBe(row.glbs.tiny!.sha256);
-    } finally {
-      await dashboard.close();
-    }
   }, 600_000);
 
   it('into s3:// with a worker killed (kill -9) and the Temporal server killed and restarted mid-run: every object once, none incomplete, 0 extra GPU jobs, the local run\'s report', async () => {
@@ -192,7 +174,7 @@ describe('three workers sharing no disk, on Temporal with PostgreSQL, writing to
     expect(result.status).toBe('completed');
     console.log(`topology: s3 run with the faults, ${SKUS.length} SKUs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     console.log(`topology: retried activities: ${JSON.stringify(await retriedActivities(catalogId))}`);
-    const report = await readReport(S3_OUT, catalogId);
+    const report = await readCatalogReport(S3_OUT, catalogId);
     await expectEveryOutputOnce(S3_OUT, catalogId, report);
     expect(comparable(report)).toEqual(comparable(localReport));
     const uploads = await createS3Client(stack.s3.env()).send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
@@ -204,5 +186,22 @@ describe('three workers sharing no disk, on Temporal with PostgreSQL, writing to
       expect(names.filter((name) => name.endsWith('.glb') || name.endsWith('.mp4')), worker.name).toEqual([]);
     }
     expect(stack.workers[0]!.process.hasExited()).toBe(true);
+
+    // The dashboard, given the bucket as its out, serves a GLB from it with the service's sha256.
+    const dashboard = await startDashboard({
+      client: stack.client,
+      outDir: S3_OUT,
+      startCatalog: async () => {
+        throw new Error('this test starts no catalog from the dashboard');
+      },
+    });
+    try {
+      const row = report.rows[0]!;
+      const response = await fetch(new URL(fileUrl(catalogId, row.sku, row.glbs.tiny!.file), dashboard.url));
+      expect(response.status).toBe(200);
+      expect(createHash('sha256').update(Buffer.from(await response.arrayBuffer())).digest('hex')).toBe(row.glbs.tiny!.sha256);
+    } finally {
+      await dashboard.close();
+    }
   }, 900_000);
 });
