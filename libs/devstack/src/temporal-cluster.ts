@@ -154,8 +154,8 @@ async function createSchemas(workDir: string, topology: ComposeTopology, postgre
   script = rewriteComposeScript(script, service, `--ep ${topology.schemaEnv.POSTGRES_SEEDS}`, '--ep 127.0.0.1');
   script = rewriteComposeScript(script, service, `-p ${topology.schemaEnv.DB_PORT}`, `-p ${postgres.port}`);
   script = rewriteComposeScript(script, service, '/etc/temporal/schema', build.schemaDir);
-  const scriptFile = path.join(workDir, 'temporal-schema.sh');
-  fs.writeFileSync(scriptFile, script);
+  // Kept beside its log: what ran, for whoever reads a failure.
+  fs.writeFileSync(path.join(workDir, 'temporal-schema.sh'), script);
   await runToCompletion('the compose file\'s temporal-schema script', 'sh', ['-c', script], {
     logFile: path.join(workDir, 'temporal-schema.log'),
     env: { ...topology.schemaEnv, PATH: toolPath, HOME: workDir },
