@@ -62,16 +62,17 @@ export class ClusterStack {
     const taskQueue = `cluster-${name}`;
     const cluster = await startTemporalCluster({ workDir: path.join(workDir, 'cluster'), namespace: `trellis-${name}` });
     let s3: S3Server | undefined;
+    let service: LocalService | undefined;
+    const workers: ClusterWorker[] = [];
     try {
       s3 = await startS3Server({ workDir, buckets: [options.bucket] });
-      const service = await startLocalService({
+      service = await startLocalService({
         workDir,
         gpuWorkers: options.gpuWorkers,
         latencyScale: options.latencyScale,
         backend: options.backend,
       });
       const bundle = (await bundleWorkflowCode({ workflowsPath, logger: silentLogger })).code;
-      const workers: ClusterWorker[] = [];
       const connection = await Connection.connect({ address: cluster.address });
       const client = new Client({ connection, namespace: cluster.namespace });
       const stack = new ClusterStack(workDir, taskQueue, cluster, s3, service, workers, connection, client);
@@ -81,6 +82,8 @@ export class ClusterStack {
       }
       return stack;
     } catch (error) {
+      await Promise.all(workers.map((worker) => worker.process.stop()));
+      await service?.stop();
       await s3?.stop();
       await cluster.stop();
       throw error;
