@@ -5,6 +5,7 @@
 // own, configured only through its environment (nothing inherited from this process but PATH): what N
 // machines sharing no disk would be.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -127,7 +128,29 @@ export class ClusterStack {
     return { name, dir, process: worker };
   }
 
-  /** kill -9 of one worker (and its finishing child): its running activities are found dead by their heartbeat timeout. */
+  /**
+   * The Temporal identities of a worker's processes, the SDK's default `<pid>@<hostname>`: the worker and its
+   * finishing child (both below the watchdog that started them). Read from /proc at the time of the call.
+   */
+  identitiesOf(index: number): Set<string> {
+    const pids: number[] = [];
+    const walk = (pid: number) => {
+      let children: number[] = [];
+      try {
+        children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch {
+        // gone
+      }
+      for (const child of children) {
+        pids.push(child);
+        walk(child);
+      }
+    };
+    walk(this.workers[index]!.process.pid);
+    return new Set(pids.map((pid) => `${pid}@${os.hostname()}`));
+  }
+
+  /** kill -9 of one worker (and its finishing child): its running activities are found dead by their timeouts. */
   async crashWorker(index: number): Promise<void> {
     await this.workers[index]!.process.crash();
   }

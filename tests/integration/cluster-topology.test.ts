@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { temporal } from '@temporalio/proto';
 import { getCatalogHandle, getCatalogProgress, readCatalogReport, startCatalogConversion } from '@trellis/cli';
 import { CatalogReport, assetWorkflowId } from '@trellis/contracts';
 import { assetKey, catalogKey, openOutputStore } from '@trellis/activities/files';
@@ -92,6 +93,20 @@ async function objectsOf(out: string, catalogId: string): Promise<Map<string, st
  * The activities the faults made Temporal retry, from the asset workflows' histories: type, attempt and
  * the failure before it (a kill -9 shows as a timeout of the killed worker's activities). Printed.
  */
+/** An activity of the catalog's assets that a worker has started and not finished, and which worker that is. */
+async function runningActivity(catalogId: string): Promise<{ worker: number; sku: string; activity: string } | undefined> {
+  const started = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+  for (const sku of SKUS) {
+    const description = await stack.client.workflow.getHandle(assetWorkflowId(catalogId, sku)).describe().catch(() => undefined);
+    for (const pending of description?.raw.pendingActivities ?? []) {
+      if (pending.state !== started || !pending.lastWorkerIdentity) continue;
+      const worker = stack.workers.findIndex((_, index) => stack.identitiesOf(index).has(pending.lastWorkerIdentity!));
+      if (worker >= 0) return { worker, sku, activity: pending.activityType?.name ?? '?' };
+    }
+  }
+  return undefined;
+}
+
 const TIMEOUT_NAMES: Record<number, string> = { 1: 'start-to-close', 2: 'schedule-to-start', 3: 'schedule-to-close', 4: 'heartbeat' };
 
 async function retriedActivities(catalogId: string): Promise<string[]> {
@@ -165,15 +180,24 @@ describe('three workers sharing no disk, on Temporal with PostgreSQL, writing to
     const started = Date.now();
     await startRun(catalogId, S3_OUT);
     await until('two SKUs done', async () => (await getCatalogProgress(stack.client, catalogId)).counts.done >= 2);
-    await stack.crashWorker(0);
-    console.log(`topology: worker-1 killed (kill -9) at ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    // The worker to kill is one that is running an activity at that moment, so the kill always costs a retry.
+    const victim = await until('an activity running on one of the workers', () => runningActivity(catalogId));
+    await stack.crashWorker(victim.worker);
+    console.log(
+      `topology: ${stack.workers[victim.worker]!.name} killed (kill -9) at ${((Date.now() - started) / 1000).toFixed(1)} s, ` +
+        `while running ${victim.activity} of ${victim.sku}`,
+    );
     await until('four SKUs done', async () => (await getCatalogProgress(stack.client, catalogId)).counts.done >= 4);
     await stack.crashAndRestartTemporal();
     console.log(`topology: Temporal server killed and restarted at ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const result = await getCatalogHandle(stack.client, catalogId).result();
     expect(result.status).toBe('completed');
     console.log(`topology: s3 run with the faults, ${SKUS.length} SKUs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    console.log(`topology: retried activities: ${JSON.stringify(await retriedActivities(catalogId))}`);
+    const retried = await retriedActivities(catalogId);
+    console.log(`topology: retried activities: ${JSON.stringify(retried)}`);
+    expect(retried, 'the killed worker\'s activity was retried elsewhere').toEqual(
+      expect.arrayContaining([expect.stringContaining(`${victim.sku} ${victim.activity} attempt `)]),
+    );
     const report = await readCatalogReport(S3_OUT, catalogId);
     await expectEveryOutputOnce(S3_OUT, catalogId, report);
     expect(comparable(report)).toEqual(comparable(localReport));
@@ -185,7 +209,7 @@ describe('three workers sharing no disk, on Temporal with PostgreSQL, writing to
       const names = fs.readdirSync(worker.dir, { recursive: true }).map(String).filter((name) => !name.startsWith('tmp'));
       expect(names.filter((name) => name.endsWith('.glb') || name.endsWith('.mp4')), worker.name).toEqual([]);
     }
-    expect(stack.workers[0]!.process.hasExited()).toBe(true);
+    expect(stack.workers[victim.worker]!.process.hasExited()).toBe(true);
 
     // The dashboard, given the bucket as its out, serves a GLB from it with the service's sha256.
     const dashboard = await startDashboard({
