@@ -19,7 +19,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startS3Server } from '@trellis/devstack';
-import { createS3Client, LocalFolderStore, S3Store, type OutputStore } from '@trellis/output-store';
+import { LocalFolderStore, type OutputStore } from '@trellis/output-store';
+import { createS3Client, S3Store } from '@trellis/output-store/s3';
 import { RssSampler } from './measure';
 
 const self = fileURLToPath(import.meta.url);

@@ -5,11 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { presignedUrlsOf } from '@trellis/activities';
 import { readCatalogReport, startCatalogConversion } from '@trellis/cli';
 import { assetWorkflowId, catalogWorkflowId, type CatalogReport, type CatalogResult } from '@trellis/contracts';
 import { readServiceStats, resetServiceStats, startS3Server, type S3Server } from '@trellis/devstack';
 import { startDashboard } from '@trellis/dashboard';
-import { createS3Client, openOutputStore, sha256Hex } from '@trellis/output-store';
+import { openOutputStore, sha256Hex } from '@trellis/output-store';
+import { createS3Client } from '@trellis/output-store/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
 import { writeCatalog } from '../harness/catalogs';
@@ -127,6 +129,24 @@ describe('outputs in s3://', () => {
     } finally {
       await dashboard.close();
     }
+  });
+
+  it('webhooks name the objects, and carry presigned URLs made at delivery when asked', async () => {
+    const row = remote.report.rows.find((candidate) => candidate.sku === 'S3-LAMP')!;
+    const delivery = {
+      url: 'https://receiver.example/hooks',
+      eventType: 'asset.finished' as const,
+      webhookId: 'msg_asset_test',
+      occurredAt: new Date().toISOString(),
+      presignSeconds: 300,
+      payload: { catalogId: 'same-catalog-s3', sku: row.sku, row: row.row, status: 'done' as const, assetDir: 's3://outputs/team/runs/same-catalog-s3/S3-LAMP', glbs: row.glbs, preview: row.preview, usage: row.usage },
+    };
+    const urls = (await presignedUrlsOf(delivery))!;
+    expect(Object.keys(urls).sort()).toEqual(['fast.glb', 'preview.mp4']);
+    const glb = await fetch(urls['fast.glb']!); // no credential: the signature is the permission
+    expect(glb.status).toBe(200);
+    expect(sha256Hex(Buffer.from(await glb.arrayBuffer()))).toBe(row.glbs.fast!.sha256);
+    expect(await presignedUrlsOf({ ...delivery, presignSeconds: undefined })).toBeUndefined();
   });
 
   it('a second run into the same s3:// out reuses everything: no GPU job at the service', async () => {

@@ -50,9 +50,10 @@ export async function startTryOneImage(outDir: string, request: TryRequest, imag
   const store = openOutputStore(outDir);
   const dir = joinKey(UPLOADS_FOLDER, catalogId);
   const imageName = `upload.${extensionByType[request.contentType]}`;
-  await store.putBytes(joinKey(dir, imageName), image, { contentType: request.contentType });
+  // A new catalog id per try: these objects are final, so they are written only if absent.
+  await store.putBytes(joinKey(dir, imageName), image, { contentType: request.contentType, mode: 'create' });
   const catalogKey = joinKey(dir, 'catalog.csv');
-  await store.putBytes(catalogKey, `sku,image\n${skuFromFileName(request.fileName)},${imageName}\n`, { contentType: 'text/csv' });
+  await store.putBytes(catalogKey, `sku,image\n${skuFromFileName(request.fileName)},${imageName}\n`, { contentType: 'text/csv', mode: 'create' });
   // A file path in a local out folder, an s3:// location in object storage: workers read either.
   const catalogPath = store.describe(catalogKey);
   try {

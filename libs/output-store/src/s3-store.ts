@@ -136,7 +136,10 @@ export class S3Store implements OutputStore {
         ...(options.mode === 'create' ? { IfNoneMatch: '*' } : {}),
       },
     });
-    const onAbort = () => void upload.abort();
+    // Cancelling fails the source rather than calling upload.abort(): lib-storage's abort() settles done()
+    // at once while the upload goes on in the background, whereas a failed source makes done() wait until
+    // the multipart upload is aborted at the server, so nothing is left behind when this returns.
+    const onAbort = () => checked.stream.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (options.signal?.aborted) throw options.signal.reason;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { S3Store } from '../src/index';
+import { S3Store } from '../src/s3';
 import { startTestS3, type TestS3 } from './s3-test-server';
 
 let s3: TestS3;

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChecksumMismatchError, LocalFolderStore, OutputConflictError, S3Store, sha256Hex, StoreKeyError, type OutputStore } from '../src/index';
+import { ChecksumMismatchError, LocalFolderStore, OutputConflictError, sha256Hex, StoreKeyError, type OutputStore } from '../src/index';
+import { S3Store } from '../src/s3';
 import { startTestS3, type TestS3 } from './s3-test-server';
 
 let s3: TestS3;
