@@ -15,7 +15,7 @@ import { CatalogReport, assetWorkflowId } from '@trellis/contracts';
 import { assetKey, catalogKey, openOutputStore } from '@trellis/activities/files';
 import { startDashboard } from '@trellis/dashboard';
 import { readServiceStats, resetServiceStats } from '@trellis/devstack';
-import { createS3Client } from '@trellis/output-store';
+import { createS3Client } from '@trellis/output-store/s3';
 import { TrellisClient } from '@trellis/trellis-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileUrl } from '../../apps/dashboard/src/catalog-data';
