@@ -1,4 +1,6 @@
-// Second half of set-up (see setup.mjs): the gpu-modal Python environment and the Temporal CLI.
+// Second half of set-up (see setup.mjs): the gpu-modal Python environment and the Temporal CLI; with
+// --tests (what `npm test` passes) also what only the tests need: versitygw (the S3 tests), the Temporal
+// server and its schema tool and Debian's PostgreSQL (the cluster tests). The demo's set-up skips those.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -6,16 +8,24 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   TEMPORAL_CLI_GO_PACKAGE,
+  VERSITYGW_GO_PACKAGE,
+  buildTemporalServer,
+  findPostgresBinDir,
   findTemporalCli,
+  findTemporalServerBuild,
+  findVersitygw,
+  pinnedTemporalServerVersion,
   goBuildDir,
   goIsRecentEnough,
   goVersion,
   gpuModalDir,
   pythonVenvDir,
   sdkDownloadDir,
+  versitygwBuildDir,
 } from '@trellis/devstack';
 
 const quiet = process.argv.includes('--quiet');
+const forTests = process.argv.includes('--tests');
 const say = (message: string) => console.log(`setup: ${message}`);
 
 const PYTHON_CANDIDATES = ['python3.11', 'python3.12', 'python3.13', 'python3.10', 'python3'];
@@ -116,6 +126,74 @@ async function setUpTemporalCli(): Promise<void> {
   say(`Temporal CLI ready: ${cli.path}`);
 }
 
+/**
+ * The S3-compatible server the object-storage tests run against (versitygw, posix backend): built with Go
+ * like the Temporal CLI, once per machine, into the user cache. Without Go the S3 tests fail with the
+ * instruction; the rest of the suite does not need it.
+ */
+function setUpVersitygw(): void {
+  const existing = findVersitygw();
+  if (existing) {
+    if (!quiet) say(`versitygw (S3 test server): ${existing}`);
+    return;
+  }
+  const go = goVersion();
+  if (!goIsRecentEnough(go)) {
+    say('Go >= 1.25 is missing, so versitygw (the S3 test server) cannot be built; the object-storage tests will fail. Install Go, or set VERSITYGW to a versitygw binary.');
+    return;
+  }
+  say(`building versitygw (S3 test server): go install ${VERSITYGW_GO_PACKAGE} into ${versitygwBuildDir}`);
+  fs.mkdirSync(versitygwBuildDir, { recursive: true });
+  execFileSync('go', ['install', VERSITYGW_GO_PACKAGE], { stdio: 'inherit', env: { ...process.env, GOBIN: versitygwBuildDir } });
+  say(`versitygw ready: ${findVersitygw() ?? '(not found after the build; see above)'}`);
+}
+
+/**
+ * The Temporal server and its SQL schema tool at the version docker-compose.temporal.yml pins, built
+ * with Go into the user cache (once per version; a few minutes cold, see docs/measurements.md).
+ */
+function setUpTemporalServer(): void {
+  const version = pinnedTemporalServerVersion();
+  const existing = findTemporalServerBuild(version);
+  if (existing) {
+    if (!quiet) say(`Temporal server ${version} for the cluster tests: ${existing.dir}`);
+    return;
+  }
+  const go = goVersion();
+  if (!goIsRecentEnough(go)) {
+    say(`the Temporal server ${version} needs Go >= 1.25 to build (${go ? `found ${go.join('.')}` : 'Go is not installed'}); the PostgreSQL cluster tests will fail until it is built.`);
+    return;
+  }
+  const started = Date.now();
+  say(`building the Temporal server ${version} and its SQL schema tool for the cluster tests (once per machine) ...`);
+  const build = buildTemporalServer(version, undefined, say);
+  say(`Temporal server ready: ${build.dir} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
+
+/**
+ * Debian's PostgreSQL for the cluster tests (each test starts its own throw-away server with initdb; the
+ * package's own cluster is not used). Installed with apt-get when running as root, as CI does.
+ */
+function setUpPostgres(): void {
+  const existing = findPostgresBinDir();
+  if (existing) {
+    if (!quiet) say(`PostgreSQL for the cluster tests: ${existing}`);
+    return;
+  }
+  if (process.getuid?.() !== 0) {
+    say('PostgreSQL is missing; the cluster tests need it: sudo apt-get install -y postgresql');
+    return;
+  }
+  say('installing PostgreSQL for the cluster tests (apt-get, once) ...');
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'postgresql'], { stdio: 'inherit', env });
+  } catch (error) {
+    say(`could not install PostgreSQL (${(error as Error).message}); the cluster tests will fail until \`apt-get install postgresql\` works.`);
+  }
+}
+
 const CHROMIUM = '/usr/bin/chromium';
 
 /**
@@ -147,6 +225,11 @@ try {
   setUpPython();
   await setUpTemporalCli();
   setUpChromium();
+  if (forTests) {
+    setUpVersitygw();
+    setUpTemporalServer();
+    setUpPostgres();
+  }
 } catch (error) {
   console.error(`setup failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
 import { startCatalogConversion } from '@trellis/cli';
 import { assetWorkflowId, catalogWorkflowId } from '@trellis/contracts';
-import { manifestPath } from '@trellis/activities/files';
+import { readManifest } from '@trellis/activities/files';
 import { startLocalService, type DevServer } from '@trellis/devstack';
 import { TrellisClient } from '@trellis/trellis-client';
 import { WORKER_MEMORY_ENV, WORKER_NODE_FLAGS } from '@trellis/worker';
@@ -37,6 +37,8 @@ export interface WorkflowRunOptions {
   pollIntervalMs: number;
   /** Asset histories fetched and measured (all when >= assets). */
   historySample: number;
+  /** Where outputs go: default a folder in the run's work dir; an s3:// location puts them in object storage. */
+  outLocation?: string;
   log(message: string): void;
 }
 
@@ -106,7 +108,7 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
     const catalogId = `bench-${label}`;
     const rows = Array.from({ length: assets }, (_, index) => ({ sku: `SKU-${index}`, image: BENCH_IMAGES[index % BENCH_IMAGES.length]! }));
     const catalog = writeCatalog(path.join(runDir, 'catalog'), { rows });
-    const outDir = path.join(runDir, 'out');
+    const outDir = options.outLocation ? `${options.outLocation}/${label}` : path.join(runDir, 'out');
     const prepared = await prepareConversion({ catalog, out: outDir, catalogId, presets: BENCH_PRESETS, concurrency: String(concurrency), lookahead: String(options.lookahead) });
     options.log(`${label}: ${assets} assets at concurrency ${concurrency} + lookahead ${options.lookahead}, latency scale ${options.latencyScale}`);
     const loadAtStart = os.loadavg()[0]!;
@@ -180,7 +182,7 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
       workerPeakRssMb: memory.peakMb,
       workerMemory: report.memory,
       workerRssMbSamples: memory.samples.map((s) => ({ atSeconds: s.atSeconds, rssMb: s.rssKb / 1024 })),
-      blockSeconds: assets >= 2000 ? finishBlocks(outDir, catalogId, rows.map((r) => r.sku), 1000) : undefined,
+      blockSeconds: assets >= 2000 ? await finishBlocks(outDir, catalogId, rows.map((r) => r.sku), 1000) : undefined,
     };
   } finally {
     if (worker) worker.kill('SIGKILL');
@@ -189,10 +191,10 @@ export async function runWorkflow(options: WorkflowRunOptions): Promise<Workflow
 }
 
 /** Seconds between the completions of assets number k·blockSize, from the manifests' finishedAt. */
-function finishBlocks(outDir: string, catalogId: string, skus: string[], blockSize: number) {
-  const finished = skus
-    .map((sku) => Date.parse(JSON.parse(fs.readFileSync(manifestPath(outDir, catalogId, sku), 'utf8')).finishedAt))
-    .sort((a, b) => a - b);
+async function finishBlocks(outDir: string, catalogId: string, skus: string[], blockSize: number) {
+  const finished: number[] = [];
+  for (const sku of skus) finished.push(Date.parse((await readManifest(outDir, catalogId, sku))!.finishedAt));
+  finished.sort((a, b) => a - b);
   const seconds: number[] = [];
   for (let end = blockSize; end <= finished.length; end += blockSize) {
     const from = end === blockSize ? finished[0]! : finished[end - blockSize - 1]!;

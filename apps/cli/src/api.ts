@@ -22,8 +22,7 @@ import {
 } from '@trellis/contracts';
 import { cancelSignal, catalogIdKey, pauseSignal, progressQuery, resumeSignal, runningAssetsQuery, skuKey, stageKey } from '@trellis/workflows/client';
 import type { convertCatalog } from '@trellis/workflows';
-import { catalogReportPaths } from '@trellis/activities/files';
-import fs from 'node:fs/promises';
+import { catalogReportKeys, needsStaging, openOutputStore, readCatalog, stageCatalogInputs, withCatalogFile } from '@trellis/activities/files';
 
 export type CatalogHandle = WorkflowHandle<typeof convertCatalog>;
 
@@ -35,7 +34,10 @@ export class CatalogAlreadyRunningError extends Error {
 
 /**
  * Validates the input and starts workflow `catalog/<catalogId>` on the task queue the workers poll:
- * `TRELLIS_TASK_QUEUE` (default `trellis`), unless `options.taskQueue` says otherwise.
+ * `TRELLIS_TASK_QUEUE` (default `trellis`), unless `options.taskQueue` says otherwise. With an s3:// out
+ * location and a local catalog file, the catalog and its local images are first put into the store
+ * (stage-inputs.ts), so workers on other machines read them from there; the run's catalogPath is then the
+ * staged s3:// catalog. Only the location strings go into the workflow input, never a credential.
  */
 export async function startCatalogConversion(
   client: Client,
@@ -43,6 +45,11 @@ export async function startCatalogConversion(
   options: { taskQueue?: string } = {},
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof convertCatalog>> {
   const parsed = ConvertCatalogInput.parse(input);
+  if (needsStaging(parsed.catalogPath, parsed.outDir)) {
+    const { rows } = await withCatalogFile(parsed.catalogPath, (file) => readCatalog(file, parsed.catalog ?? {}));
+    const staged = await stageCatalogInputs({ catalogId: parsed.catalogId, catalogPath: parsed.catalogPath, outDir: parsed.outDir, rows });
+    parsed.catalogPath = staged.catalogPath;
+  }
   // TRELLIS_FINISH_TASK_QUEUE where the run starts, as the workers read it (unset: the workflow pairs
   // its own task queue with "-finish").
   const finishTaskQueue = parsed.finishTaskQueue ?? (process.env.TRELLIS_FINISH_TASK_QUEUE?.trim() || undefined);
@@ -104,10 +111,13 @@ export async function waitForCatalog(client: Client, catalogId: string): Promise
   return getCatalogHandle(client, catalogId).result();
 }
 
-/** The report a finished conversion wrote (`<outDir>/<catalogId>/report.json`). */
+/** The report a finished conversion wrote (`<outDir>/<catalogId>/report.json`; outDir may be s3://bucket/prefix). */
 export async function readCatalogReport(outDir: string, catalogId: string): Promise<CatalogReport> {
-  const { json } = catalogReportPaths(outDir, catalogId);
-  return CatalogReport.parse(JSON.parse(await fs.readFile(json, 'utf8')));
+  const store = openOutputStore(outDir);
+  const key = catalogReportKeys(catalogId).json;
+  const bytes = await store.getBytes(key);
+  if (bytes === undefined) throw new Error(`no report at ${store.describe(key)}: it is written when the catalog finishes`);
+  return CatalogReport.parse(JSON.parse(bytes.toString('utf8')));
 }
 
 export { ConvertCatalogInput, type CatalogProgress, type CatalogReport, type CatalogResult };

@@ -26,7 +26,8 @@ import {
   ReviewMode,
   ReviewSettings,
 } from '@trellis/contracts';
-import { readCatalog } from '@trellis/activities/files';
+import { readCatalog, withCatalogFile } from '@trellis/activities/files';
+import { isS3Location, parseOutLocation } from '@trellis/output-store';
 import { z } from 'zod';
 
 export interface ConversionFlags {
@@ -103,8 +104,9 @@ async function readPresetsFile(file: string): Promise<PresetsFile> {
 }
 
 export async function prepareConversion(flags: ConversionFlags): Promise<PreparedConversion> {
-  const catalogPath = path.resolve(flags.catalog);
-  const outDir = path.resolve(flags.out);
+  // Local paths are made absolute (workers may run elsewhere); s3:// locations are checked and kept as given.
+  const catalogPath = outLocationOf(flags.catalog, '--catalog');
+  const outDir = outLocationOf(flags.out, '--out');
   const catalogId = parseFlag(
     CatalogId,
     flags.catalogId ?? catalogIdFromPath(catalogPath),
@@ -144,7 +146,7 @@ export async function prepareConversion(flags: ConversionFlags): Promise<Prepare
     `--max-cost must be a positive amount in USD, e.g. --max-cost 25 (got "${flags.maxCost}").`,
   );
   const review = reviewSettingsOf(flags);
-  const catalog = await readCatalog(catalogPath, catalogOptions);
+  const catalog = await withCatalogFile(catalogPath, (file) => readCatalog(file, catalogOptions));
   const problems = [...catalog.problems];
   let validRows = 0;
   // Rows may name presets of their own; unknown names are caught here and again in the workflow.
@@ -205,6 +207,16 @@ export function reviewSettingsOf(flags: Pick<ConversionFlags, 'review' | 'review
     `--review-on-deadline "${flags.reviewOnDeadline}" is not one of ${ReviewDeadlinePolicy.options.join(', ')}.`,
   );
   return ReviewSettings.parse({ mode, ...(deadlineHours === undefined ? {} : { deadlineHours }), ...(onDeadline ? { onDeadline } : {}) });
+}
+
+/** A folder path (made absolute) or an s3://bucket/prefix location (checked, kept as given). */
+export function outLocationOf(value: string, flag: string): string {
+  try {
+    const parsed = parseOutLocation(value);
+    return parsed.kind === 'local' ? parsed.root : isS3Location(value) ? value.replace(/\/+$/, '') : value;
+  } catch (error) {
+    throw new UsageError(`${flag}: ${(error as Error).message}`);
+  }
 }
 
 /** --channels against the built-ins and the presets file's own channel profiles. */

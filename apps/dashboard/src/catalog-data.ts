@@ -1,7 +1,7 @@
 // What the page shows, gathered on the server (the only side holding a Temporal client): catalogs from
 // Temporal visibility (WorkflowType + the Trellis search attributes) and their `progress` query while
-// running, plus the report.json / manifest.json files in the output folder once assets or catalogs end.
-import fs from 'node:fs/promises';
+// running, plus the report.json / manifest.json outputs in the out location (through the output store: a
+// folder or object storage) once assets or catalogs end.
 import path from 'node:path';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import {
@@ -20,7 +20,7 @@ import {
   type Usage,
 } from '@trellis/contracts';
 import { catalogIdKey, progressQuery, skuKey, stageKey, visibilityLiteral } from '@trellis/workflows/client';
-import { catalogReportPaths, manifestPath } from '@trellis/activities/files';
+import { catalogKey, catalogReportKeys, manifestKey, openOutputStore } from '@trellis/activities/files';
 
 export interface CatalogSummary {
   catalogId: string;
@@ -151,9 +151,11 @@ function finishedViews(catalogId: string, sku: string, finished: Pick<ReportRow,
   };
 }
 
-async function readJson<T>(file: string, schema: { parse(value: unknown): T }): Promise<T | undefined> {
+/** A small JSON output (report, manifest) from the store, or undefined when missing or not readable. */
+async function readJson<T>(outDir: string, key: string, schema: { parse(value: unknown): T }): Promise<T | undefined> {
   try {
-    return schema.parse(JSON.parse(await fs.readFile(file, 'utf8')));
+    const bytes = await openOutputStore(outDir).getBytes(key);
+    return bytes === undefined ? undefined : schema.parse(JSON.parse(bytes.toString('utf8')));
   } catch {
     return undefined;
   }
@@ -220,7 +222,7 @@ async function summarize(client: Client, outDir: string, catalogId: string, exec
       ...timing,
     });
   }
-  const report = await readJson(catalogReportPaths(outDir, catalogId).json, CatalogReport);
+  const report = await readJson(outDir, catalogReportKeys(catalogId).json, CatalogReport);
   const closedStatus = execution ? execution.status.name.toLowerCase() : 'completed';
   if (report) return withDerived({ ...summaryFromReport(catalogId, report), status: closedStatus, live: false, ...timing });
   return withDerived({
@@ -237,8 +239,13 @@ async function summarize(client: Client, outDir: string, catalogId: string, exec
 }
 
 /** Whether this catalog's outputs are in this dashboard's folder (a run writes its folder as it starts). */
-const outputsHere = (outDir: string, catalogId: string) =>
-  fs.stat(path.dirname(catalogReportPaths(outDir, catalogId).json)).then((stat) => stat.isDirectory(), () => false);
+const outputsHere = async (outDir: string, catalogId: string): Promise<boolean> => {
+  for await (const _object of openOutputStore(outDir).list(catalogKey(catalogId))) return true;
+  return false;
+};
+
+const hasReport = async (outDir: string, catalogId: string): Promise<boolean> =>
+  (await openOutputStore(outDir).head(catalogReportKeys(catalogId).json).catch(() => undefined)) !== undefined;
 
 /** Shown, or known to Temporal but writing elsewhere (its outputs cannot be read from here). */
 async function shownHere(outDir: string, catalogId: string, execution: WorkflowExecutionInfo): Promise<boolean> {
@@ -268,10 +275,9 @@ export async function listCatalogs(client: Client, outDir: string): Promise<Cata
     else elsewhere.add(catalogId);
   }
   const onDiskOnly: string[] = [];
-  for (const entry of await fs.readdir(outDir, { withFileTypes: true }).catch(() => [])) {
-    if (entry.isDirectory() && !known.has(entry.name) && !elsewhere.has(entry.name) && CatalogId.safeParse(entry.name).success) {
-      const report = catalogReportPaths(outDir, entry.name).json;
-      if (await fs.access(report).then(() => true, () => false)) onDiskOnly.push(entry.name);
+  for (const name of await openOutputStore(outDir).listFolders('').catch(() => [] as string[])) {
+    if (!known.has(name) && !elsewhere.has(name) && CatalogId.safeParse(name).success) {
+      if (await hasReport(outDir, name)) onDiskOnly.push(name);
     }
   }
   const catalogs = await Promise.all([
@@ -307,7 +313,7 @@ async function liveSkus(client: Client, outDir: string, catalogId: string, runni
     const sku = asset.typedSearchAttributes.get(skuKey);
     if (!sku) continue;
     const closed = asset.status.name !== 'RUNNING';
-    const manifest = closed ? await readJson(manifestPath(outDir, catalogId, sku), AssetManifest) : undefined;
+    const manifest = closed ? await readJson(outDir, manifestKey(catalogId, sku), AssetManifest) : undefined;
     bySku.set(
       sku,
       manifest
@@ -332,8 +338,7 @@ async function findCatalog(client: Client, outDir: string, catalogId: string): P
     await listExecutions(client, `WorkflowType = 'convertCatalog' AND ${searchAttributeNames.catalogId} = ${visibilityLiteral(catalogId)}`),
   ).sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
   if (execution) return (await shownHere(outDir, catalogId, execution)) ? summarize(client, outDir, catalogId, execution) : undefined;
-  const hasReport = await fs.access(catalogReportPaths(outDir, catalogId).json).then(() => true, () => false);
-  return hasReport ? summarize(client, outDir, catalogId) : undefined;
+  return (await hasReport(outDir, catalogId)) ? summarize(client, outDir, catalogId) : undefined;
 }
 
 export async function catalogDetail(client: Client, outDir: string, catalogId: string): Promise<CatalogDetail | undefined> {
@@ -344,7 +349,7 @@ export async function catalogDetail(client: Client, outDir: string, catalogId: s
     const skus = await liveSkus(client, outDir, catalogId, summary.running);
     return { ...summary, skus, reviewWaiting: skus.filter((sku) => sku.status === 'running' && sku.stage === 'in_review').length };
   }
-  const report = await readJson(catalogReportPaths(outDir, catalogId).json, CatalogReport);
+  const report = await readJson(outDir, catalogReportKeys(catalogId).json, CatalogReport);
   // Ended without a report (terminated, failed): what Temporal and the manifests still say.
   if (!report) return { ...summary, skus: await liveSkus(client, outDir, catalogId, []), reviewWaiting: 0 };
   const skus: SkuView[] = report.rows.map((row) => ({

@@ -1,7 +1,7 @@
 // The dashboard's HTTP server (node:http, no framework: a dozen routes do not need one). It holds the
 // Temporal client; the page gets JSON and files only, never a credential of Temporal or the service.
 import { createReadStream } from 'node:fs';
-import fs from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -14,12 +14,13 @@ import { CatalogId, Sku } from '@trellis/contracts';
 import { ReviewerUnknownError, checkBinding, decideAccess, reviewerOf, type AccessDecision, type NamedToken, type ReviewerHeaderRule } from './access';
 import { catalogDetail, listCatalogs, pathsRelativeTo } from './catalog-data';
 import { BulkApproveRequest, DecisionRefused, DecisionRequest, ReviewQueue, ReviewQueueUnavailable, approveAbove, listReviewQueue, sendDecision, withUrls } from './review-queue';
-import { UnsafePathError, resolveInside } from './safe-path';
+import { openOutputStore, parseOutLocation, type OutputStore } from '@trellis/output-store';
+import { UnsafePathError, keyOfUrlPath } from './safe-path';
 import { MAX_UPLOAD_BYTES, TryRequest, UploadError, startTryOneImage, type StartCatalog } from './try-one-image';
 
 export interface DashboardOptions {
   client: Client;
-  /** The output root conversions write to (`--out`); the only folder files are served from. */
+  /** The out location conversions write to (`--out`: a folder or s3://bucket/prefix); the only place outputs are served from. */
   outDir: string;
   startCatalog: StartCatalog;
   host?: string;
@@ -95,12 +96,13 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(JSON.stringify(body));
 }
 
+/** The page's own files (HTML, scripts, decoders), from the package. */
 async function sendFile(response: ServerResponse, file: string, download: boolean): Promise<void> {
-  const stat = await fs.stat(file);
+  const info = await stat(file);
   response.writeHead(200, {
     ...securityHeaders,
     'Content-Type': contentTypes[path.extname(file)] ?? 'application/octet-stream',
-    'Content-Length': stat.size,
+    'Content-Length': info.size,
     'Cache-Control': 'no-cache',
     ...(download ? { 'Content-Disposition': `attachment; filename="${path.basename(file).replace(/"/g, '')}"` } : {}),
   });
@@ -137,6 +139,26 @@ async function readJsonBody<T>(request: IncomingMessage, schema: z.ZodType<T>): 
   return parsed.data;
 }
 
+/**
+ * An output (GLB, preview, poster, report), streamed from the store through this server: the page never
+ * gets a store credential or a URL of the store, and the CSP keeps every fetch on this origin.
+ */
+async function sendOutput(response: ServerResponse, store: OutputStore, key: string, download: boolean): Promise<boolean> {
+  const info = await store.head(key);
+  const body = info === undefined ? undefined : await store.getStream(key);
+  if (info === undefined || body === undefined) return false;
+  const name = path.posix.basename(key);
+  response.writeHead(200, {
+    ...securityHeaders,
+    'Content-Type': contentTypes[path.posix.extname(key)] ?? 'application/octet-stream',
+    'Content-Length': info.bytes,
+    'Cache-Control': 'no-cache',
+    ...(download ? { 'Content-Disposition': `attachment; filename="${name.replace(/"/g, '')}"` } : {}),
+  });
+  await new Promise<void>((resolve, reject) => body.on('error', reject).on('end', resolve).pipe(response));
+  return true;
+}
+
 async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -151,8 +173,9 @@ async function readBody(request: IncomingMessage, limit: number): Promise<Buffer
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const host = options.host ?? '127.0.0.1';
   checkBinding(host, options.token, options.namedTokens);
-  const outDir = path.resolve(options.outDir);
-  await fs.mkdir(outDir, { recursive: true });
+  const parsedOut = parseOutLocation(options.outDir);
+  const outDir = parsedOut.kind === 'local' ? parsedOut.root : options.outDir;
+  const store = openOutputStore(outDir);
   const { client } = options;
 
   /** The review queue's routes: GET the queue, POST a decision on one SKU, POST "approve all at or above S". */
@@ -214,14 +237,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return sendJson(response, 202, await startTryOneImage(outDir, parsed.data, image, options.startCatalog));
     }
     if (request.method === 'GET' && pathname.startsWith('/files/')) {
-      let file: string;
+      let key: string;
       try {
-        file = await resolveInside(outDir, pathname.slice('/files/'.length));
+        key = keyOfUrlPath(pathname.slice('/files/'.length));
       } catch (error) {
         if (error instanceof UnsafePathError) return sendJson(response, 404, { error: 'not found' });
         throw error;
       }
-      return sendFile(response, file, url.searchParams.has('download'));
+      if (await sendOutput(response, store, key, url.searchParams.has('download'))) return;
+      return sendJson(response, 404, { error: 'not found' });
     }
     sendJson(response, request.method === 'GET' ? 404 : 405, { error: 'not found' });
   }

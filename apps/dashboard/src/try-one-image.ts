@@ -1,9 +1,9 @@
-// "Try one image": the upload becomes a one-row catalog in the output folder and is converted by the
-// same convertCatalog workflow as any catalog (so it shows up in the list, the Web UI and the report).
+// "Try one image": the upload becomes a one-row catalog in the out location (a folder or object storage,
+// through the store) and is converted by the same convertCatalog workflow as any catalog (so it shows up
+// in the list, the Web UI and the report).
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { z } from 'zod';
+import { joinKey, openOutputStore } from '@trellis/output-store';
 import { PipelineType, PresetName } from '@trellis/contracts';
 
 /** How the dashboard starts a catalog; the CLI supplies it with its start API (apps/cli/src/api.ts). */
@@ -47,12 +47,15 @@ export function skuFromFileName(fileName: string | undefined): string {
 export async function startTryOneImage(outDir: string, request: TryRequest, image: Buffer, start: StartCatalog): Promise<{ catalogId: string }> {
   if (image.length === 0) throw new UploadError('the upload is empty');
   const catalogId = newTryCatalogId();
-  const dir = path.join(outDir, UPLOADS_FOLDER, catalogId);
-  await fs.mkdir(dir, { recursive: true });
+  const store = openOutputStore(outDir);
+  const dir = joinKey(UPLOADS_FOLDER, catalogId);
   const imageName = `upload.${extensionByType[request.contentType]}`;
-  await fs.writeFile(path.join(dir, imageName), image);
-  const catalogPath = path.join(dir, 'catalog.csv');
-  await fs.writeFile(catalogPath, `sku,image\n${skuFromFileName(request.fileName)},${imageName}\n`);
+  // A new catalog id per try: these objects are final, so they are written only if absent.
+  await store.putBytes(joinKey(dir, imageName), image, { contentType: request.contentType, mode: 'create' });
+  const catalogKey = joinKey(dir, 'catalog.csv');
+  await store.putBytes(catalogKey, `sku,image\n${skuFromFileName(request.fileName)},${imageName}\n`, { contentType: 'text/csv', mode: 'create' });
+  // A file path in a local out folder, an s3:// location in object storage: workers read either.
+  const catalogPath = store.describe(catalogKey);
   try {
     await start({ catalogPath, catalogId, pipeline: request.pipeline, presets: request.presets });
   } catch (error) {

@@ -24,7 +24,7 @@ export type { JobTiming } from './service/job-runner';
 export type { RunningAsset } from './service/reconcile-assets';
 export type { LoadCatalogPageInput, SnapshotCatalogInput } from './files';
 export type { WebhookDeliveryResult } from './notify/deliver-webhook';
-export { deliverWebhook } from './notify/deliver-webhook';
+export { deliverWebhook, presignedUrlsOf, webhookBody } from './notify/deliver-webhook';
 export { finishChannels, channelFilePath, FINISHING_VERSION, type FinishChannelsInput, type FinishChannelsResult } from './finishing/finish-channels';
 
 export interface ActivityDependencies {

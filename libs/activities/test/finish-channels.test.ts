@@ -8,7 +8,7 @@ import { validateGlb } from '@trellis/finishing';
 import { syntheticGlb } from '@trellis/finishing/testing';
 import { describe, expect, it } from 'vitest';
 import { finishChannels } from '../src/index';
-import { assetDir, sha256File } from '../src/files';
+import { assetDir, sha256Hex } from '../src/files';
 import { reportCsv } from '../src/report/report-csv';
 import { tempDir } from './helpers';
 
@@ -16,8 +16,9 @@ async function assetWithBalancedGlb() {
   const outDir = await tempDir();
   const dir = assetDir(outDir, 'shop', 'chair, oak');
   await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'balanced.glb'), await syntheticGlb({ triangles: 60_000, textureSize: 1024 }));
-  const hashed = (await sha256File(path.join(dir, 'balanced.glb')))!;
+  const glb = await syntheticGlb({ triangles: 60_000, textureSize: 1024 });
+  await writeFile(path.join(dir, 'balanced.glb'), glb);
+  const hashed = { bytes: glb.byteLength, sha256: sha256Hex(glb) };
   const glbs: Record<string, OutputFile> = { balanced: { file: 'balanced.glb', bytes: hashed.bytes, sha256: hashed.sha256, reused: false } };
   return { outDir, dir, glbs, base: { catalogId: 'shop', sku: 'chair, oak', outDir, glbs } };
 }

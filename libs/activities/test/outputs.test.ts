@@ -10,9 +10,11 @@ import {
   manifestPath,
   OutputPathError,
   previewPath,
+  openOutputStore,
   readOutputRecord,
-  sha256File,
+  sha256Hex,
   writeOutputRecord,
+  type AssetPlace,
 } from '../src/files';
 import { tempDir } from './helpers';
 
@@ -51,59 +53,61 @@ describe('input hashes', () => {
 
 describe('reuse records', () => {
   async function assetWithOutput(content = 'glb bytes') {
-    const dir = path.join(await tempDir(), 'cat', 'MUG-1');
+    const root = await tempDir();
+    const dir = path.join(root, 'cat', 'MUG-1');
+    const asset: AssetPlace = { store: openOutputStore(root), key: 'cat/MUG-1' };
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'fast.glb'), content);
-    const onDisk = (await sha256File(path.join(dir, 'fast.glb')))!;
-    await writeOutputRecord(dir, 'fast', {
+    const onDisk = { bytes: Buffer.byteLength(content), sha256: sha256Hex(content) };
+    await writeOutputRecord(asset, 'fast', {
       inputHash: 'hash-1',
       file: 'fast.glb',
       ...onDisk,
       writtenAt: '2025-01-01T00:00:00.000Z',
       extra: { stateId: 'st_0', stateExpiresAt: null },
     });
-    return { dir, onDisk };
+    return { dir, asset, onDisk };
   }
 
   it('round-trips under <assetDir>/.trellis/<name>.json', async () => {
-    const { dir, onDisk } = await assetWithOutput();
-    const record = await readOutputRecord(dir, 'fast');
+    const { dir, asset, onDisk } = await assetWithOutput();
+    const record = await readOutputRecord(asset, 'fast');
     expect(record).toEqual({ inputHash: 'hash-1', file: 'fast.glb', ...onDisk, writtenAt: '2025-01-01T00:00:00.000Z', extra: { stateId: 'st_0', stateExpiresAt: null } });
     expect(JSON.parse(await readFile(path.join(dir, '.trellis', 'fast.json'), 'utf8'))).toEqual(record);
-    expect(await readOutputRecord(dir, 'balanced')).toBeUndefined();
+    expect(await readOutputRecord(asset, 'balanced')).toBeUndefined();
   });
 
   it('reuses only when the input hash matches and the file is intact', async () => {
-    const { dir, onDisk } = await assetWithOutput();
-    expect(await findReusableOutput(dir, 'fast', 'hash-1')).toEqual({ file: 'fast.glb', ...onDisk, reused: true });
-    expect(await findReusableOutput(dir, 'fast', 'hash-2')).toBeUndefined();
-    expect(await findReusableOutput(dir, 'quality', 'hash-1')).toBeUndefined();
+    const { asset, onDisk } = await assetWithOutput();
+    expect(await findReusableOutput(asset, 'fast', 'hash-1')).toEqual({ file: 'fast.glb', ...onDisk, reused: true });
+    expect(await findReusableOutput(asset, 'fast', 'hash-2')).toBeUndefined();
+    expect(await findReusableOutput(asset, 'quality', 'hash-1')).toBeUndefined();
   });
 
   it('a corrupted, truncated or missing output is not reused', async () => {
-    const { dir } = await assetWithOutput('glb bytes');
+    const { dir, asset } = await assetWithOutput('glb bytes');
     await writeFile(path.join(dir, 'fast.glb'), 'glb bytez'); // same size, different bytes
-    expect(await findReusableOutput(dir, 'fast', 'hash-1')).toBeUndefined();
+    expect(await findReusableOutput(asset, 'fast', 'hash-1')).toBeUndefined();
     await writeFile(path.join(dir, 'fast.glb'), 'glb'); // partial
-    expect(await findReusableOutput(dir, 'fast', 'hash-1')).toBeUndefined();
+    expect(await findReusableOutput(asset, 'fast', 'hash-1')).toBeUndefined();
     await rm(path.join(dir, 'fast.glb'));
-    expect(await findReusableOutput(dir, 'fast', 'hash-1')).toBeUndefined();
+    expect(await findReusableOutput(asset, 'fast', 'hash-1')).toBeUndefined();
   });
 
   it('a damaged record is treated as no record (the work is redone)', async () => {
-    const { dir } = await assetWithOutput();
+    const { dir, asset } = await assetWithOutput();
     await writeFile(path.join(dir, '.trellis', 'fast.json'), '{"inputHash": "hash-1", "fi');
-    expect(await readOutputRecord(dir, 'fast')).toBeUndefined();
-    expect(await findReusableOutput(dir, 'fast', 'hash-1')).toBeUndefined();
+    expect(await readOutputRecord(asset, 'fast')).toBeUndefined();
+    expect(await findReusableOutput(asset, 'fast', 'hash-1')).toBeUndefined();
     await writeFile(path.join(dir, '.trellis', 'fast.json'), JSON.stringify({ inputHash: 'hash-1', file: '../../elsewhere', bytes: 1, sha256: 'a'.repeat(64), writtenAt: 'x' }));
-    expect(await findReusableOutput(dir, 'fast', 'hash-1')).toBeUndefined();
+    expect(await findReusableOutput(asset, 'fast', 'hash-1')).toBeUndefined();
   });
 
   it('refuses bad record names and records that point outside the asset folder', async () => {
-    const dir = await tempDir();
+    const asset: AssetPlace = { store: openOutputStore(await tempDir()), key: 'cat/MUG-1' };
     const record = { inputHash: 'h', file: 'fast.glb', bytes: 1, sha256: 'a'.repeat(64), writtenAt: 'now' };
-    await expect(writeOutputRecord(dir, '../x', record)).rejects.toThrow(OutputPathError);
-    await expect(writeOutputRecord(dir, 'fast', { ...record, file: '../x.glb' })).rejects.toThrow(/must be inside the asset folder/);
-    await expect(writeOutputRecord(dir, 'fast', { ...record, sha256: 'nope' })).rejects.toThrow();
+    await expect(writeOutputRecord(asset, '../x', record)).rejects.toThrow(OutputPathError);
+    await expect(writeOutputRecord(asset, 'fast', { ...record, file: '../x.glb' })).rejects.toThrow(/must be inside the asset folder/);
+    await expect(writeOutputRecord(asset, 'fast', { ...record, sha256: 'nope' })).rejects.toThrow();
   });
 });

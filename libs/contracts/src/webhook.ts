@@ -23,11 +23,16 @@ export const AssetFinishedData = z.object({
   row: z.number().int().min(1),
   status: AssetStatus,
   error: AssetError.optional(),
-  /** Output files; `file` is relative to `assetDir`. */
+  /**
+   * Output files; `file` is relative to `assetDir` (a folder, or the s3://bucket/prefix of the SKU's
+   * objects: an object's key is the part after the bucket, plus `/` and `file`).
+   */
   assetDir: z.string(),
   glbs: z.record(PresetName, OutputFile),
   preview: OutputFile.optional(),
   usage: Usage,
+  /** With NotifySettings.presignSeconds and an s3:// out: short-lived GET URLs by `file`, added when sent. */
+  urls: z.record(z.string(), z.url()).optional(),
 });
 export type AssetFinishedData = z.infer<typeof AssetFinishedData>;
 
@@ -50,6 +55,7 @@ export const WebhookDelivery = z.discriminatedUnion('eventType', [
     webhookId: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/),
     occurredAt: z.iso.datetime(),
     payload: AssetFinishedData,
+    presignSeconds: NotifySettings.shape.presignSeconds,
   }),
   z.object({
     url: NotifySettings.shape.url,

@@ -54,12 +54,24 @@ export function presetNamesOfRow(settings: Pick<ConversionSettings, 'defaultPres
   return [...new Set([...(row.presets ?? settings.defaultPresetNames), ...channelSources])];
 }
 
+/**
+ * A storage location in a workflow input: an absolute local path, or `s3://bucket[/key]`. Nothing else: no
+ * other scheme, and no userinfo (`s3://key:secret@...` cannot pass), so no credential rides in history.
+ */
+export const StorageLocation = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((value) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/|$)/.test(value), {
+    message: 'must be a local path or s3://bucket/prefix (no other scheme, no credentials in the location)',
+  });
+
 export const ConvertCatalogInput = z.object({
   catalogId: CatalogId,
-  /** Absolute path of the catalog file or image folder, as seen by the workers. */
-  catalogPath: z.string().min(1),
-  /** Absolute output root; outputs go to `<outDir>/<catalogId>/<sku>/`. */
-  outDir: z.string().min(1),
+  /** The catalog file or image folder as seen by the workers: an absolute path, or s3://bucket/key (staged or given). */
+  catalogPath: StorageLocation,
+  /** The out location: an absolute folder, or s3://bucket/prefix; outputs go to `<outDir>/<catalogId>/<sku>/`. */
+  outDir: StorageLocation,
   settings: ConversionSettings,
   /** Column mapping, sheet and image position for catalogs not written with `sku`/`image` columns. */
   catalog: CatalogReadOptions.optional(),

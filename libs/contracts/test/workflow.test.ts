@@ -6,6 +6,7 @@ import {
   CatalogProgress,
   catalogWorkflowId,
   ConvertCatalogInput,
+  StorageLocation,
   SamplerSettings,
   TASK_QUEUE,
   taskQueueFrom,
@@ -81,5 +82,16 @@ describe('results and progress', () => {
     expect(CatalogProgress.safeParse(progress).success).toBe(true);
     expect(CatalogProgress.safeParse({ ...progress, running: [{ sku: 'A', stage: 'baking' }] }).success).toBe(false);
     expect(CatalogProgress.safeParse({ ...progress, runNumber: 0 }).success).toBe(false);
+  });
+});
+
+describe('StorageLocation (catalogPath and outDir of a workflow input)', () => {
+  it('takes local paths and s3://bucket/prefix, and refuses other schemes and credentials in the location', () => {
+    for (const ok of ['/shared/out', 'relative/out', 's3://outputs', 's3://outputs/team/runs', 's3://my.bucket-1/a/catalog.csv']) {
+      expect(StorageLocation.safeParse(ok).success, ok).toBe(true);
+    }
+    for (const bad of ['', 'https://example.com/out', 's3://AKIA:secret@outputs/x', 's3://Outputs/x', 'gs://bucket/x', 's3://a']) {
+      expect(StorageLocation.safeParse(bad).success, bad).toBe(false);
+    }
   });
 });

@@ -3,3 +3,7 @@ export * from './managed-process';
 export * from './temporal-cli';
 export * from './dev-server';
 export * from './local-service';
+export * from './s3-server';
+export * from './compose-topology';
+export * from './temporal-server-build';
+export * from './temporal-cluster';

@@ -48,7 +48,7 @@ export function catalogFinishedDelivery(
 }
 
 export function assetFinishedDelivery(
-  notify: Pick<NotifySettings, 'url'>,
+  notify: Pick<NotifySettings, 'url' | 'presignSeconds'>,
   catalogId: string,
   assetDir: string,
   result: AssetResult,
@@ -60,6 +60,7 @@ export function assetFinishedDelivery(
     eventType: 'asset.finished',
     webhookId: assetWebhookId(catalogId, result.sku, firstExecutionRunId),
     occurredAt: occurredAt.toISOString(),
+    ...(notify.presignSeconds ? { presignSeconds: notify.presignSeconds } : {}),
     payload: {
       catalogId,
       sku: result.sku,

@@ -13,7 +13,9 @@ export const convertUsage = `trellis convert <catalog> --out DIR [options]
   <catalog>            CSV (, or ; separated), .xlsx, JSON, JSONL, or a folder of images; columns
                        sku,image[,seed,pipeline_type,presets], or a shop export (Shopify: Handle,
                        Variant SKU, Image Src, Image Position) matched automatically
-  --out DIR            output root; GLBs go to DIR/<catalog-id>/<sku folder>/<preset>.glb
+  --out DIR            output root; GLBs go to DIR/<catalog-id>/<sku folder>/<preset>.glb; DIR may be
+                       s3://bucket/prefix (AWS_* env; the catalog and its local images are put there too,
+                       so workers need no shared disk)
   --sheet NAME         .xlsx: the sheet to read (default: the first)
   --sku-column NAME    the column holding the SKU (default: sku, Variant SKU, ... or Handle)
   --image-column NAME  the column holding the image path or URL (default: image, Image Src, ...)

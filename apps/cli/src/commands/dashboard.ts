@@ -1,12 +1,11 @@
 // `trellis dashboard`: the web dashboard against TEMPORAL_ADDRESS, serving one output folder. Also used by
 // `trellis demo --watch`. "Try one image" starts conversions through the same start API as `convert`.
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { DashboardConfigError, TOKEN_ENV, checkBinding, parseNamedToken, startDashboard, type Dashboard, type NamedToken, type ReviewerHeaderRule } from '@trellis/dashboard';
 import { connectClient } from '@trellis/temporal-connection';
 import { startCatalogConversion } from '../api';
-import { UsageError, prepareConversion } from '../conversion-input';
+import { UsageError, outLocationOf, prepareConversion } from '../conversion-input';
 
 export const dashboardUsage = `trellis dashboard [--out DIR] [--host H] [--port N] [--token T]
 
@@ -34,7 +33,7 @@ export interface ServeDashboardOptions {
 
 /** The dashboard wired to this client, starting "try one image" catalogs like `trellis convert` does. */
 export function serveDashboard(client: Client, options: ServeDashboardOptions): Promise<Dashboard> {
-  const outDir = path.resolve(options.outDir);
+  const outDir = outLocationOf(options.outDir, '--out');
   return startDashboard({
     client,
     outDir,

@@ -91,7 +91,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     say(`converting ${prepared.validRows} row(s) of ${prepared.input.catalogPath} into ${prepared.input.outDir}/${prepared.input.catalogId}/ ...`);
     const result = await runConversion(stack.client, prepared, { wait: true, json: false });
     if (result) {
-      console.log(`\nGLBs and previews: ${path.join(prepared.input.outDir, prepared.input.catalogId)}/<sku>/`);
+      console.log(`\nGLBs and previews: ${prepared.input.outDir}/${prepared.input.catalogId}/<sku>/`);
       console.log(`Workflow history:  ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows (kept in ${path.dirname(stack.service.process.logFile)})`);
     }
     if (dashboard) {

@@ -5,12 +5,10 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { CatalogId, CatalogReport, type CatalogResult } from '@trellis/contracts';
 import { connectClient, TemporalUnreachableError } from '@trellis/temporal-connection';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { ZodError } from 'zod';
-import { catalogReportPaths } from '@trellis/activities/files';
+import { catalogReportKeys, catalogReportPaths, openOutputStore } from '@trellis/activities/files';
 import { cancelCatalog, getCatalogHandle, getCatalogProgress, pauseCatalog, resumeCatalog } from '../api';
-import { DEFAULT_OUT_DIR, UsageError } from '../conversion-input';
+import { DEFAULT_OUT_DIR, outLocationOf, UsageError } from '../conversion-input';
 import { formatProgress } from '../progress-view';
 import { resultOfReport, summarizeResult, watchCatalog } from '../watch';
 
@@ -66,13 +64,11 @@ function parseCatalogArgs<Command extends CatalogCommand>(command: Command, args
 
 /** The report a finished run left in the output folder, or undefined when there is none. */
 async function reportOnDisk(outDir: string, catalogId: string): Promise<{ report: CatalogReport; result: CatalogResult } | undefined> {
-  const paths = catalogReportPaths(path.resolve(outDir), catalogId);
-  let text: string;
-  try {
-    text = await fs.readFile(paths.json, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const location = outLocationOf(outDir, '--out');
+  const paths = catalogReportPaths(location, catalogId);
+  const bytes = await openOutputStore(location).getBytes(catalogReportKeys(catalogId).json).catch(() => undefined);
+  if (bytes === undefined) return undefined;
+  const text = bytes.toString('utf8');
   let report: CatalogReport;
   try {
     report = CatalogReport.parse(JSON.parse(text));

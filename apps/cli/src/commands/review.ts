@@ -7,7 +7,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { CatalogId, Reviewer, Seed, Sku, type RecordedReviewDecision, type ReviewDecision, type ReviewItem } from '@trellis/contracts';
 import { approveReviewsAbove, decideReview, listReviewQueue, ReviewDecisionRefusedError } from '@trellis/workflows/client';
 import { UsageError } from '../conversion-input';
-import { connectTemporal } from '../temporal-client';
+import { connectClient } from '@trellis/temporal-connection';
 
 export const reviewOptions = {
   list: { type: 'boolean', default: false },
@@ -107,7 +107,7 @@ function describeDecision(sku: string, recorded: RecordedReviewDecision): string
 
 export async function reviewCommand(args: string[]): Promise<number> {
   const { catalogId, json, action } = parseReviewArgs(args);
-  const client = await connectTemporal();
+  const client = await connectClient();
   try {
     if (action.kind === 'list') {
       const items = await listReviewQueue(client, catalogId);

@@ -4,8 +4,6 @@
 // size is found by its input hash and kept. A file that fails the validator or its budget is not
 // delivered (an earlier one is removed) and the report says why.
 import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import {
   ChannelFileReport,
@@ -16,7 +14,8 @@ import {
   type ProductSize,
 } from '@trellis/contracts';
 import type { PreparedSource } from '@trellis/finishing';
-import { assetDir, findReusableOutput, glbPath, previewPath, readOutputRecord, writeFileAtomic, writeOutputRecord } from '../files';
+import { assetPlace, findReusableOutput, glbKey, outputRecordKey, previewKey, readOutputRecord, writeOutputRecord, type AssetPlace } from '../files';
+import { joinKey } from '@trellis/output-store';
 import { inputHashOf } from '../outputs/input-hash';
 
 /** Bump when the finishing pipeline changes what it makes from the same inputs: channel files are then remade. */
@@ -54,7 +53,7 @@ const loadFinishing = () => import('@trellis/finishing');
 
 export async function finishChannels(input: FinishChannelsInput): Promise<FinishChannelsResult> {
   const { makeChannelFile, prepareSource } = await loadFinishing();
-  const dir = assetDir(input.outDir, input.catalogId, input.sku);
+  const dir = assetPlace(input.outDir, input.catalogId, input.sku);
   const tolerance = input.proportionTolerance ?? DEFAULT_PROPORTION_TOLERANCE;
   // Each source GLB is read once per SKU; it is parsed (and welded) only if some channel must be made.
   const sources = new Map<string, { bytes: Uint8Array; sha256: string; prepared?: PreparedSource }>();
@@ -70,7 +69,9 @@ export async function finishChannels(input: FinishChannelsInput): Promise<Finish
     }
     let source = sources.get(preset);
     if (!source) {
-      const bytes = new Uint8Array(await readFile(glbPath(input.outDir, input.catalogId, input.sku, preset)));
+      const stored = await dir.store.getBytes(glbKey(input.catalogId, input.sku, preset));
+      if (stored === undefined) throw new Error(`the ${preset} GLB of SKU "${input.sku}" is missing from ${dir.store.describe(dir.key)}`);
+      const bytes = new Uint8Array(stored);
       source = { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
       sources.set(preset, source);
     }
@@ -89,7 +90,7 @@ export async function finishChannels(input: FinishChannelsInput): Promise<Finish
       continue;
     }
     const file = channelFilePath(name);
-    await writeFileAtomic(path.join(dir, file), made.glb);
+    await dir.store.putBytes(joinKey(dir.key, file), made.glb, { contentType: 'model/gltf-binary' });
     const report: ChannelFileReport = ChannelFileReport.parse({ ...made.report, channel: name, sourcePreset: preset, file, reused: false });
     await writeOutputRecord(dir, recordName, {
       inputHash,
@@ -108,19 +109,24 @@ export async function finishChannels(input: FinishChannelsInput): Promise<Finish
 }
 
 /** poster.webp from a frame of preview.mp4, reused while the preview is the same. */
-async function makePoster(input: FinishChannelsInput, dir: string): Promise<OutputFile | undefined> {
+async function makePoster(input: FinishChannelsInput, dir: AssetPlace): Promise<OutputFile | undefined> {
   const inputHash = inputHashOf({ output: 'poster', finishing: FINISHING_VERSION, preview: input.preview!.sha256 });
   const reusable = await findReusableOutput(dir, 'poster', inputHash);
   if (reusable) return reusable;
   let webp: Uint8Array;
+  // ffmpeg reads files: the preview itself in a local out folder, a private temp copy from object storage.
+  const preview = await dir.store.localCopy(previewKey(input.catalogId, input.sku)).catch(() => undefined);
   try {
-    webp = await (await loadFinishing()).posterFromPreview(previewPath(input.outDir, input.catalogId, input.sku));
+    if (!preview) throw new Error('its preview.mp4 is not in the store');
+    webp = await (await loadFinishing()).posterFromPreview(preview.path);
   } catch (error) {
     // A poster is a convenience: the SKU's models stand without it.
     console.warn(`SKU "${input.sku}": no poster: ${(error as Error).message}`);
     return undefined;
+  } finally {
+    await preview?.release();
   }
-  await writeFileAtomic(path.join(dir, POSTER_FILE), webp);
+  await dir.store.putBytes(joinKey(dir.key, POSTER_FILE), webp, { contentType: 'image/webp' });
   const file: OutputFile = { file: POSTER_FILE, bytes: webp.byteLength, sha256: createHash('sha256').update(webp).digest('hex'), reused: false };
   await writeOutputRecord(dir, 'poster', { inputHash, file: file.file, bytes: file.bytes, sha256: file.sha256, writtenAt: new Date().toISOString() });
   return file;
@@ -128,15 +134,15 @@ async function makePoster(input: FinishChannelsInput, dir: string): Promise<Outp
 
 /** The report of a channel without a file; a file an earlier run delivered for it is removed. */
 async function notDelivered(
-  dir: string,
+  dir: AssetPlace,
   name: string,
   preset: string,
   profile: Channel['profile'],
   reason: string,
   made?: Omit<ChannelFileReport, 'channel' | 'sourcePreset' | 'file' | 'reused'>,
 ): Promise<ChannelFileReport> {
-  await rm(path.join(dir, channelFilePath(name)), { force: true });
-  await rm(path.join(dir, '.trellis', `${recordNameOf(name)}.json`), { force: true });
+  await dir.store.delete(joinKey(dir.key, channelFilePath(name)));
+  await dir.store.delete(outputRecordKey(dir, recordNameOf(name)));
   const { sha256: _notDelivered, ...rest } = made ?? {
     bytes: 0,
     triangles: 0,

@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isImageUrl } from '@trellis/contracts';
+import { isS3Location } from '@trellis/output-store';
+import { resolveCatalogInput, storedInput } from '../catalog/catalog-location';
 import { fetchImageBytes, formatMiB } from './fetch-image-bytes';
 import { ImageError } from './image-error';
 import { readImageHeader, type ImageMediaType } from './image-header';
@@ -43,10 +45,12 @@ export interface LoadedImage {
 export async function loadImage(image: string, catalogDir: string, options: LoadImageOptions = {}): Promise<LoadedImage> {
   const maxBytes = options.maxBytes ?? MAX_ORIGINAL_IMAGE_BYTES;
   const reference = image.trim();
-  const source = isImageUrl(reference) ? reference : path.resolve(catalogDir, reference);
+  const source = isImageUrl(reference) ? reference : resolveCatalogInput(catalogDir, reference);
   const bytes = isImageUrl(reference)
     ? await fetchImageBytes(reference, { maxBytes, timeoutMs: options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS, signal: options.signal })
-    : await readImageFile(source, reference, catalogDir, maxBytes);
+    : isS3Location(source)
+      ? await readStoredImage(source, reference, catalogDir, maxBytes)
+      : await readImageFile(source, reference, catalogDir, maxBytes);
 
   // The header check names what a file is (an HTML error page, a PDF, a truncated PNG) better than a
   // decoder does; formats it does not know (TIFF, GIF, AVIF, ...) are left to the decoder.
@@ -80,6 +84,20 @@ async function readImageFile(filePath: string, reference: string, catalogDir: st
     throw error.code === 'ENOENT' ? notFound() : unreadable(filePath, error);
   });
   if (bytes.length > maxBytes) throw fileTooLarge(filePath, bytes.length, maxBytes); // it grew meanwhile
+  return bytes;
+}
+
+/** An image staged beside an s3:// catalog: size checked before the bytes are fetched. */
+async function readStoredImage(location: string, reference: string, catalogDir: string, maxBytes: number): Promise<Buffer> {
+  const notFound = () =>
+    new ImageError('image_not_found', `image ${location} does not exist (catalog says "${reference}", relative to ${catalogDir}); fix the image path in the catalog or add the file.`);
+  const { store, key } = storedInput(location);
+  const info = await store.head(key);
+  if (!info) throw notFound();
+  if (info.bytes > maxBytes) throw fileTooLarge(location, info.bytes, maxBytes);
+  const bytes = await store.getBytes(key);
+  if (!bytes) throw notFound();
+  if (bytes.length > maxBytes) throw fileTooLarge(location, bytes.length, maxBytes);
   return bytes;
 }
 

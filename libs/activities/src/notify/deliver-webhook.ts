@@ -6,6 +6,7 @@
 import { ApplicationFailure, activityInfo } from '@temporalio/activity';
 import { Webhook } from 'standardwebhooks';
 import { WEBHOOK_SECRET_ENV, WebhookDelivery, type WebhookBody } from '@trellis/contracts';
+import { isS3Location, joinKey, openOutputStore } from '@trellis/output-store';
 
 const ATTEMPT_TIMEOUT_MS = 15_000;
 const SECRET_PATTERN = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
@@ -29,15 +30,32 @@ export function webhookSigner(env: NodeJS.ProcessEnv = process.env): Webhook {
   return new Webhook(secret);
 }
 
-export function webhookBody(delivery: WebhookDelivery): string {
-  const body: WebhookBody = { type: delivery.eventType, timestamp: delivery.occurredAt, data: delivery.payload };
+export function webhookBody(delivery: WebhookDelivery, urls?: Record<string, string>): string {
+  const data = urls && delivery.eventType === 'asset.finished' ? { ...delivery.payload, urls } : delivery.payload;
+  const body: WebhookBody = { type: delivery.eventType, timestamp: delivery.occurredAt, data };
   return JSON.stringify(body);
+}
+
+/**
+ * Presigned GET URLs of an asset's files in object storage, when the run asked for them: made here, per
+ * attempt (so a retried delivery never sends expired ones), and never written to workflow history.
+ */
+export async function presignedUrlsOf(delivery: WebhookDelivery): Promise<Record<string, string> | undefined> {
+  if (delivery.eventType !== 'asset.finished' || !delivery.presignSeconds || !isS3Location(delivery.payload.assetDir)) return undefined;
+  const store = openOutputStore(delivery.payload.assetDir);
+  const files = [...Object.values(delivery.payload.glbs), ...(delivery.payload.preview ? [delivery.payload.preview] : [])].map((output) => output.file);
+  const urls: Record<string, string> = {};
+  for (const file of files) {
+    const url = await store.presignedGetUrl(joinKey(file), { expiresInSeconds: delivery.presignSeconds });
+    if (url) urls[file] = url;
+  }
+  return urls;
 }
 
 export async function deliverWebhook(input: WebhookDelivery, env: NodeJS.ProcessEnv = process.env): Promise<WebhookDeliveryResult> {
   const delivery = WebhookDelivery.parse(input);
   const signer = webhookSigner(env);
-  const body = webhookBody(delivery);
+  const body = webhookBody(delivery, await presignedUrlsOf(delivery));
   const now = new Date();
   const headers = {
     'content-type': 'application/json',

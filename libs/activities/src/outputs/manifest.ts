@@ -1,66 +1,45 @@
 // `manifest.json` in each asset folder: what was made for the SKU, from which inputs, and its status.
-// The catalog report is rebuilt from these files, so it never depends on workflow history.
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+// The catalog report is rebuilt from these, so it never depends on workflow history; they are read from the
+// store, so a retry or a report on another machine sees what any worker wrote.
 import { AssetManifest } from '@trellis/contracts';
-import { writeFileAtomic } from './atomic-write';
-import { manifestPath, assetFolderName } from './output-layout';
+import { openOutputStore } from '@trellis/output-store';
+import { assetFolderName, manifestKey } from './output-layout';
 
 export class ManifestError extends Error {
   override readonly name = 'ManifestError';
 }
 
-/** Validates and writes `<outDir>/<catalogId>/<sku>/manifest.json` atomically; returns its path. */
+/** Validates and writes `<out>/<catalogId>/<sku>/manifest.json` whole; returns where it went (path or URL). */
 export async function writeManifest(manifest: AssetManifest, outDir: string): Promise<string> {
   // The SKU -> folder mapping is recorded in every manifest (folders of odd SKUs carry a hash).
   const checked = AssetManifest.parse({ ...manifest, folder: assetFolderName(manifest.sku) });
-  const filePath = manifestPath(outDir, checked.catalogId, checked.sku);
-  await writeFileAtomic(filePath, `${JSON.stringify(checked, null, 2)}\n`);
-  return filePath;
+  const store = openOutputStore(outDir);
+  const key = manifestKey(checked.catalogId, checked.sku);
+  await store.putBytes(key, `${JSON.stringify(checked, null, 2)}\n`, { contentType: 'application/json' });
+  return store.describe(key);
 }
 
 /** The manifest, or undefined when the SKU has none yet; a damaged one is an error that says what to do. */
 export async function readManifest(outDir: string, catalogId: string, sku: string): Promise<AssetManifest | undefined> {
-  const filePath = manifestPath(outDir, catalogId, sku);
-  return parseManifest(filePath, sku, await readFile(filePath, 'utf8').catch(undefinedWhenMissing));
+  const store = openOutputStore(outDir);
+  const key = manifestKey(catalogId, sku);
+  const bytes = await store.getBytes(key);
+  return parseManifest(store.describe(key), sku, bytes?.toString('utf8'));
 }
 
-/**
- * The same, read synchronously: for the report, which reads thousands of small manifests. fs/promises
- * needs several thread-pool round trips per file, ~10x slower than a sync read; the caller reads in
- * short batches and yields in between, so the event loop (and activity heartbeats) keep going.
- */
-export function readManifestSync(outDir: string, catalogId: string, sku: string): AssetManifest | undefined {
-  const filePath = manifestPath(outDir, catalogId, sku);
-  // Most rows of a catalog in progress have no manifest yet; a failed read costs an exception, this does not.
-  if (!existsSync(filePath)) return undefined;
-  let text: string | undefined;
-  try {
-    text = readFileSync(filePath, 'utf8');
-  } catch (error) {
-    text = undefinedWhenMissing(error);
-  }
-  return parseManifest(filePath, sku, text);
-}
-
-function undefinedWhenMissing(error: unknown): undefined {
-  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-  throw error;
-}
-
-function parseManifest(filePath: string, sku: string, text: string | undefined): AssetManifest | undefined {
+function parseManifest(where: string, sku: string, text: string | undefined): AssetManifest | undefined {
   if (text === undefined) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ManifestError(`manifest ${filePath} is not valid JSON (${(error as Error).message}); delete it and convert SKU ${sku} again`);
+    throw new ManifestError(`manifest ${where} is not valid JSON (${(error as Error).message}); delete it and convert SKU ${sku} again`);
   }
   const parsed = AssetManifest.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? issue.path.join('.') : 'the file';
-    throw new ManifestError(`manifest ${filePath} does not match the manifest format (${where}: ${issue?.message}); delete it and convert SKU ${sku} again`);
+    const field = issue?.path.length ? issue.path.join('.') : 'the file';
+    throw new ManifestError(`manifest ${where} does not match the manifest format (${field}: ${issue?.message}); delete it and convert SKU ${sku} again`);
   }
   return parsed.data;
 }

@@ -3,7 +3,6 @@
 // catalog's warm-up (a run with nothing to convert must not wake a GPU, nor pay for one).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import path from 'node:path';
 import {
   addUsage,
   coldStartUsage,
@@ -17,11 +16,12 @@ import {
   type Preset,
   type Usage,
 } from '@trellis/contracts';
-import { catalogDirOf } from '../catalog/catalog-location';
+import { isS3Location } from '@trellis/output-store';
+import { catalogDirOf, resolveCatalogInput, storedInput } from '../catalog/catalog-location';
 import { readSnapshot } from '../catalog/catalog-snapshot';
 import { canonicalJson } from './input-hash';
 import { readManifest } from './manifest';
-import { assetDir } from './output-layout';
+import { assetPlace } from './output-layout';
 import { readOutputRecord } from './output-records';
 
 export interface WorkContext {
@@ -71,7 +71,7 @@ export async function remainingWorkOf(context: WorkContext, row: CatalogRow): Pr
   if (!manifest || !(await sameInputs(manifest, row, context))) return everything;
   const missing = asked.filter((preset) => !glbDone(manifest, preset));
   if (missing.length === 0 && manifest.preview) return { generate: false, presets: [], asked };
-  const record = await readOutputRecord(assetDir(context.outDir, context.catalogId, row.sku), 'preview').catch(() => undefined);
+  const record = await readOutputRecord(assetPlace(context.outDir, context.catalogId, row.sku), 'preview').catch(() => undefined);
   const expiresAt = typeof record?.extra?.['stateExpiresAt'] === 'string' ? Date.parse(record.extra['stateExpiresAt']) : undefined;
   const stateKept = typeof record?.extra?.['stateId'] === 'string' && (expiresAt === undefined || expiresAt > Date.now() + 60_000);
   return { generate: !stateKept, presets: missing, asked };
@@ -129,7 +129,7 @@ async function sameInputs(manifest: AssetManifest, row: CatalogRow, context: Wor
   if (manifest.image !== row.image) return false;
   // A URL's bytes are not downloaded here; a local file must still be the same bytes.
   if (isImageUrl(row.image)) return true;
-  const sha256 = await fileSha256(path.resolve(catalogDirOf(context.catalogPath), row.image)).catch(() => undefined);
+  const sha256 = await inputSha256(resolveCatalogInput(catalogDirOf(context.catalogPath), row.image)).catch(() => undefined);
   return sha256 !== undefined && sha256 === manifest.imageSha256;
 }
 
@@ -138,8 +138,13 @@ function glbDone(manifest: AssetManifest, preset: Preset): boolean {
   return manifest.glbs[preset.name] !== undefined && made !== undefined && canonicalJson(made.settings) === canonicalJson(preset.settings);
 }
 
-async function fileSha256(file: string): Promise<string> {
+/** sha256 of a local image file, or of one staged beside an s3:// catalog (recorded when it was staged). */
+async function inputSha256(location: string): Promise<string | undefined> {
+  if (isS3Location(location)) {
+    const { store, key } = storedInput(location);
+    return (await store.head(key))?.sha256;
+  }
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(location)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }

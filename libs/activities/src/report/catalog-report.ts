@@ -1,7 +1,7 @@
-// The catalog report, rebuilt from the catalog and the manifests on disk (nothing from workflow history,
-// so it can be regenerated any time, e.g. by `trellis report`): report.json and report.csv.
+// The catalog report, rebuilt from the catalog and the manifests in the store (nothing from workflow
+// history, so it can be regenerated any time, on any machine, e.g. by `trellis report`): report.json and
+// report.csv.
 import path from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   addUsage,
   CatalogReport,
@@ -14,13 +14,16 @@ import {
 } from '@trellis/contracts';
 import { readSnapshot } from '../catalog/catalog-snapshot';
 import { readCatalog } from '../catalog/read-catalog';
-import { writeFileAtomic } from '../outputs/atomic-write';
-import { readManifestSync } from '../outputs/manifest';
-import { assetFolderName, catalogReportPaths } from '../outputs/output-layout';
+import { isS3Location, openOutputStore } from '@trellis/output-store';
+import { readManifest } from '../outputs/manifest';
+import { assetFolderName, catalogReportKeys } from '../outputs/output-layout';
 import { reportCsv } from './report-csv';
 
-/** Manifests read between two yields to the event loop (a few ms of work). */
-const MANIFESTS_PER_TURN = 200;
+/**
+ * Manifests read at once: small reads are latency-bound (a thread-pool round trip locally, a request to
+ * object storage), so a few dozen in flight keep the report fast without flooding either.
+ */
+const MANIFESTS_IN_FLIGHT = 32;
 
 
 export interface CatalogReportArgs {
@@ -41,13 +44,14 @@ export interface CatalogReportSummary {
 }
 
 export async function writeCatalogReport({ catalogId, catalogPath, outDir, snapshotId, warmUpUsage }: CatalogReportArgs): Promise<CatalogReportSummary> {
-  const paths = catalogReportPaths(outDir, catalogId);
+  const store = openOutputStore(outDir);
+  const keys = catalogReportKeys(catalogId);
   // The rows the run converted, as it read them: an edited catalog must not change a run's report.
   const catalog = (await readSnapshot(outDir, catalogId, snapshotId)) ?? (await readCatalog(catalogPath));
   const convertedRows: ReportRow[] = [];
-  for (const [index, row] of catalog.rows.entries()) {
-    if (index > 0 && index % MANIFESTS_PER_TURN === 0) await nextTurn();
-    convertedRows.push(reportRowOf(outDir, catalogId, row));
+  for (let start = 0; start < catalog.rows.length; start += MANIFESTS_IN_FLIGHT) {
+    const batch = catalog.rows.slice(start, start + MANIFESTS_IN_FLIGHT);
+    convertedRows.push(...(await Promise.all(batch.map((row) => reportRowOf(outDir, catalogId, row)))));
   }
   const rows = [...convertedRows, ...catalog.problems.map(invalidRowOf)].sort((a, b) => a.row - b.row);
 
@@ -59,8 +63,8 @@ export async function writeCatalogReport({ catalogId, catalogPath, outDir, snaps
   }
   const report = CatalogReport.parse({
     catalogId,
-    catalogPath: path.resolve(catalogPath),
-    outDir: path.resolve(outDir),
+    catalogPath: isS3Location(catalogPath) ? catalogPath : path.resolve(catalogPath),
+    outDir: isS3Location(outDir) ? outDir : path.resolve(outDir),
     generatedAt: new Date().toISOString(),
     counts,
     usage,
@@ -68,15 +72,15 @@ export async function writeCatalogReport({ catalogId, catalogPath, outDir, snaps
     rows,
     problems: catalog.problems,
   });
-  await writeFileAtomic(paths.json, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFileAtomic(paths.csv, reportCsv(report.rows));
-  return { reportJsonPath: paths.json, reportCsvPath: paths.csv, counts, usage };
+  await store.putBytes(keys.json, `${JSON.stringify(report, null, 2)}\n`, { contentType: 'application/json' });
+  await store.putBytes(keys.csv, reportCsv(report.rows), { contentType: 'text/csv' });
+  return { reportJsonPath: store.describe(keys.json), reportCsvPath: store.describe(keys.csv), counts, usage };
 }
 
-function reportRowOf(outDir: string, catalogId: string, row: CatalogRow): ReportRow {
+async function reportRowOf(outDir: string, catalogId: string, row: CatalogRow): Promise<ReportRow> {
   const base = { row: row.row, sku: row.sku, folder: assetFolderName(row.sku), glbs: {}, usage: noUsage };
   try {
-    const manifest = readManifestSync(outDir, catalogId, row.sku);
+    const manifest = await readManifest(outDir, catalogId, row.sku);
     if (manifest === undefined) return { ...base, status: 'not_converted' };
     return {
       ...base,

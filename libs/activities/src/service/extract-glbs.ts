@@ -14,7 +14,7 @@ import {
   type Usage,
 } from '@trellis/contracts';
 import { GLB_MEDIA_TYPE, type TrellisClient } from '@trellis/trellis-client';
-import { assetDir, findReusableOutput, glbPath, writeOutputRecord, writeStreamAtomic } from '../files';
+import { assetPlace, findReusableOutput, glbKey, writeOutputRecord } from '../files';
 import { runGpuJob, type JobTiming } from './job-runner';
 import { presetHashOf } from './prepare-asset';
 
@@ -38,7 +38,7 @@ export interface ExtractGlbsResult {
 }
 
 export async function extractGlbs(client: TrellisClient, timing: JobTiming, input: ExtractGlbsInput): Promise<ExtractGlbsResult> {
-  const dir = assetDir(input.outDir, input.catalogId, input.sku);
+  const dir = assetPlace(input.outDir, input.catalogId, input.sku);
   const hashes = new Map(input.presets.map((preset) => [preset.name, presetHashOf(input.generateHash, preset)]));
   const recorded = async (): Promise<Record<string, OutputFile>> => {
     const found: Record<string, OutputFile> = {};
@@ -79,8 +79,12 @@ export async function extractGlbs(client: TrellisClient, timing: JobTiming, inpu
             throw ApplicationFailure.nonRetryable(`job ${job.job_id} made no GLB for preset "${preset.name}" (it made ${madeNames})`, 'bad_response');
           }
           const glb = await client.openJobResult(job.job_id, GLB_MEDIA_TYPE, { preset: preset.name, signal });
-          const target = glbPath(input.outDir, input.catalogId, input.sku, preset.name);
-          const written = await writeStreamAtomic(target, glb.body, { expectedSha256: made.glb_sha256, signal });
+          // Streamed (a part at a time for object storage), checked against the service's sha256 before it appears.
+          const written = await dir.store.putStream(glbKey(input.catalogId, input.sku, preset.name), glb.body, {
+            expectedSha256: made.glb_sha256,
+            signal,
+            contentType: GLB_MEDIA_TYPE,
+          });
           const file: OutputFile = { file: `${preset.name}.glb`, bytes: written.bytes, sha256: written.sha256, reused: false };
           await writeOutputRecord(dir, preset.name, {
             inputHash: hashes.get(preset.name)!,

@@ -13,7 +13,7 @@ import {
   type Usage,
 } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
-import { assetDir, catalogDirOf, loadImage, previewPath, writeOutputRecord, writeStreamAtomic } from '../files';
+import { assetPlace, catalogDirOf, loadImage, previewKey, writeOutputRecord } from '../files';
 import { runGpuJob, type JobTiming } from './job-runner';
 import { PREVIEW_RECORD, reusableGeneration } from './prepare-asset';
 
@@ -35,7 +35,7 @@ export interface GenerateResult {
 }
 
 export async function generate(client: TrellisClient, timing: JobTiming, input: GenerateInput): Promise<GenerateResult> {
-  const dir = assetDir(input.outDir, input.catalogId, input.sku);
+  const dir = assetPlace(input.outDir, input.catalogId, input.sku);
   return runGpuJob({
     client,
     kind: 'generate',
@@ -73,7 +73,7 @@ export async function generate(client: TrellisClient, timing: JobTiming, input: 
       const summary = GenerateJobSummary.parse(job.result);
       if (!summary.state_id) throw ApplicationFailure.nonRetryable('the service returned no state_id in reference mode', 'bad_response');
       const video = await client.openJobResult(job.job_id, 'video/mp4', { signal });
-      const written = await writeStreamAtomic(previewPath(input.outDir, input.catalogId, input.sku), video.body, { signal });
+      const written = await dir.store.putStream(previewKey(input.catalogId, input.sku), video.body, { signal, contentType: 'video/mp4' });
       progress.update({ phase: 'recording' });
       const preview: OutputFile = { file: 'preview.mp4', bytes: written.bytes, sha256: written.sha256, reused: false };
       await writeOutputRecord(dir, PREVIEW_RECORD, {

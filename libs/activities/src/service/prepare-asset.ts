@@ -3,8 +3,8 @@
 import { cancellationSignal } from '@temporalio/activity';
 import { SamplerSettings, type ConvertAssetInput, type OutputFile, type Preset } from '@trellis/contracts';
 import type { TrellisClient } from '@trellis/trellis-client';
-import path from 'node:path';
-import { assetDir, catalogDirOf, findReusableOutput, inputHashOf, loadImage, readOutputRecord, writeFileAtomic, type ImageMediaType } from '../files';
+import { joinKey } from '@trellis/output-store';
+import { assetPlace, catalogDirOf, findReusableOutput, inputHashOf, loadImage, readOutputRecord, type AssetPlace, type ImageMediaType } from '../files';
 import { readImageHeader } from '../images/image-header';
 import { serviceBackend } from './service-identity';
 
@@ -49,7 +49,7 @@ export async function prepareAsset(client: TrellisClient, input: PrepareAssetInp
     sampler: SamplerSettings.parse(input.sampler ?? {}),
     backend,
   });
-  const dir = assetDir(input.outDir, input.catalogId, input.sku);
+  const dir = assetPlace(input.outDir, input.catalogId, input.sku);
   const reusableGlbs: Record<string, OutputFile> = {};
   for (const preset of input.presets) {
     const reusable = await findReusableOutput(dir, preset.name, presetHashOf(generateHash, preset));
@@ -70,10 +70,10 @@ export async function prepareAsset(client: TrellisClient, input: PrepareAssetInp
 const EXTENSIONS: Record<ImageMediaType, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
 
 /** Writes the uploaded bytes as `input.<ext>` in the asset folder; returns the file name. */
-async function keepInputCopy(dir: string, bytes: Buffer): Promise<string> {
+async function keepInputCopy(dir: AssetPlace, bytes: Buffer): Promise<string> {
   const header = readImageHeader(bytes);
   const file = `input.${header.ok ? EXTENSIONS[header.mediaType] : 'img'}`;
-  await writeFileAtomic(path.join(dir, file), bytes);
+  await dir.store.putBytes(joinKey(dir.key, file), bytes);
   return file;
 }
 
@@ -90,7 +90,7 @@ export interface ReusableGeneration {
  */
 export async function reusableGeneration(
   client: TrellisClient,
-  dir: string,
+  dir: AssetPlace,
   generateHash: string,
   signal?: AbortSignal,
 ): Promise<ReusableGeneration | undefined> {
@@ -107,7 +107,7 @@ export function presetHashOf(generateHash: string, preset: Preset): string {
 }
 
 /** The state recorded with the preview, unless it expires within a minute (slack for the calls that use it). */
-async function recordedState(dir: string): Promise<ReusableState | undefined> {
+async function recordedState(dir: AssetPlace): Promise<ReusableState | undefined> {
   const extra = (await readOutputRecord(dir, PREVIEW_RECORD))?.extra ?? {};
   const stateId = typeof extra.stateId === 'string' ? extra.stateId : undefined;
   const expiresAt = typeof extra.stateExpiresAt === 'string' ? extra.stateExpiresAt : null;
