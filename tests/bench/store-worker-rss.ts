@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { startDevServer, startS3Server } from '@trellis/devstack';
-import { workflowsPath } from '@trellis/worker';
+import { workflowsPath } from '@trellis/workers';
 import { runWorkflow } from './workflow-run';
 
 const { values } = parseArgs({

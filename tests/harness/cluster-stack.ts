@@ -22,7 +22,8 @@ import {
   type S3Server,
   type TemporalCluster,
 } from '@trellis/devstack';
-import { WORKER_MEMORY_ENV, WORKER_NODE_FLAGS, workflowsPath } from '@trellis/worker';
+import { WORKER_MEMORY_ENV, WORKER_NODE_FLAGS } from '@trellis/worker';
+import { workflowsPath } from '@trellis/workers';
 import { inject } from 'vitest';
 
 const workerEntry = path.join(repoRoot, 'apps', 'worker', 'src', 'main.ts');
