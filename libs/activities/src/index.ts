@@ -5,6 +5,7 @@ import type { AssetManifest, ConvertAssetInput, WebhookDelivery } from '@trellis
 import type { TrellisClient } from '@trellis/trellis-client';
 import { catalogNeedsGpu, loadCatalogPage, snapshotCatalog, writeCatalogReport, writeManifest, type LoadCatalogPageInput, type SnapshotCatalogInput, type WorkContext } from './files';
 import { extractGlbs, type ExtractGlbsInput } from './service/extract-glbs';
+import { keepAlive } from './keep-alive';
 import { classifyingFailures } from './service/failures';
 import { generate, type GenerateInput } from './service/generate';
 import { prepareAsset, type PrepareAssetInput } from './service/prepare-asset';
@@ -39,21 +40,21 @@ export function createActivities({ client, pollIntervalMs = 1000, heartbeatInter
   const timing = { pollIntervalMs, heartbeatIntervalMs };
   return {
     /** Parses and validates the catalog once per run into a snapshot; returns counts only. */
-    snapshotCatalog: (input: SnapshotCatalogInput) => classifyingFailures(() => snapshotCatalog(input)),
+    snapshotCatalog: (input: SnapshotCatalogInput) => keepAlive(() => classifyingFailures(() => snapshotCatalog(input))),
     /** A page of the snapshot: O(page), whatever the catalog's size. */
-    loadCatalogPage: (input: LoadCatalogPageInput) => classifyingFailures(() => loadCatalogPage(input)),
-    prepareAsset: (input: PrepareAssetInput) => classifyingFailures(() => prepareAsset(client, input)),
-    warmUp: () => classifyingFailures(() => warmUp(client)),
+    loadCatalogPage: (input: LoadCatalogPageInput) => keepAlive(() => classifyingFailures(() => loadCatalogPage(input))),
+    prepareAsset: (input: PrepareAssetInput) => keepAlive(() => classifyingFailures(() => prepareAsset(client, input))),
+    warmUp: () => keepAlive(() => classifyingFailures(() => warmUp(client))),
     generate: (input: GenerateInput) => classifyingFailures(() => generate(client, timing, input)),
     /** Every preset the asset still needs from one state, in one service job (one GPU call). */
     extractGlbs: (input: ExtractGlbsInput) => classifyingFailures(() => extractGlbs(client, timing, input)),
     /** The quality checks of the cheapest preset's GLB (libs/quality), on this worker: the files are here. */
-    assessQuality: (input: AssessQualityInput) => classifyingFailures(() => assessQuality(input, cancellationSignal())),
-    writeAssetManifest: (manifest: AssetManifest, outDir: string) => writeManifest(manifest, outDir),
-    writeCatalogReport,
+    assessQuality: (input: AssessQualityInput) => keepAlive(() => classifyingFailures(() => assessQuality(input, cancellationSignal()))),
+    writeAssetManifest: (manifest: AssetManifest, outDir: string) => keepAlive(() => writeManifest(manifest, outDir)),
+    writeCatalogReport: (...args: Parameters<typeof writeCatalogReport>) => keepAlive(() => writeCatalogReport(...args)),
     /** Whether any row of the run still needs the GPU (a rerun with every output made does not warm one up). */
-    catalogNeedsGpu: (input: WorkContext & { snapshotId: string }) => catalogNeedsGpu(input),
-    reconcileAssets: (catalogId: string, running: RunningAsset[]) => reconcileAssets(catalogId, running),
+    catalogNeedsGpu: (input: WorkContext & { snapshotId: string }) => keepAlive(() => catalogNeedsGpu(input)),
+    reconcileAssets: (catalogId: string, running: RunningAsset[]) => keepAlive(() => reconcileAssets(catalogId, running)),
     /** Signed completion webhook; the secret is read from TRELLIS_WEBHOOK_SECRET in this worker's environment. */
     deliverWebhook: (delivery: WebhookDelivery) => deliverWebhook(delivery),
   };

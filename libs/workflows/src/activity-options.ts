@@ -23,16 +23,22 @@ const gpuRetry = {
   maximumAttempts: 10,
 };
 
+/**
+ * The short activities heartbeat every 5 s while they run (keepAlive in libs/activities), so a worker killed
+ * mid-step is noticed within this, not after the step's whole start-to-close timeout.
+ */
+const KEEP_ALIVE_TIMEOUT = '20 seconds';
+
 const quickRetry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 };
 
 /** An asset's file work (its manifest): quick; retried for flaky disks. */
-export const fileActivityOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: quickRetry };
+export const fileActivityOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry: quickRetry };
 
 /**
  * An asset's first step, prepareAsset: reads the image (a network one too) and asks the service which backend
  * it runs (GET /health, no GPU): quick; retried for flaky disks, networks and a service that is deploying.
  */
-export const serviceCheckOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: quickRetry };
+export const serviceCheckOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry: quickRetry };
 
 /**
  * The catalog's own activities (load a page, reconcile, report, the manifest of a row that never ran):
@@ -41,6 +47,7 @@ export const serviceCheckOptions: ActivityOptions = { startToCloseTimeout: '2 mi
  */
 export const catalogActivityOptions: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 };
 
