@@ -245,7 +245,7 @@ const outputsHere = async (outDir: string, catalogId: string): Promise<boolean> 
 };
 
 const hasReport = async (outDir: string, catalogId: string): Promise<boolean> =>
-  (await openOutputStore(outDir).head(catalogReportKeys(catalogId).json).catch(() => undefined)) !== undefined;
+  (await openOutputStore(outDir).head(catalogReportKeys(catalogId).json, { sha256: false }).catch(() => undefined)) !== undefined;
 
 /** Shown, or known to Temporal but writing elsewhere (its outputs cannot be read from here). */
 async function shownHere(outDir: string, catalogId: string, execution: WorkflowExecutionInfo): Promise<boolean> {

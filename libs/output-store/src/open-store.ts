@@ -59,8 +59,8 @@ class LazyS3Store implements OutputStore {
     return (await this.store()).getRange(key, start, end);
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    return (await this.store()).head(key);
+  async head(key: string, options?: { sha256?: boolean }): Promise<ObjectInfo | undefined> {
+    return (await this.store()).head(key, options);
   }
 
   async localCopy(key: string): Promise<LocalCopy | undefined> {

@@ -57,7 +57,11 @@ export interface OutputStore {
   getBytes(key: string): Promise<Buffer | undefined>;
   /** Bytes [start, end) of an object (clamped to its size), or undefined when there is none. */
   getRange(key: string, start: number, end: number): Promise<Buffer | undefined>;
-  head(key: string): Promise<ObjectInfo | undefined>;
+  /**
+   * Size and sha256 of an object, or undefined when there is none. `{ sha256: false }` asks for the size
+   * only (a local folder then does not re-hash the file; object storage answers the same either way).
+   */
+  head(key: string, options?: { sha256?: boolean }): Promise<ObjectInfo | undefined>;
   /**
    * The object as a local file, for tools that only read files (ffmpeg): the file itself for a local
    * folder, a private temp copy for object storage. `release` removes the copy; undefined when there is none.

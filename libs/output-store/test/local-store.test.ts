@@ -91,6 +91,7 @@ describe('local folder store: atomic writes', () => {
     await storeAt(dir).putBytes('f', 'abc');
     await writeFile(path.join(dir, 'f'), 'abd');
     expect(await storeAt(dir).head('f')).toEqual({ key: 'f', bytes: 3, sha256: sha256('abd') });
+    expect(await storeAt(dir).head('f', { sha256: false })).toEqual({ key: 'f', bytes: 3, sha256: undefined });
   });
 
   it('reads nothing through a symlink that leads out of the folder', async () => {

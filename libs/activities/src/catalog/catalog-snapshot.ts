@@ -127,7 +127,7 @@ export async function loadCatalogPage({ catalogId, outDir, snapshotId, offset, l
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`catalog page limit must be a whole number >= 1, got ${limit}`);
   const store = openOutputStore(outDir);
   const dir = snapshotKeyOf(catalogId, snapshotId);
-  const indexInfo = await store.head(joinKey(dir, 'rows.index'));
+  const indexInfo = await store.head(joinKey(dir, 'rows.index'), { sha256: false });
   if (indexInfo === undefined) {
     const where = store.describe(dir);
     throw new CatalogFileError(where, `the catalog snapshot ${where} is missing (was the output folder moved or cleaned mid-run?); start the catalog again to read it anew.`);
