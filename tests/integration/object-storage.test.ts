@@ -95,6 +95,8 @@ describe('outputs in s3://', () => {
     expect(Object.keys(localOutputs).length).toBe(SKUS.length * 3); // manifest, preview, one GLB each
     expect(remoteOutputs).toEqual(localOutputs);
     expect(rowsOf(remote.report)).toEqual(rowsOf(local.report));
+    // The quality checks read the model and preview through the store too.
+    for (const row of remote.report.rows) expect(row.quality?.score, row.sku).toBeTypeOf('number');
     // The objects sit where the bucket's posix backend puts them: the S3 server really holds them.
     expect(fs.existsSync(path.join(s3.dataDir, 'outputs', 'team', 'runs', 'same-catalog-s3', 'S3-MUG', 'fast.glb'))).toBe(true);
     // The local catalog and its images were staged into the store for workers without this disk.
