@@ -54,7 +54,7 @@ describe('assessQuality', () => {
 
       const first = await assessQuality(input);
       // A marked copy of the kept report: read back, the mark shows the checks did not run again.
-      const keptPath = path.join(dir, '.trellis', 'quality.json');
+      const keptPath = path.join(dir, '.trellis', 'checks', 'quality-report.json');
       const kept = JSON.parse(await readFile(keptPath, 'utf8'));
       await writeFile(keptPath, JSON.stringify({ ...kept, report: { ...kept.report, score: 0.123 } }));
       expect((await assessQuality(input)).score).toBe(0.123);

@@ -22,7 +22,8 @@ const UNREADABLE = [GlbReadError, PhotoDecodeError, PreviewDecodeError];
 
 /** What a kept report was computed from; the checks' tuning is part of it, so retuning them recomputes. */
 const KeptReport = z.object({ inputHash: z.string().min(1), report: QualityReport });
-const KEPT_REPORT_FILE = '.trellis/quality.json';
+// In a folder of its own: `.trellis/<name>.json` are the outputs' reuse records, and "quality" is a preset's name.
+const KEPT_REPORT_FILE = '.trellis/checks/quality-report.json';
 const CHECKS_TUNING = JSON.stringify({ FLAG_THRESHOLD, RAMPS });
 
 /** `signal`: the activity's cancellation (index.ts passes it), so a cancelled asset stops a slow download. */
