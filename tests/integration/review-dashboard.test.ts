@@ -301,6 +301,8 @@ describe('review queue in chromium on the real workflows', () => {
           await page.keyboard.press('a');
         }
         await modelOnScreen(page, 'AB-6');
+        // The last timing is pushed two frames after the model is drawn: wait for it rather than race it.
+        await expect.poll(() => page.evaluate(() => window.reviewTimings.length), { timeout: 10_000 }).toBe(5);
         results[arm] = await page.evaluate(() => window.reviewTimings);
         await page.close();
       }
