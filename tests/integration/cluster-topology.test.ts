@@ -107,12 +107,12 @@ async function runningActivity(catalogId: string): Promise<{ worker: number; sku
   return undefined;
 }
 
-/** Whether the victim's activity is still started on the killed worker (so its retry is owed). */
+/** Whether the victim's activity is still started, on the killed worker (so its retry is owed). */
 async function stillStartedOn(catalogId: string, victim: { worker: number; sku: string; activity: string }): Promise<boolean> {
   const description = await stack.client.workflow.getHandle(assetWorkflowId(catalogId, victim.sku)).describe();
-  return (description.raw.pendingActivities ?? []).some(
-    (pending) => pending.activityType?.name === victim.activity && stack.identitiesOf(victim.worker).has(pending.lastWorkerIdentity ?? ''),
-  );
+  // Still started: no other worker can have it yet (a retry waits for the 20 s heartbeat timeout).
+  const started = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+  return (description.raw.pendingActivities ?? []).some((pending) => pending.activityType?.name === victim.activity && pending.state === started);
 }
 
 const TIMEOUT_NAMES: Record<number, string> = { 1: 'start-to-close', 2: 'schedule-to-start', 3: 'schedule-to-close', 4: 'heartbeat' };
