@@ -22,6 +22,10 @@ import { fileUrl } from '../../apps/dashboard/src/catalog-data';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
 import { writeCatalog } from '../harness/catalogs';
 import { ClusterStack } from '../harness/cluster-stack';
+import { until } from '../harness/until';
+
+/** Three cold workers on a loaded 2-core machine: the run's milestones may take minutes. */
+const TOPOLOGY_WAIT_MS = 300_000;
 
 const IMAGES = ['chair.png', 'lamp.png', 'mug.png', 'bottle.png', 'sneaker.png', 'plant-pot.png'];
 const SKUS = Array.from({ length: 10 }, (_, index) => `T-${String(index + 1).padStart(2, '0')}`);
@@ -54,15 +58,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 300_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** As `trellis convert` does: a local catalog is staged into an s3:// out, so the workers read it from there. */
 async function startRun(catalogId: string, out: string): Promise<void> {
@@ -187,9 +182,9 @@ describe('three workers sharing no disk, on Temporal with PostgreSQL, writing to
     const catalogId = 'topology-s3';
     const started = Date.now();
     await startRun(catalogId, S3_OUT);
-    await until('two SKUs done', async () => (await getCatalogProgress(stack.client, catalogId)).counts.done >= 2);
+    await until('two SKUs done', async () => (await getCatalogProgress(stack.client, catalogId)).counts.done >= 2, TOPOLOGY_WAIT_MS);
     // The worker to kill is one that is running an activity at that moment, so the kill always costs a retry.
-    const victim = await until('an activity running on one of the workers', () => runningActivity(catalogId));
+    const victim = await until('an activity running on one of the workers', () => runningActivity(catalogId), TOPOLOGY_WAIT_MS);
     await stack.crashWorker(victim.worker);
     // A short step (a quality check, a manifest) may finish between the look and the kill: only an activity
     // still started on the dead worker after the kill must be retried elsewhere.
@@ -198,7 +193,7 @@ describe('three workers sharing no disk, on Temporal with PostgreSQL, writing to
       `topology: ${stack.workers[victim.worker]!.name} killed (kill -9) at ${((Date.now() - started) / 1000).toFixed(1)} s, ` +
         `while running ${victim.activity} of ${victim.sku}`,
     );
-    await until('four SKUs done', async () => (await getCatalogProgress(stack.client, catalogId)).counts.done >= 4);
+    await until('four SKUs done', async () => (await getCatalogProgress(stack.client, catalogId)).counts.done >= 4, TOPOLOGY_WAIT_MS);
     await stack.crashAndRestartTemporal();
     console.log(`topology: Temporal server killed and restarted at ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const result = await getCatalogHandle(stack.client, catalogId).result();

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareConversion } from '../../apps/cli/src/conversion-input';
 import { exampleImagesDir, writeCatalog } from '../harness/catalogs';
 import { FaultStack } from '../harness/fault-stack';
+import { until } from '../harness/until';
 
 const IMAGES = ['chair.png', 'lamp.png', 'mug.png', 'bottle.png', 'sneaker.png', 'plant-pot.png'];
 const skusOf = (count: number) => Array.from({ length: count }, (_, index) => `R-${String(index + 1).padStart(2, '0')}`);
@@ -89,15 +90,6 @@ async function progressOf(run: Run): Promise<CatalogProgress> {
   return getCatalogProgress(stack.client, run.catalogId);
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** Everything below a folder, relative to it. */
 function filesUnder(dir: string): string[] {
